@@ -1,0 +1,142 @@
+"""Metadata documents: one JSON file per object, per collection.
+
+``metadata/<collection>/<id>.json``. Reads need no lock (every write is an
+atomic rename, so a reader sees a whole old or whole new document). Every
+read-modify-write happens inside ``transaction()``, which holds the
+collection's flock: two playbooks converging one host serialise there, so
+they cannot lose each other's writes or hand out the same name, address or
+number twice (``Transaction.allocate``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import AlreadyExists, InvalidInput, NotFound
+from .fsutil import atomic_write_json, fsync_dir, read_json
+from .layout import Layout
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def validate_id(value: str, *, field: str = "name") -> str:
+    """IDs become file names: no separators, no leading dot, bounded length."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise InvalidInput(f"{value!r} is not a valid name", field=field,
+                           hint="use 1-128 characters from [A-Za-z0-9_.-], starting with a letter or digit")
+    return value
+
+
+class MetadataStore:
+    def __init__(self, layout: Layout, collection: str) -> None:
+        self.layout = layout
+        self.collection = collection
+        self.dir = layout.metadata / collection
+
+    def _path(self, object_id: str) -> Path:
+        return self.dir / f"{validate_id(object_id, field='id')}.json"
+
+    def get(self, object_id: str) -> dict[str, Any]:
+        try:
+            return read_json(self._path(object_id))
+        except FileNotFoundError:
+            raise NotFound(f"{self.collection[:-1] if self.collection.endswith('s') else self.collection} "
+                           f"{object_id!r} does not exist", field="name") from None
+
+    def find(self, object_id: str) -> dict[str, Any] | None:
+        try:
+            return self.get(object_id)
+        except NotFound:
+            return None
+
+    def ids(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.dir.glob("*.json") if not p.name.startswith("."))
+
+    def list(self) -> list[dict[str, Any]]:
+        docs = []
+        for object_id in self.ids():
+            doc = self.find(object_id)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    @contextlib.contextmanager
+    def transaction(self, *, timeout: float | None = 300.0) -> Iterator[Transaction]:
+        with self.layout.lock(self.collection).held(timeout=timeout):
+            yield Transaction(self)
+
+
+class Transaction:
+    """Writes to one collection while its lock is held."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def get(self, object_id: str) -> dict[str, Any]:
+        return self.store.get(object_id)
+
+    def find(self, object_id: str) -> dict[str, Any] | None:
+        return self.store.find(object_id)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.store.list()
+
+    def put(self, object_id: str, document: dict[str, Any]) -> None:
+        atomic_write_json(self.store._path(object_id), document)
+
+    def create(self, object_id: str, document: dict[str, Any]) -> None:
+        if self.store.find(object_id) is not None:
+            raise AlreadyExists(f"{object_id!r} already exists in {self.store.collection}", field="name")
+        self.put(object_id, document)
+
+    def delete(self, object_id: str) -> bool:
+        path = self.store._path(object_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(path.parent)
+        return True
+
+    def allocate(self, pool: str, candidates: Iterable[Any], owner: str) -> Any:
+        """Reserve the first candidate not yet taken in ``pool`` for ``owner``.
+
+        The pool is a document ``<pool>`` mapping str(value) -> owner; an owner
+        that already holds a value gets the same one back (idempotent re-runs).
+        """
+        doc = self.find(pool) or {"allocations": {}}
+        taken: dict[str, str] = doc["allocations"]
+        for value, holder in taken.items():
+            if holder == owner:
+                return _same_type(value, candidates)
+        for candidate in candidates:
+            if str(candidate) not in taken:
+                taken[str(candidate)] = owner
+                self.put(pool, doc)
+                return candidate
+        raise InvalidInput(f"pool {pool!r} is exhausted", field=pool,
+                           hint="release unused allocations or widen the pool")
+
+    def release(self, pool: str, owner: str) -> list[str]:
+        doc = self.find(pool)
+        if doc is None:
+            return []
+        freed = [v for v, holder in doc["allocations"].items() if holder == owner]
+        for value in freed:
+            del doc["allocations"][value]
+        if freed:
+            self.put(pool, doc)
+        return freed
+
+
+def _same_type(value: str, candidates: Iterable[Any]) -> Any:
+    for candidate in candidates:
+        if str(candidate) == value:
+            return candidate
+    return value
