@@ -1,0 +1,81 @@
+"""Run real playbooks against localhost and read their outcome.
+
+Every scenario is a playbook run four times — check, apply, apply, check —
+expecting changed, changed, unchanged, unchanged (the product's idempotency
+contract). Counts come from the PLAY RECAP, so nothing here trusts the
+modules' own bookkeeping beyond what ansible-playbook reports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO / ".build" / "collections"
+_RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@dataclass
+class PlayResult:
+    ok: int
+    changed: int
+    failed: int
+    output: str
+    returncode: int
+
+
+def write_playbook(directory: Path, tasks: list[dict[str, Any]], *, name: str = "play.yml",
+                   vars: dict[str, Any] | None = None, roles: list[Any] | None = None,
+                   module_defaults: dict[str, Any] | None = None) -> Path:
+    play: dict[str, Any] = {"name": "berth test", "hosts": "localhost", "gather_facts": False,
+                            "vars": vars or {}, "tasks": tasks}
+    if roles:
+        play["roles"] = roles
+    if module_defaults:
+        play["module_defaults"] = module_defaults
+    path = directory / name
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    return path
+
+
+def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
+                 extra_vars: dict[str, Any] | None = None, timeout: int = 600) -> PlayResult:
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if extra_vars:
+        cmd += ["-e", yaml.safe_dump(extra_vars, default_flow_style=True).strip()]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    output = proc.stdout + proc.stderr
+    match = _RECAP.search(proc.stdout)
+    if not match:
+        raise AssertionError(f"no PLAY RECAP from ansible-playbook (rc={proc.returncode}):\n{output[-4000:]}")
+    ok, changed, _unreachable, failed = (int(g) for g in match.groups())
+    return PlayResult(ok=ok, changed=changed, failed=failed, output=output, returncode=proc.returncode)
+
+
+def assert_converges(playbook: Path, **kwargs: Any) -> list[PlayResult]:
+    """check → apply → apply → check: changed, changed, unchanged, unchanged."""
+    results = []
+    for check, want_changed in ((True, True), (False, True), (False, False), (True, False)):
+        result = run_playbook(playbook, check=check, diff=True, **kwargs)
+        label = f"{'check' if check else 'apply'} run #{len(results) + 1}"
+        assert result.failed == 0 and result.returncode == 0, f"{label} failed:\n{result.output[-6000:]}"
+        assert (result.changed > 0) == want_changed, (
+            f"{label}: expected {'changes' if want_changed else 'no changes'}, got changed={result.changed}:\n"
+            f"{result.output[-6000:]}")
+        results.append(result)
+    return results
