@@ -58,13 +58,17 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
 }
 
 
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
 def _print_human(result: dict[str, Any], indent: str = "") -> None:
     for key, value in result.items():
         if isinstance(value, dict):
-            print(f"{indent}{key}:")
+            _out(f"{indent}{key}:")
             _print_human(value, indent + "  ")
         else:
-            print(f"{indent}{key}: {value}")
+            _out(f"{indent}{key}: {value}")
 
 
 def main(argv: list[str]) -> int:
@@ -74,11 +78,10 @@ def main(argv: list[str]) -> int:
         engine = Engine.open(args.state_root, args.run_root, create=creates)
         result = handler(engine, args)
     except BerthError as err:
-        print(f"berth: {err.kind}: {err}", file=sys.stderr)
+        sys.stderr.write(f"berth: {err.kind}: {err}\n")
         return 1
     if args.json:
-        json.dump(result, sys.stdout, indent=2, sort_keys=True)
-        print()
+        _out(json.dumps(result, indent=2, sort_keys=True))
     else:
         _print_human(result)
     return 0 if result.get("ok", True) else 1

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
+from .pydantic_compat import BaseModel, ConfigDict, field_validator
 
 
 class StrictModel(BaseModel):

@@ -8,21 +8,12 @@ itself.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import BerthError, InvalidInput
 from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
-
-try:
-    from pydantic import BaseModel, ValidationError
-except ImportError:  # reported by require_deps() with an actionable message
-    BaseModel = object  # type: ignore[assignment,misc]
-    ValidationError = None  # type: ignore[assignment,misc]
-    PYDANTIC_IMPORT_ERROR: str | None = traceback.format_exc()
-else:
-    PYDANTIC_IMPORT_ERROR = None
+from .pydantic_compat import PYDANTIC_IMPORT_ERROR, ValidationError
 
 M = TypeVar("M")
 
@@ -52,13 +43,10 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
     """Build ``model`` from ``data``; pydantic errors become InvalidInput."""
     try:
         return model.model_validate(data)  # type: ignore[attr-defined]
-    except Exception as exc:
-        if ValidationError is not None and isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or None
-            raise InvalidInput(first.get("msg", str(exc)), field=where,
-                               hint=_input_hint(first)) from None
-        raise
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or None
+        raise InvalidInput(first.get("msg", str(exc)), field=where, hint=_input_hint(first)) from None
 
 
 def _input_hint(error: dict[str, Any]) -> str | None:

@@ -30,7 +30,7 @@ def _unescape(field: str) -> str:
 
 
 def parse_line(line: str) -> MountEntry:
-    left, _, right = line.rstrip("\n").partition(" - ")
+    left, _sep, right = line.rstrip("\n").partition(" - ")
     parts = left.split(" ")
     fstype, source, super_opts = [*right.split(" "), "", ""][:3]
     return MountEntry(mount_id=int(parts[0]), parent_id=int(parts[1]), root=_unescape(parts[3]),

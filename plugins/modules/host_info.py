@@ -23,11 +23,14 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
+    details: This module never changes anything.
 author:
-  - berth developers
+  - berth developers (@berth)
 """
 
 EXAMPLES = r"""

@@ -20,7 +20,7 @@ def _mounts() -> set[str]:
     """'<mount point> <fstype>' for every mount in this mount namespace."""
     found = set()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        before, _, after = line.partition(" - ")
+        before, _sep, after = line.partition(" - ")
         found.add(f"{before.split()[4]} {after.split()[0]}")
     return found
 
@@ -41,7 +41,7 @@ def _cgroups() -> set[str]:
     for root in CGROUP_ROOTS:
         if not root.is_dir():
             continue
-        for dirpath, dirnames, _ in os.walk(root):
+        for dirpath, dirnames, _files in os.walk(root):
             for name in dirnames:
                 if "berth" in name:
                     found.add(os.path.join(dirpath, name))

@@ -88,7 +88,7 @@ def test_concurrent_processes_never_double_allocate(tmp_path: Path) -> None:
     workers = [ctx.Process(target=_worker, args=(root, w, 25, queue)) for w in range(8)]
     for proc in workers:
         proc.start()
-    results = [queue.get(timeout=60) for _ in workers]
+    results = [queue.get(timeout=60) for _proc in workers]
     for proc in workers:
         proc.join(timeout=60)
         assert proc.exitcode == 0
