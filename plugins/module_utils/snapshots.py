@@ -106,25 +106,38 @@ class SnapshotStore:
 
     @contextlib.contextmanager
     def prepare(self, chain_id: str, parent: str | None, diff_id: str) -> Iterator[ActiveSnapshot]:
-        """Yield an active snapshot to fill; commit it when the block succeeds.
-
-        If another process committed the same ChainID meanwhile, ours is
-        discarded and theirs kept: identical content by definition.
-        """
-        validate_digest(chain_id, field="chain_id")
-        validate_digest(diff_id, field="diff_id")
+        """Yield an active snapshot to fill; commit it when the block succeeds,
+        discard it when the block raises."""
         if parent is not None and not self.exists(parent):
             raise NotFound(f"parent snapshot {parent} does not exist", field="parent",
                            hint="unpack the layers below first")
-        active = self._new_active(chain_id, parent, diff_id)
+        active = self.begin(chain_id, parent, diff_id)
         try:
             yield active
-            self._commit(active)
+            self.commit(active)
         finally:
-            self._trash(active.path)  # no-op once committed (renamed away)
-            _sidecar(active.path, ".json").unlink(missing_ok=True)
-            _sidecar(active.path, ".lock").unlink(missing_ok=True)
-            active.lock.release()
+            self.abort(active)
+
+    def begin(self, chain_id: str, parent: str | None, diff_id: str) -> ActiveSnapshot:
+        """Start an unpack. The parent need not exist yet (layers of one image
+        are unpacked in parallel); it must by ``commit``."""
+        validate_digest(chain_id, field="chain_id")
+        validate_digest(diff_id, field="diff_id")
+        return self._new_active(chain_id, parent, diff_id)
+
+    def commit(self, active: ActiveSnapshot) -> None:
+        """Publish a filled snapshot under its ChainID. If another process
+        committed the same ChainID meanwhile, theirs is kept (identical by
+        definition) and ours is left for ``abort`` to discard."""
+        self._commit(active)
+
+    def abort(self, active: ActiveSnapshot) -> None:
+        """Discard an active snapshot (a no-op for its dir once committed)
+        and release its lock. Always call it, after commit too."""
+        self._trash(active.path)
+        _sidecar(active.path, ".json").unlink(missing_ok=True)
+        _sidecar(active.path, ".lock").unlink(missing_ok=True)
+        active.lock.release()
 
     def _new_active(self, chain_id: str, parent: str | None, diff_id: str) -> ActiveSnapshot:
         path = self.active_dir / uuid.uuid4().hex

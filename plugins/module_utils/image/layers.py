@@ -1,0 +1,140 @@
+"""Making an image's layers present: blobs verified, snapshots unpacked.
+
+The one pipeline for pull, load and import. For each layer whose blob or
+snapshot is missing, the compressed stream (from a registry or an archive) is
+read once: teed into the verified blob writer and, if the snapshot is
+missing, decompressed and unpacked into an active snapshot while its DiffID
+is hashed. Layers unpack in parallel into separate dirs — overlay layers are
+independent — and commit base-up once all succeeded; any failure aborts
+every active snapshot, so the store is left as it was.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..content import BlobWriter
+from ..digest import chain_ids
+from ..engine import Engine
+from ..errors import InvalidInput
+from ..snapshots import ActiveSnapshot
+from .compression import HashingReader, open_decompressed
+from .records import LayerRecord
+from .unpack import apply_layer, sync_filesystem
+
+MAX_PARALLEL_LAYERS = 3
+CHUNK = 1 << 20
+
+# Opens the compressed bytes of a layer that is not yet in the blob store.
+BlobOpener = Callable[[LayerRecord], AbstractContextManager[BinaryIO]]
+
+
+@dataclass
+class LayerStats:
+    fetched: int = 0
+    reused: int = 0
+    unpacked: int = 0
+    bytes_fetched: int = 0
+
+
+def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener | None,
+                stats: LayerStats | None = None) -> LayerStats:
+    stats = stats or LayerStats()
+    chains = chain_ids([layer.diff_id for layer in layers])
+    jobs = [(layer, chains[i], chains[i - 1] if i else None) for i, layer in enumerate(layers)]
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_LAYERS, thread_name_prefix="berth-layer") as pool:
+        futures = [pool.submit(_one_layer, engine, open_blob, stats, *job) for job in jobs]
+    actives: list[ActiveSnapshot] = []
+    errors: list[BaseException] = []
+    for future in futures:
+        try:
+            active = future.result()
+        except BaseException as err:  # gather every outcome so all actives get aborted
+            errors.append(err)
+            continue
+        if active is not None:
+            actives.append(active)
+    try:
+        if errors:
+            raise errors[0]
+        if actives:
+            sync_filesystem(actives[0].fs)  # one syncfs instead of an fsync per file
+        for active in actives:  # already in base-up order
+            engine.snapshots.commit(active)
+    finally:
+        for active in actives:
+            engine.snapshots.abort(active)
+    return stats
+
+
+def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, layer: LayerRecord,
+               chain_id: str, parent: str | None) -> ActiveSnapshot | None:
+    need_snapshot = not engine.snapshots.exists(chain_id)
+    need_blob = not engine.blobs.exists(layer.digest)
+    if not (need_snapshot or need_blob):
+        stats.reused += 1
+        return None
+    active = engine.snapshots.begin(chain_id, parent, layer.diff_id) if need_snapshot else None
+    try:
+        if need_blob:
+            if open_blob is None:
+                raise InvalidInput(f"layer {layer.digest} is missing from the store", field="layers",
+                                   hint="pull or load the image again")
+            with open_blob(layer) as source, engine.blobs.writer(layer.digest, layer.size) as writer:
+                _consume(_Tee(source, writer), layer, active)
+                stats.bytes_fetched += writer.size
+            stats.fetched += 1
+        else:
+            with engine.blobs.open(layer.digest) as stored:
+                _consume(stored, layer, active)
+        if active is not None:
+            stats.unpacked += 1
+    except BaseException:
+        if active is not None:
+            engine.snapshots.abort(active)
+        raise
+    return active
+
+
+def _consume(source: BinaryIO, layer: LayerRecord, active: ActiveSnapshot | None) -> None:
+    """Read the whole compressed blob; unpack it when a snapshot is wanted."""
+    if active is not None:
+        tar = HashingReader(open_decompressed(source, layer.media_type))
+        apply_layer(tar, active.fs, layer=layer.digest)
+        _drain(tar)
+        if tar.digest != layer.diff_id:
+            raise InvalidInput(f"layer {layer.digest} unpacks to {tar.digest}, but the image config says "
+                               f"{layer.diff_id}", field="layers", hint="the image is corrupt or was tampered with")
+    _drain(source)
+
+
+def _drain(stream: BinaryIO) -> None:
+    while stream.read(CHUNK):
+        pass
+
+
+class _Tee(io.RawIOBase):
+    """Reads from ``source`` and writes every byte to the blob writer too."""
+
+    def __init__(self, source: BinaryIO, writer: BlobWriter) -> None:
+        self.source = source
+        self.writer = writer
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size if size is not None and size >= 0 else CHUNK)
+        if data:
+            self.writer.write(data)
+        return data
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
