@@ -15,7 +15,7 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ..content import BlobWriter
@@ -40,6 +40,8 @@ class LayerStats:
     reused: int = 0
     unpacked: int = 0
     bytes_fetched: int = 0
+    # blobs this operation added, so a failed operation can take them back
+    created_blobs: list[str] = field(default_factory=list)
 
 
 def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener | None,
@@ -88,6 +90,7 @@ def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, 
             with open_blob(layer) as source, engine.blobs.writer(layer.digest, layer.size) as writer:
                 _consume(_Tee(source, writer), layer, active)
                 stats.bytes_fetched += writer.size
+            stats.created_blobs.append(layer.digest)
             stats.fetched += 1
         else:
             with engine.blobs.open(layer.digest) as stored:

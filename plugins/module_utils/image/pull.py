@@ -73,7 +73,15 @@ class Puller:
         return Resolved(top, data, digest, media_type, config, layers)
 
     def pull(self, ref: Reference) -> tuple[ImageRecord, bool]:
-        """Fetch whatever is missing and tag the image; returns (record, changed)."""
+        """Fetch whatever is missing and tag the image; returns (record, changed).
+        On failure, blobs this pull added and no image references are removed."""
+        try:
+            return self._pull(ref)
+        except BaseException:
+            self.store.discard_unreferenced(self.stats.created_blobs)
+            raise
+
+    def _pull(self, ref: Reference) -> tuple[ImageRecord, bool]:
         resolved = self.resolve(ref)
         config = self._fetch_config(ref, resolved.config, len(resolved.layers))
         diff_ids = config["rootfs"]["diff_ids"]
@@ -110,6 +118,7 @@ class Puller:
             response = self.client.open_blob(ref.repository, desc.digest)  # type: ignore[attr-defined]
             try:
                 blobs.put_stream(response.body, desc.digest, desc.size)
+                self.stats.created_blobs.append(desc.digest)
             finally:
                 response.close()
         return image_config(blobs.read_bytes(desc.digest), f"config {desc.digest}", layer_count)

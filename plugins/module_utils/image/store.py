@@ -150,6 +150,15 @@ class ImageStore:
                 removed_blobs += 1
         return {"snapshots": removed_snapshots, "blobs": removed_blobs}
 
+    def discard_unreferenced(self, digests: list[str]) -> None:
+        """Delete these blobs unless an image record references them (undo
+        of a failed pull/load; other blobs are left alone, as a concurrent
+        operation may own them)."""
+        referenced = {d for r in self.list() for d in (r.id, r.manifest_digest, *(x.digest for x in r.layers))}
+        for digest in digests:
+            if digest not in referenced:
+                self.engine.blobs.delete(digest)
+
     def dangling(self) -> list[ImageRecord]:
         return [r for r in self.list() if not r.repo_tags]
 
