@@ -1,0 +1,122 @@
+"""Pull benchmark (issue 4 figures), side by side in one run.
+
+Pushes the 3-layer Debian fixture image (~100 MB, debootstrap; cached) to a
+local docker-registry on 127.0.0.1, then times, median of N runs each:
+  berth pull (engine API, fresh state root each run, on the root disk),
+  berth re-pull of a present image (pull: always → manifest check only),
+  podman pull (fresh --root each run), skopeo copy to an OCI dir (no unpack);
+and reports berth's peak RSS during a pull, and the disk used by two images
+sharing a base (du of the store vs the sum of their layers).
+
+Run: .build/venv/bin/python bench/bench_pull.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / ".build" / "collections"), str(REPO)]
+
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
+from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
+from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
+from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client
+from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.debian import build_debian_layout
+from tests.support.images import build_busybox_layout, push
+from tests.support.registry import start_registry
+
+SCRATCH = Path("/var/tmp/berth-bench")  # the root disk, where a user's /var/lib/berth would be
+
+
+def berth_pull(name: str, root: Path) -> dict:
+    engine = Engine.open(root / "state", root / "run")
+    store = ImageStore(engine)
+    ref = parse_reference(name)
+    puller = Puller(store, make_client(ref.registry, RegistryOptions()))
+    start = time.perf_counter()
+    puller.pull(ref)
+    return {"seconds": time.perf_counter() - start, "fetched": puller.stats.fetched}
+
+
+def child_pull_rss(name: str, root: Path) -> float:
+    """Peak RSS (MB) of a separate process doing one pull."""
+    code = (f"import sys; sys.path[:0]={[str(REPO / '.build' / 'collections'), str(REPO)]!r};"
+            "import bench.bench_pull as b, resource, pathlib;"
+            f"b.berth_pull({name!r}, pathlib.Path({str(root)!r}));"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def fresh(base: Path, label: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"{label}-", dir=base))
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def du(path: Path) -> int:
+    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=SCRATCH))
+    registry = start_registry(work / "registry")
+    results: dict = {}
+    try:
+        debian = build_debian_layout()
+        busybox = build_busybox_layout(work / "busybox")
+        push(debian, registry, "bench/debian", "1")
+        push(busybox, registry, "bench/busybox", "1")
+        name = f"{registry.host}/bench/debian:1"
+        results["image"] = {"layers": len(debian.layer_digests), "name": name}
+        results["berth_pull_s"] = median([berth_pull(name, fresh(work, "berth"))["seconds"]
+                                          for _ in range(args.runs)])
+        warm = fresh(work, "warm")
+        berth_pull(name, warm)
+        results["berth_repull_s"] = median([berth_pull(name, warm)["seconds"] for _ in range(args.runs)])
+        results["berth_pull_peak_rss_mb"] = round(child_pull_rss(name, fresh(work, "rss")), 1)
+        if shutil.which("podman"):
+            results["podman_pull_s"] = median([timed(
+                ["podman", "--root", str(fresh(work, "podman")), "--runroot", str(fresh(work, "podman-run")),
+                 "--storage-driver", "overlay", "pull", "--tls-verify=false", "-q", name])
+                for _ in range(args.runs)])
+        if shutil.which("skopeo"):
+            results["skopeo_copy_oci_s"] = median([timed(
+                ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{name}",
+                 f"oci:{fresh(work, 'skopeo')}/layout:x"]) for _ in range(args.runs)])
+        shared = fresh(work, "shared")
+        berth_pull(name, shared)
+        berth_pull(f"{registry.host}/bench/busybox:1", shared)
+        results["two_images_store_bytes"] = du(shared / "state")
+    finally:
+        registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    json.dump(results, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
