@@ -11,7 +11,6 @@ every active snapshot, so the store is left as it was.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -23,7 +22,7 @@ from ..digest import chain_ids
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..snapshots import ActiveSnapshot
-from .compression import HashingReader, open_decompressed
+from .compression import HashingReader, ReaderBase, open_decompressed
 from .records import LayerRecord
 from .unpack import apply_layer, sync_filesystem
 
@@ -121,23 +120,15 @@ def _drain(stream: BinaryIO) -> None:
         pass
 
 
-class _Tee(io.RawIOBase):
+class _Tee(ReaderBase):
     """Reads from ``source`` and writes every byte to the blob writer too."""
 
     def __init__(self, source: BinaryIO, writer: BlobWriter) -> None:
         self.source = source
         self.writer = writer
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int = -1) -> bytes:
         data = self.source.read(size if size is not None and size >= 0 else CHUNK)
         if data:
             self.writer.write(data)
         return data
-
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)

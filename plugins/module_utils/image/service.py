@@ -224,7 +224,7 @@ class ImageService:
             return
         from . import archive
 
-        if archive.archive_matches(path, record, self.request.archive_format):
+        if archive.archive_matches(path, record, self.request.archive_format, self.ref):
             return
         self._act(f"archived: {path}")
         if not self.check:
