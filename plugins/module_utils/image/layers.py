@@ -11,6 +11,7 @@ every active snapshot, so the store is left as it was.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -20,7 +21,7 @@ from typing import BinaryIO
 from ..content import BlobWriter
 from ..digest import chain_ids
 from ..engine import Engine
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidState
 from ..snapshots import ActiveSnapshot
 from .compression import HashingReader, ReaderBase, open_decompressed
 from .records import LayerRecord
@@ -62,7 +63,7 @@ def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener
             actives.append(active)
     try:
         if errors:
-            raise errors[0]
+            raise _explained(errors[0], engine)
         if actives:
             sync_filesystem(actives[0].fs)  # one syncfs instead of an fsync per file
         for active in actives:  # already in base-up order
@@ -71,6 +72,15 @@ def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener
         for active in actives:
             engine.snapshots.abort(active)
     return stats
+
+
+def _explained(error: BaseException, engine: Engine) -> BaseException:
+    """A full disk is the user's to fix: say where, not just errno 28."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InvalidState(f"no space left under {engine.layout.state_root} while storing layers; "
+                            "nothing was kept", field="state_root",
+                            hint="free disk space or point state_root at a larger filesystem, then re-run")
+    return error
 
 
 def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, layer: LayerRecord,
