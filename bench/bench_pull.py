@@ -93,20 +93,20 @@ def main() -> None:
         name = f"{registry.host}/bench/debian:1"
         results["image"] = {"layers": len(debian.layer_digests), "name": name}
         results["berth_pull_s"] = median([berth_pull(name, fresh(work, "berth"))["seconds"]
-                                          for _ in range(args.runs)])
+                                          for _run in range(args.runs)])
         warm = fresh(work, "warm")
         berth_pull(name, warm)
-        results["berth_repull_s"] = median([berth_pull(name, warm)["seconds"] for _ in range(args.runs)])
+        results["berth_repull_s"] = median([berth_pull(name, warm)["seconds"] for _run in range(args.runs)])
         results["berth_pull_peak_rss_mb"] = round(child_pull_rss(name, fresh(work, "rss")), 1)
         if shutil.which("podman"):
             results["podman_pull_s"] = median([timed(
                 ["podman", "--root", str(fresh(work, "podman")), "--runroot", str(fresh(work, "podman-run")),
                  "--storage-driver", "overlay", "pull", "--tls-verify=false", "-q", name])
-                for _ in range(args.runs)])
+                for _run in range(args.runs)])
         if shutil.which("skopeo"):
             results["skopeo_copy_oci_s"] = median([timed(
                 ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{name}",
-                 f"oci:{fresh(work, 'skopeo')}/layout:x"]) for _ in range(args.runs)])
+                 f"oci:{fresh(work, 'skopeo')}/layout:x"]) for _run in range(args.runs)])
         shared = fresh(work, "shared")
         berth_pull(name, shared)
         berth_pull(f"{registry.host}/bench/busybox:1", shared)

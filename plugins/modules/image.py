@@ -72,7 +72,7 @@ options:
       entrypoint: {description: Entrypoint., type: list, elements: str}
       env: {description: Environment variables., type: dict, default: {}}
       working_dir: {description: Working directory., type: str}
-      user: {description: User (name or uid[:gid])., type: str}
+      user: {description: "User (name or uid[:gid]).", type: str}
       labels: {description: Labels., type: dict, default: {}}
       exposed_ports: {description: Exposed ports such as V(80/tcp)., type: list, elements: str, default: []}
   repository:
@@ -169,8 +169,8 @@ image:
     repo_tags: {description: Fully qualified tags., type: list, elements: str, sample: [docker.io/library/busybox:1.36]}
     repo_digests: {description: name@manifest-digest entries., type: list, elements: str}
     manifest_digest: {description: Digest of the stored manifest., type: str}
-    layers: {description: Layers with digest, diff_id, size, media_type., type: list, elements: dict}
-    chain_ids: {description: Layer ChainIDs, base first., type: list, elements: str}
+    layers: {description: "Layers with digest, diff_id, size, media_type.", type: list, elements: dict}
+    chain_ids: {description: "Layer ChainIDs, base first.", type: list, elements: str}
     size: {description: Sum of compressed layer sizes., type: int}
     created: {description: Creation time from the config., type: str}
     os: {description: OS., type: str}

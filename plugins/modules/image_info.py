@@ -69,7 +69,7 @@ usage:
   type: dict
   contains:
     images: {description: Number of images., type: int}
-    blobs_bytes: {description: Bytes of stored blobs (compressed layers, configs, manifests)., type: int}
+    blobs_bytes: {description: "Bytes of stored blobs (compressed layers, configs, manifests).", type: int}
     layers: {description: Number of layer snapshots., type: int}
     shared_layers: {description: Layer snapshots used by more than one image., type: int}
     layers_bytes: {description: Unpacked layer bytes (with O(disk_usage))., type: int}

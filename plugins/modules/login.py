@@ -13,6 +13,8 @@ description:
     file (mode 0600) that M(berth.engine.image) — and docker, podman and skopeo — read.
   - The password is never logged. Unchanged credentials report no change without contacting the registry
     (set O(reauthorize) to verify them anyway).
+extends_documentation_fragment:
+  - berth.engine.engine
 options:
   registry:
     description: Registry host[:port]. V(docker.io) for Docker Hub.

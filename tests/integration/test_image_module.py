@@ -129,8 +129,8 @@ def test_absent_untags_then_removes_and_collects_layers(tmp_path: Path, registry
     assert engine.snapshots.list() == [] and engine.blobs.list() == []
 
 
-def test_missing_tag_and_corrupt_blob_leave_the_store_as_it_was(tmp_path: Path, registry: Any,
-                                                               busybox_image: Any) -> None:
+def test_missing_tag_and_corrupt_blob_leave_the_store_as_it_was(
+        tmp_path: Path, registry: Any, busybox_image: Any) -> None:
     play = write_playbook(tmp_path, [
         {"berth.engine.image": {"name": f"{registry.host}/nope/nothing:1"}, "register": "r",
          "ignore_errors": True},

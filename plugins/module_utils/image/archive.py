@@ -106,7 +106,7 @@ class _Source:
     def _follow(self, name: str) -> tarfile.TarInfo | None:
         """docker save links repeated layers (``../<id>/layer.tar``)."""
         member = self._members.get(name)
-        for _ in range(8):
+        for _hop in range(8):
             if member is None or not (member.issym() or member.islnk()):
                 return member
             target = member.linkname if member.islnk() else os.path.join(os.path.dirname(name), member.linkname)
@@ -413,7 +413,7 @@ class _DockerWriter:
         _add_bytes(self.tar, "manifest.json", json.dumps(manifest).encode())
         repositories: dict[str, dict[str, str]] = {}
         for tag in tags:
-            name, _, version = tag.rpartition(":")
+            name, _sep, version = tag.rpartition(":")
             repositories.setdefault(name, {})[version] = digest_hex(record.layers[-1].diff_id) if names else ""
         _add_bytes(self.tar, "repositories", json.dumps(repositories, sort_keys=True).encode())
 

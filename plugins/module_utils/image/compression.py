@@ -105,7 +105,6 @@ class _GzipReader(ReaderBase):
         data, self._pending = self._pending[:want], self._pending[want:]
         return data
 
-
     def _fill(self) -> None:
         compressed = self.source.read(CHUNK)
         try:
@@ -143,7 +142,6 @@ class _Guarded(ReaderBase):
                                hint="the blob is damaged; pull or load it again") from None
 
 
-
 class HashingReader(ReaderBase):
     """Passes bytes through while hashing them (the layer's DiffID)."""
 
@@ -157,7 +155,6 @@ class HashingReader(ReaderBase):
         self._hash.update(data)
         self.size += len(data)
         return data
-
 
     @property
     def digest(self) -> str:

@@ -99,8 +99,8 @@ def descriptor(raw: Any, what: str) -> Descriptor:
     plat = raw.get("platform")
     parsed = None
     if isinstance(plat, dict):
-        parsed = Platform(str(plat.get("os", "")), _ARCH.get(str(plat.get("architecture", "")),
-                                                            str(plat.get("architecture", ""))), plat.get("variant"))
+        arch = str(plat.get("architecture", ""))
+        parsed = Platform(str(plat.get("os", "")), _ARCH.get(arch, arch), plat.get("variant"))
     return Descriptor(media_type, digest, size, parsed, raw.get("annotations"))
 
 

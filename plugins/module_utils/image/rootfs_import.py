@@ -198,7 +198,7 @@ def _manifest_bytes(config: bytes, layer: LayerRecord) -> bytes:
 
 
 def _port(text: str) -> str:
-    number, _, proto = text.partition("/")
+    number, _sep, proto = text.partition("/")
     if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
         raise InvalidInput(f"{text!r} is not a port", field="import_config.exposed_ports",
                            hint="use PORT or PORT/PROTO, e.g. 80 or 53/udp")

@@ -146,7 +146,7 @@ class _Unpacker:
 
     # -- entry kinds --------------------------------------------------------
     def _target(self, rel: str) -> Path:
-        parent_rel, _, name = rel.rpartition("/")
+        parent_rel, _sep, name = rel.rpartition("/")
         parent = resolve_in_root(self.dest, parent_rel, follow_last=True) if parent_rel else self.dest
         _ensure_dir(parent, self.dest)
         return parent / name

@@ -49,7 +49,7 @@ class AuthFlow:
         self.credentials = credentials
         self.registry = registry
         self._tokens: dict[tuple[str, str, str], str] = {}
-        self._scheme: dict[str, str] = {}  # realm/“basic” chosen, reused for later requests
+        self._scheme: dict[str, str] = {}  # realm or "basic" chosen, reused for later requests
         self._lock = threading.Lock()
 
     def flow(self, request: Request, scope: str) -> Generator[Request, Response, None]:

@@ -64,19 +64,19 @@ def test_basic_auth_challenge() -> None:
             return 200, {}, MANIFEST
         return 401, {"WWW-Authenticate": 'Basic realm="Registry"'}, b""
 
-    client, _ = _client(handler, CREDS)
+    client, _transport = _client(handler, CREDS)
     assert client.get_manifest("team/app", "1.0", ["*/*"])[2] == DIGEST
 
 
 def test_anonymous_on_private_registry_says_log_in() -> None:
-    client, _ = _client(lambda req: (401, {"WWW-Authenticate": 'Basic realm="x"'}, b""))
+    client, _transport = _client(lambda req: (401, {"WWW-Authenticate": 'Basic realm="x"'}, b""))
     with pytest.raises(InvalidInput, match="requires authentication") as err:
         client.get_manifest("team/app", "1.0", ["*/*"])
     assert "login" in str(err.value)
 
 
 def test_rejected_credentials_are_reported_without_the_password() -> None:
-    client, _ = _client(lambda req: (401, {"WWW-Authenticate": 'Basic realm="x"'}, b""), CREDS)
+    client, _transport = _client(lambda req: (401, {"WWW-Authenticate": 'Basic realm="x"'}, b""), CREDS)
     with pytest.raises(InvalidInput, match="rejected the credentials") as err:
         client.get_manifest("team/app", "1.0", ["*/*"])
     assert "s3cret" not in str(err.value) and "s3cret" not in repr(CREDS)
@@ -97,7 +97,8 @@ def test_persistent_5xx_names_the_registry() -> None:
 
 
 def test_404_is_not_found_with_registry_detail() -> None:
-    client, _ = _client(lambda req: (404, {}, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'))
+    unknown = b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+    client, _transport = _client(lambda req: (404, {}, unknown))
     with pytest.raises(NotFound, match="MANIFEST_UNKNOWN"):
         client.get_manifest("team/app", "nope", ["*/*"])
 
