@@ -70,7 +70,7 @@ def _pin_times(root: Path) -> None:
 
 def _repack(layout: Path, tag: str, bundle: Path, created_by: str) -> None:
     _pin_times(bundle / "rootfs")
-    run("umoci", "repack", "--image", f"{layout}:{tag}", "--history.created", CREATED,
+    run("umoci", "repack", "--refresh-bundle", "--image", f"{layout}:{tag}", "--history.created", CREATED,
         "--history.created_by", created_by, bundle)
 
 
