@@ -46,7 +46,7 @@ class RegistryClient:
         if self._base is None:
             host = DOCKER_HUB_ENDPOINT if self.registry == "docker.io" else self.registry
             self._base = f"https://{host}/v2/"
-            if self.tls.insecure(self.registry):
+            if self.tls.insecure(self.registry) and self.tls.ca_file is None:  # a given CA demands TLS
                 try:
                     self.transport.send(Request("GET", self._base, timeout=10)).read()
                 except (ssl.SSLError, ConnectionError, OSError, http.client.HTTPException):
@@ -136,6 +136,11 @@ class RegistryClient:
         for attempt in range(attempts):
             try:
                 response = self._send_with_auth(Request(method, url, dict(headers or {}), body, stream=stream), scope)
+            except ssl.SSLCertVerificationError as err:  # retrying cannot help: say which option fixes it
+                raise InvalidInput(f"registry {self.registry} presented a certificate that is not trusted: "
+                                   f"{err.verify_message or err}", field="ca_cert",
+                                   hint="give the registry's CA certificate with ca_cert, or set validate_certs: "
+                                        "false for a registry you trust") from None
             except (ConnectionError, TimeoutError, OSError, http.client.HTTPException) as err:
                 if attempt + 1 >= attempts:
                     raise InvalidState(f"cannot reach registry {self.registry} for {what}: {err}", field="registry",
