@@ -100,7 +100,7 @@ def main() -> None:
         results["berth_pull_peak_rss_mb"] = round(child_pull_rss(name, fresh(work, "rss")), 1)
         if shutil.which("podman"):
             results["podman_pull_s"] = median([timed(
-                ["podman", "--root", str(fresh(work, "podman")), "--runroot", str(fresh(work, "podman-run")),
+                ["podman", "--root", str(fresh(work, "podman")), "--runroot", tempfile.mkdtemp(prefix="bp-"),
                  "--storage-driver", "overlay", "pull", "--tls-verify=false", "-q", name])
                 for _run in range(args.runs)])
         if shutil.which("skopeo"):

@@ -96,16 +96,18 @@ class _GzipReader(ReaderBase):
         self.source = source
         self._inflate = zlib.decompressobj(wbits=31)
         self._pending = b""
+        self._pos = 0  # an offset, not re-slicing: tar reads in small pieces
         self._eof = False
 
     def read(self, size: int = -1) -> bytes:
         want = size if size is not None and size >= 0 else CHUNK
-        while len(self._pending) < want and not self._eof:
-            self._fill()
-        data, self._pending = self._pending[:want], self._pending[want:]
+        while self._pos >= len(self._pending) and not self._eof:
+            self._pending, self._pos = self._inflated(), 0
+        data = self._pending[self._pos:self._pos + want]
+        self._pos += len(data)
         return data
 
-    def _fill(self) -> None:
+    def _inflated(self) -> bytes:
         compressed = self.source.read(CHUNK)
         try:
             if not compressed:
@@ -113,14 +115,15 @@ class _GzipReader(ReaderBase):
                     raise InvalidInput("gzip layer is truncated", field="layers",
                                        hint="the blob is incomplete; pull or load it again")
                 self._eof = True
-                return
-            self._pending += self._inflate.decompress(compressed)
+                return b""
+            out = self._inflate.decompress(compressed)
             while self._inflate.eof and self._inflate.unused_data:
                 rest = self._inflate.unused_data
                 if rest.strip(b"\0") == b"":  # zero padding after the last member
                     break
                 self._inflate = zlib.decompressobj(wbits=31)
-                self._pending += self._inflate.decompress(rest)
+                out += self._inflate.decompress(rest)
+            return out
         except zlib.error as err:
             raise InvalidInput(f"gzip layer is corrupt: {err}", field="layers",
                                hint="the blob is damaged or not gzip; pull or load it again") from None

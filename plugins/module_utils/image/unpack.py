@@ -46,7 +46,8 @@ def apply_layer(stream: BinaryIO, dest: Path, *, layer: str = "layer", devices: 
     """Unpack the tar ``stream`` into ``dest``; returns the number of entries."""
     unpacker = _Unpacker(Path(dest), layer, devices)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2,  # type: ignore[call-overload]
+                          bufsize=CHUNK) as tar:
             for member in tar:
                 unpacker.apply(tar, member)
     except (tarfile.TarError, EOFError) as err:
@@ -118,6 +119,9 @@ class _Unpacker:
         self.devices = devices
         self.count = 0
         self.dir_times: list[tuple[Path, int]] = []
+        # parent dir (relative) -> resolved path; dropped whenever a symlink or
+        # directory changes, since either can change what a path resolves to
+        self._parents: dict[str, Path] = {}
 
     def apply(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         self.count += 1
@@ -131,9 +135,11 @@ class _Unpacker:
             self._directory(path, member)
         elif member.isreg():
             self._regular(tar, path, member)
+            return  # metadata set through the open descriptor
         elif member.issym():
             self._replace(path)
             os.symlink(member.linkname, path)
+            self._parents.clear()
         elif member.islnk():
             self._hardlink(path, member)
             return  # a hardlink shares its target's inode: no metadata of its own
@@ -147,14 +153,20 @@ class _Unpacker:
     # -- entry kinds --------------------------------------------------------
     def _target(self, rel: str) -> Path:
         parent_rel, _sep, name = rel.rpartition("/")
-        parent = resolve_in_root(self.dest, parent_rel, follow_last=True) if parent_rel else self.dest
-        _ensure_dir(parent, self.dest)
-        return parent / name
+        return self._parent(parent_rel) / name
+
+    def _parent(self, parent_rel: str) -> Path:
+        if not parent_rel:
+            return self.dest
+        parent = self._parents.get(parent_rel)
+        if parent is None:
+            parent = resolve_in_root(self.dest, parent_rel, follow_last=True)
+            _ensure_dir(parent, self.dest)
+            self._parents[parent_rel] = parent
+        return parent
 
     def _whiteout(self, rel: str, base: str) -> None:
-        parent_rel = rel.rpartition("/")[0]
-        parent = resolve_in_root(self.dest, parent_rel, follow_last=True) if parent_rel else self.dest
-        _ensure_dir(parent, self.dest)
+        parent = self._parent(rel.rpartition("/")[0])
         if base == OPAQUE_MARKER:
             os.setxattr(parent, OPAQUE_XATTR, b"y")
             return
@@ -169,18 +181,28 @@ class _Unpacker:
         if path != self.dest:
             if os.path.lexists(path) and not (path.is_dir() and not path.is_symlink()):
                 os.unlink(path)
+                self._parents.clear()
             if not os.path.lexists(path):
                 os.mkdir(path, 0o700)
         self.dir_times.append((path, int(member.mtime)))
 
     def _regular(self, tar: tarfile.TarFile, path: Path, member: tarfile.TarInfo) -> None:
+        """Write and describe the file through one descriptor: no path lookups
+        after the create (they cost on slow disks)."""
         self._replace(path)
         source = tar.extractfile(member)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            if source is not None:
-                while chunk := source.read(CHUNK):
-                    out.write(chunk)
+        try:
+            while source is not None and (chunk := source.read(CHUNK)):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fchown(fd, member.uid, member.gid)
+            self._xattrs(fd, member)
+            os.fchmod(fd, stat.S_IMODE(member.mode))  # after chown, which clears setuid bits
+            os.utime(fd, ns=(_ns(member.mtime), _ns(member.mtime)))
+        finally:
+            os.close(fd)
 
     def _hardlink(self, path: Path, member: tarfile.TarInfo) -> None:
         link_rel = clean_name(member.linkname, self.layer)
@@ -211,6 +233,7 @@ class _Unpacker:
             from ..fsutil import remove_tree
 
             remove_tree(path)
+            self._parents.clear()
         else:
             os.unlink(path)
 
@@ -223,7 +246,7 @@ class _Unpacker:
         if not member.isdir():
             os.utime(path, ns=(_ns(member.mtime), _ns(member.mtime)), follow_symlinks=False)
 
-    def _xattrs(self, path: Path, member: tarfile.TarInfo) -> None:
+    def _xattrs(self, path: Path | int, member: tarfile.TarInfo) -> None:
         for key, value in member.pax_headers.items():
             if not key.startswith("SCHILY.xattr."):
                 continue
