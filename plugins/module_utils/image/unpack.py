@@ -255,7 +255,10 @@ class _Unpacker:
                 continue  # only the unpacker may write overlay's own markers
             raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
             try:
-                os.setxattr(path, name, raw, follow_symlinks=False)
+                if isinstance(path, int):
+                    os.setxattr(path, name, raw)
+                else:
+                    os.setxattr(path, name, raw, follow_symlinks=False)
             except OSError as err:
                 if err.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise
