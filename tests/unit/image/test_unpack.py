@@ -88,7 +88,11 @@ def test_whiteouts_become_overlay_markers(tmp_path: Path) -> None:
 def test_layer_cannot_forge_overlay_xattrs_but_keeps_others(tmp_path: Path) -> None:
     info, data = entry("dir", tarfile.DIRTYPE)
     info.pax_headers = {"SCHILY.xattr.trusted.overlay.opaque": "y", "SCHILY.xattr.user.note": "hi"}
-    unpack(tmp_path / "l", layer((info, data)))
+    file_info, file_data = entry("dir/file", data=b"x")
+    file_info.pax_headers = {"SCHILY.xattr.user.file": "yes", "SCHILY.xattr.trusted.overlay.redirect": "/etc"}
+    unpack(tmp_path / "l", layer((info, data), (file_info, file_data)))
+    assert os.getxattr(tmp_path / "l/dir/file", "user.file") == b"yes"
+    assert "trusted.overlay.redirect" not in os.listxattr(tmp_path / "l/dir/file")
     assert "trusted.overlay.opaque" not in os.listxattr(tmp_path / "l/dir")
     assert os.getxattr(tmp_path / "l/dir", "user.note") == b"hi"
 
