@@ -111,6 +111,18 @@ def test_shared_base_layers_are_stored_once(tmp_path: Path, registry: Any, busyb
     assert usage["layers"] == len(set(a.chain_ids) | set(b.chain_ids))
     if shared:
         assert usage["shared_bytes"] > 0
+    # du agrees: b alone already holds a's only layer, so adding a costs just its manifest and config
+    only_b = tmp_path / "only-b"
+    play_b = write_playbook(tmp_path, [{"berth.engine.image": {"name": f"{registry.host}/share/b:1"}}],
+                            name="b.yml", module_defaults={"group/berth.engine.all": {
+                                "state_root": str(only_b / "state"), "run_root": str(only_b / "run")}})
+    assert run_playbook(play_b).failed == 0
+    both, alone = _du(tmp_path / "state"), _du(only_b / "state")
+    assert 0 <= both - alone < 64 * 1024, (both, alone)
+
+
+def _du(path: Path) -> int:
+    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 def test_absent_untags_then_removes_and_collects_layers(tmp_path: Path, registry: Any, busybox_image: Any) -> None:
