@@ -14,6 +14,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.images import push
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
+from tests.support.registry import start_registry
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="integration tests need root")
 
@@ -152,18 +153,22 @@ def test_missing_tag_and_corrupt_blob_leave_the_store_as_it_was(
                                              "'nope/nothing' in r.msg"]}},
     ], module_defaults=_defaults(tmp_path))
     assert run_playbook(play).failed == 0
-    # Corrupt the layer blob inside the registry's own storage.
-    push(busybox_image, registry, "bad/blob", "1")
-    layer_hex = busybox_image.layer_digests[0].split(":", 1)[1]
-    blob = next(Path(registry.storage).rglob(f"blobs/sha256/{layer_hex[:2]}/{layer_hex}/data"))
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    blob.write_bytes(bytes(data))
-    bad = write_playbook(tmp_path, [
-        {"berth.engine.image": {"name": f"{registry.host}/bad/blob:1"}, "register": "r", "ignore_errors": True},
-        {"ansible.builtin.assert": {"that": ["r is failed", "'digest' in r.msg or 'corrupt' in r.msg"]}},
-    ], name="bad.yml", module_defaults=_defaults(tmp_path))
-    result = run_playbook(bad)
+    # Corrupt the layer blob inside a registry of its own: blobs are shared by every repository in it.
+    own = start_registry(tmp_path / "own-registry")
+    try:
+        push(busybox_image, own, "bad/blob", "1")
+        layer_hex = busybox_image.layer_digests[0].split(":", 1)[1]
+        blob = next(Path(own.storage).rglob(f"blobs/sha256/{layer_hex[:2]}/{layer_hex}/data"))
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob.write_bytes(bytes(data))
+        bad = write_playbook(tmp_path, [
+            {"berth.engine.image": {"name": f"{own.host}/bad/blob:1"}, "register": "r", "ignore_errors": True},
+            {"ansible.builtin.assert": {"that": ["r is failed", "'digest' in r.msg or 'corrupt' in r.msg"]}},
+        ], name="bad.yml", module_defaults=_defaults(tmp_path))
+        result = run_playbook(bad)
+    finally:
+        own.stop()
     assert result.failed == 0, result.output[-3000:]
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
     assert ImageStore(engine).list() == []
