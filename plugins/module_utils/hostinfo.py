@@ -12,34 +12,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .cgroups.detect import detect
 from .engine import Engine
 from .fsutil import disk_usage
-from .mountinfo import read_mounts
 from .version import BERTH_VERSION
 
 
 def cgroup_layout() -> dict[str, Any]:
-    """Which cgroup hierarchies are mounted: v1 controllers and/or a cgroup2 mount.
-
-    Hybrid hosts (v1 controllers + a nearly empty cgroup2 mount) report both.
-    """
-    v1: dict[str, str] = {}
-    v2: str | None = None
-    for mount in read_mounts():
-        if mount.fstype == "cgroup2" and v2 is None:
-            v2 = mount.mount_point
-        elif mount.fstype == "cgroup":
-            for opt in mount.super_options:
-                if opt in {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
-                           "pids", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}:
-                    v1[opt] = mount.mount_point
-    v2_controllers: list[str] = []
-    if v2:
-        controllers = Path(v2) / "cgroup.controllers"
-        if controllers.exists():
-            v2_controllers = controllers.read_text().split()
-    mode = "v2" if v2 and not v1 else ("hybrid" if v2 and v1 else ("v1" if v1 else "none"))
-    return {"mode": mode, "v1_controllers": v1, "v2_mount": v2, "v2_controllers": v2_controllers}
+    """Which cgroup hierarchies are mounted: v1 controllers and/or a cgroup2 mount."""
+    return detect().as_dict()
 
 
 def kernel_features() -> dict[str, bool]:

@@ -1,0 +1,1 @@
+"""cgroup v1 controllers and manager."""
