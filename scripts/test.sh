@@ -8,5 +8,11 @@ echo "== ruff"
 ruff check .
 echo "== pytest (unit + integration)"
 python -m pytest -p no:cacheprovider tests "$@"
+echo "== cgroup tests on a pure cgroup-v2 kernel (qemu guest)"
+if [ -x "${BERTH_V2_GUEST:-$BERTH_REPO/../shared/tools/run-in-v2-guest.sh}" ]; then
+  "$BERTH_REPO/tests/v2guest/run_cgroup_tests.sh"
+else
+  echo "skipped: no v2 guest runner (shared/tools/run-in-v2-guest.sh) on this machine"
+fi
 echo "== ansible-test sanity"
 "$BERTH_REPO/scripts/sanity.sh"
