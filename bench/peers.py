@@ -29,7 +29,7 @@ def private_dockerd(workdir: Path) -> Iterator[list[str] | None]:
     cli = ["docker", "-H", f"unix://{sock}"]
     try:
         deadline = time.monotonic() + 30
-        while subprocess.run([*cli, "info"], capture_output=True).returncode != 0:
+        while subprocess.run([*cli, "info"], capture_output=True, check=False).returncode != 0:
             if time.monotonic() > deadline or daemon.poll() is not None:
                 raise RuntimeError(f"dockerd did not start; see {workdir / 'dockerd.log'}")
             time.sleep(0.2)

@@ -112,8 +112,8 @@ def test_a_process_over_its_memory_limit_is_oom_killed(parent: str) -> None:
 def test_cgroup_module_converges(tmp_path: Path, parent: str) -> None:
     path = f"{parent}/web"
     defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
-    play = write_playbook(tmp_path, [{"berth.engine.cgroup": {"path": path, "memory": "64m", "cpus": "0.5",
-                                                               "pids_limit": 100}}], module_defaults=defaults)
+    task = {"berth.engine.cgroup": {"path": path, "memory": "64m", "cpus": "0.5", "pids_limit": 100}}
+    play = write_playbook(tmp_path, [task], module_defaults=defaults)
     assert_converges(play)
     changed = write_playbook(tmp_path, [{"berth.engine.cgroup": {"path": path, "memory": "128m"}}],
                              name="changed.yml", module_defaults=defaults)

@@ -33,8 +33,8 @@ def test_basic_auth_over_tls_with_a_given_ca(tmp_path: Path, registry_tls_auth: 
         busybox_image.config_digest
 
 
-def test_wrong_password_and_untrusted_cert_are_clear_errors(tmp_path: Path, registry_tls_auth: Any,
-                                                          busybox_image: Any) -> None:
+def test_wrong_password_and_untrusted_cert_are_clear_errors(
+        tmp_path: Path, registry_tls_auth: Any, busybox_image: Any) -> None:
     reg = registry_tls_auth
     push(busybox_image, reg, "secure/errors", "1")
     name = f"{reg.host}/secure/errors:1"

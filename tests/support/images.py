@@ -43,7 +43,7 @@ class OciImage:
 
 
 def run(*args: object, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
         raise RuntimeError(f"{args[0]} failed ({result.returncode}): {' '.join(map(str, args))}\n{result.stderr}")
     return result
