@@ -11,7 +11,7 @@ from typing import Any
 
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
-from tests.support.images import OciImage, read_layout, run
+from tests.support.images import OciImage, push, read_layout, run
 from tests.support.playbook import assert_converges, write_playbook
 from tests.support.registry import start_registry
 
@@ -83,3 +83,21 @@ def _pull_zstd(tmp_path: Path, name: str, busybox_image: Any) -> None:
     assert record.layers[0].media_type.endswith("+zstd")
     assert record.layers[0].diff_id == busybox_image.diff_ids[0]
     assert (engine.snapshots.path(record.top_chain_id) / "fs/bin/busybox").stat().st_size > 100_000
+
+
+def test_push_mounts_blobs_from_another_repository(tmp_path: Path, registry: Any, multilayer_image: Any) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
+    from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
+    from ansible_collections.berth.engine.plugins.module_utils.image.push import push_image
+    from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
+    from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client
+
+    push(multilayer_image, registry, "mount/src", "1")
+    store = ImageStore(Engine.open(tmp_path / "state", tmp_path / "run", create=True))
+    src, dst = parse_reference(f"{registry.host}/mount/src:1"), parse_reference(f"{registry.host}/mount/dst:1")
+    record, _changed = Puller(store, make_client(src.registry, RegistryOptions())).pull(src)
+    digest, stats = push_image(store, record, dst, make_client(dst.registry, RegistryOptions()))
+    assert digest == record.manifest_digest
+    assert stats.uploaded == [] and len(stats.mounted) == len(record.layers) + 1  # layers + config
+    _digest, again = push_image(store, record, dst, make_client(dst.registry, RegistryOptions()))
+    assert again.uploaded == again.mounted == [] and len(again.skipped) == len(record.layers) + 1
