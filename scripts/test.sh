@@ -9,7 +9,13 @@ ruff check .
 echo "== pytest (unit + integration)"
 python -m pytest -p no:cacheprovider tests "$@"
 echo "== cgroup tests on a pure cgroup-v2 kernel (qemu guest)"
-if [ -x "${BERTH_V2_GUEST:-$BERTH_REPO/../shared/tools/run-in-v2-guest.sh}" ]; then
+# The runner lives beside the project (../shared) on these machines; a clone
+# elsewhere finds it at /work/shared.
+for candidate in "${BERTH_V2_GUEST:-}" "$BERTH_REPO/../shared/tools/run-in-v2-guest.sh" \
+                 /work/shared/tools/run-in-v2-guest.sh; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then export BERTH_V2_GUEST="$candidate"; break; fi
+done
+if [ -x "${BERTH_V2_GUEST:-}" ]; then
   "$BERTH_REPO/tests/v2guest/run_cgroup_tests.sh"
 else
   echo "skipped: no v2 guest runner (shared/tools/run-in-v2-guest.sh) on this machine"

@@ -13,11 +13,9 @@ its arguments (flags shown symbolically), errno and a hint for common causes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno as errnos
 import functools
 import os
-import platform
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias, runtime_checkable
@@ -124,7 +122,7 @@ _PIVOT_ROOT_NR: Mapping[tuple[str, int], int] = MappingProxyType({
 def pivot_root_number(machine: str | None = None, bits: int | None = None) -> int | None:
     """The pivot_root syscall number for ``machine`` (default: this host) and
     pointer width (default: this Python), or None when unknown."""
-    machine = (machine or platform.machine()).lower()
+    machine = (machine or os.uname().machine).lower()
     bits = bits or ctypes.sizeof(ctypes.c_void_p) * 8
     return _PIVOT_ROOT_NR.get((machine, bits))
 
@@ -322,6 +320,8 @@ def _load_libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     if hasattr(libc, "setns"):
         return libc
+    import ctypes.util  # only for static builds: it spawns ldconfig
+
     path = ctypes.util.find_library("c")
     if path is None:
         raise InvalidState("cannot find the C library", hint="berth needs a glibc or musl based Linux host")
@@ -385,7 +385,7 @@ class LinuxSyscalls:
         args = (_plain(new_root), _plain(put_old))
         if self._pivot_root_nr is None:
             raise syscall_error("pivot_root", errnos.ENOSYS, args,
-                                hint=f"berth does not know the pivot_root number for {platform.machine()}")
+                                hint=f"berth does not know the pivot_root number for {os.uname().machine}")
         self._call("pivot_root", args, self._pivot_root_nr, _encode(new_root), _encode(put_old), via="syscall")
 
     def sethostname(self, name: str) -> None:

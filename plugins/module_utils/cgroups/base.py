@@ -8,11 +8,15 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import Conflict, InvalidInput, InvalidState
 from .detect import Hierarchy
 from .protocol import Write
-from .resources import Resources, device_number
+from .units import device_number
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from .resources import Resources
 
 _COMPONENT = re.compile(r"^[A-Za-z0-9_.@:+-]+$")
 FREEZE_TIMEOUT = 10.0

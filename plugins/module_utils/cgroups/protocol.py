@@ -9,10 +9,12 @@ change nothing — the basis of idempotency and of an honest check mode.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from .resources import Resources
 from .units import expand_cpuset
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from .resources import Resources
 
 Compare = Literal["exact", "pages", "cpuset", "device_line", "io_max"]
 V1_UNLIMITED = 9223372036854771712  # what v1 memory files report for -1

@@ -8,14 +8,12 @@ nothing for it, so an option left out of a playbook is left alone, like
 
 from __future__ import annotations
 
-import os
-import stat
 from typing import Any
 
 from ..errors import InvalidInput
 from ..models import StrictModel
 from ..pydantic_compat import field_validator, model_validator
-from .units import check_cpuset, parse_bytes, parse_cpus
+from .units import check_cpuset, device_number, parse_bytes, parse_cpus  # noqa: F401 (re-export)
 
 DEFAULT_CPU_PERIOD = 100_000
 
@@ -99,16 +97,3 @@ class Resources(StrictModel):
 def _between(value: int | None, low: int, high: int, field: str) -> None:
     if value is not None and not low <= value <= high:
         raise InvalidInput(f"{field} {value} is out of range", field=field, hint=f"use {low}..{high}")
-
-
-def device_number(path: str, field: str) -> str:
-    """``major:minor`` of a block device, for blkio/io limits."""
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise InvalidInput(f"cannot use device {path}: {err.strerror}", field=field,
-                           hint="give the path of a block device such as /dev/sda") from None
-    if not stat.S_ISBLK(info.st_mode):
-        raise InvalidInput(f"{path} is not a block device", field=field,
-                           hint="throttling applies to block devices such as /dev/sda")
-    return f"{os.major(info.st_rdev)}:{os.minor(info.st_rdev)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from ..errors import InvalidInput
 
@@ -67,3 +68,16 @@ def shares_to_weight(shares: int) -> int:
 def blkio_to_io_weight(weight: int) -> int:
     """blkio.weight (10..1000) → io.weight (1..10000), the same linear idea."""
     return 1 + ((weight - 10) * 9999) // 990
+
+
+def device_number(path: str, field: str) -> str:
+    """``major:minor`` of a block device, for blkio/io limits."""
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise InvalidInput(f"cannot use device {path}: {err.strerror}", field=field,
+                           hint="give the path of a block device such as /dev/sda") from None
+    if not stat.S_ISBLK(info.st_mode):
+        raise InvalidInput(f"{path} is not a block device", field=field,
+                           hint="throttling applies to block devices such as /dev/sda")
+    return f"{os.major(info.st_rdev)}:{os.minor(info.st_rdev)}"

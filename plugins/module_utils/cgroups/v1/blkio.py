@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..protocol import Write
-from ..resources import Resources
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from ..resources import Resources
 
 THROTTLES = (("device_read_bps", "blkio.throttle.read_bps_device"),
              ("device_write_bps", "blkio.throttle.write_bps_device"),

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..protocol import Write
-from ..resources import Resources
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from ..resources import Resources
 
 
 def writes(r: Resources) -> list[Write]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..base import BaseManager, read_int
 from ..protocol import Stats, Write
-from ..resources import Resources
 from . import blkio, cpu, cpuset, memory, pids
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from ..resources import Resources
 
 # cpuacct carries CPU usage; freezer is needed for pause even without limits.
 MANAGED = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer")

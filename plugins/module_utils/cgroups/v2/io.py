@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..protocol import Write
-from ..resources import Resources
 from ..units import blkio_to_io_weight
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from ..resources import Resources
 
 KEYS = (("device_read_bps", "rbps"), ("device_write_bps", "wbps"),
         ("device_read_iops", "riops"), ("device_write_iops", "wiops"))

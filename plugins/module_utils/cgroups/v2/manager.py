@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InvalidState
 from ..base import BaseManager, read_int
 from ..protocol import Stats, Write
-from ..resources import Resources
 from . import cpu, cpuset, io, memory, pids
+
+if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+    from ..resources import Resources
 
 DELEGATED = ("cpu", "cpuset", "io", "memory", "pids")
 
