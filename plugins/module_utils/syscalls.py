@@ -320,9 +320,9 @@ def _load_libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     if hasattr(libc, "setns"):
         return libc
-    import ctypes.util  # only for static builds: it spawns ldconfig
+    from ctypes import util  # only for static builds: find_library spawns ldconfig
 
-    path = ctypes.util.find_library("c")
+    path = util.find_library("c")
     if path is None:
         raise InvalidState("cannot find the C library", hint="berth needs a glibc or musl based Linux host")
     return ctypes.CDLL(path, use_errno=True)
