@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..models import StrictModel
 from ..pydantic_compat import field_validator, model_validator
-from .units import check_cpuset, device_number, parse_bytes, parse_cpus  # noqa: F401 (re-export)
+from .units import check_cpuset, parse_bytes, parse_cpus
 
 DEFAULT_CPU_PERIOD = 100_000
 

@@ -1,0 +1,55 @@
+"""The runtime <-> init messages: JSON datagrams over a SOCK_SEQPACKET pair.
+
+Errors cross the fork as data and are rebuilt as the same error kind, so the
+user sees "process.args: exec: ..." from `create` whichever process failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+
+from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
+
+_KINDS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, kind: str, **data: object) -> None:
+    sock.send(json.dumps({"kind": kind, **data}).encode())
+
+
+def receive(sock: socket.socket) -> dict:
+    raw = sock.recv(1 << 16)
+    return json.loads(raw) if raw else {"kind": "eof"}
+
+
+def expect(sock: socket.socket, kind: str) -> dict:
+    message = receive(sock)
+    if message["kind"] != kind:
+        raise InvalidState(f"runtime protocol: expected {kind}, got {message['kind']}")
+    return message
+
+
+def send_error(sock: socket.socket, err: BaseException) -> None:
+    if isinstance(err, BerthError):
+        data = {"error_kind": err.kind, "message": err.message, "field": err.field, "hint": err.hint}
+    elif isinstance(err, OSError):
+        data = {"error_kind": "invalid_state", "message": f"{err.strerror or err}"
+                + (f": {err.filename}" if err.filename else ""), "field": None, "hint": None}
+    else:
+        data = {"error_kind": "invalid_state", "message": f"{type(err).__name__}: {err}", "field": None, "hint": None}
+    data["exit_code"] = getattr(err, "exit_code", 1)
+    with contextlib.suppress(OSError):
+        send(sock, "error", **data)
+
+
+def rebuild_error(message: dict) -> BerthError:
+    cls = _KINDS.get(message.get("error_kind", ""), InvalidState)
+    err = cls(message["message"], field=message.get("field"), hint=message.get("hint"))
+    err.exit_code = message.get("exit_code", 1)  # type: ignore[attr-defined]
+    return err

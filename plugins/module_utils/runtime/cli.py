@@ -1,0 +1,301 @@
+"""`berth-runtime`: runc's command line over berth's runtime.
+
+Global flags and per-command flags follow runc, so conmon, containerd-shim
+and podman can drive it; flags that only make sense for runc internals are
+accepted and ignored (listed in IGNORED_* below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from ..errors import BerthError, InvalidInput
+from . import container, state
+
+DEFAULT_ROOT = "/run/berth-runtime"
+VERSION = "0.1.0"
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    log = _Log(args.log, args.log_format)
+    if args.version:
+        print(f"berth-runtime version {VERSION}\nspec: {state.OCI_VERSION}")
+        return 0
+    if not args.command:
+        _parser().print_help()
+        return 2
+    try:
+        return int(args.handler(args, log) or 0)
+    except BerthError as err:
+        log.error(str(err))
+        return getattr(err, "exit_code", 1)
+    except OSError as err:
+        log.error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""))
+        return 1
+
+
+class _Log:
+    """--log/--log-format: conmon reads the last error line from this file."""
+
+    def __init__(self, path: str | None, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+
+    def __call__(self, level: str, message: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self.fmt == "json":
+            line = json.dumps({"level": level, "msg": message, "time": stamp})
+        else:
+            line = f'time="{stamp}" level={level} msg={json.dumps(message)}'
+        if self.path:
+            with open(self.path, "a") as handle:
+                handle.write(line + "\n")
+        if level == "error" or not self.path:
+            print(f"berth-runtime: {message}" if level == "error" else line, file=sys.stderr)
+
+    def error(self, message: str) -> None:
+        self("error", message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth-runtime", description="berth's OCI runtime (runc-compatible)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
+    parser.add_argument("--log", help="append log lines here")
+    parser.add_argument("--log-format", default="text", choices=("text", "json"))
+    parser.add_argument("-v", "--version", action="store_true")
+    for flag in ("--debug", "--systemd-cgroup", "--no-new-keyring"):
+        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    for flag in ("--criu", "--rootless"):
+        parser.add_argument(flag, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command")
+    _create_flags(commands.add_parser("create", help="create a container (init blocked until start)"), _create)
+    run = commands.add_parser("run", help="create and start a container")
+    _create_flags(run, _run)
+    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+    run.add_argument("--no-subreaper", action="store_true", help=argparse.SUPPRESS)
+    _id_command(commands, "start", _start, "start a created container")
+    _id_command(commands, "state", _state, "print the container's state as JSON")
+    _id_command(commands, "pause", lambda a, _l: container.pause(a.root, a.id, True), "freeze all processes")
+    _id_command(commands, "resume", lambda a, _l: container.pause(a.root, a.id, False), "thaw all processes")
+    kill = _id_command(commands, "kill", _kill, "send a signal to the container's init")
+    kill.add_argument("signal", nargs="?", default="TERM")
+    kill.add_argument("-a", "--all", action="store_true")
+    delete = _id_command(commands, "delete", _delete, "delete a container")
+    delete.add_argument("-f", "--force", action="store_true")
+    ps = _id_command(commands, "ps", _ps, "list the container's processes")
+    ps.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    ps.add_argument("ps_args", nargs=argparse.REMAINDER)
+    listing = commands.add_parser("list", help="list containers")
+    listing.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    listing.add_argument("-q", "--quiet", action="store_true")
+    listing.set_defaults(handler=_list)
+    _exec_parser(commands)
+    spec = commands.add_parser("spec", help="write a default config.json (Docker's defaults)")
+    spec.add_argument("-b", "--bundle", default=".")
+    spec.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
+    spec.set_defaults(handler=_spec)
+    commands.add_parser("features", help="what this runtime supports, as JSON").set_defaults(handler=_features)
+    update = _id_command(commands, "update", _update, "change a container's resource limits in place")
+    update.add_argument("-r", "--resources", required=True, help="a JSON file of linux.resources, - for stdin")
+    return parser
+
+
+def _create_flags(parser: argparse.ArgumentParser, handler: object) -> None:
+    parser.add_argument("id")
+    parser.add_argument("-b", "--bundle", default=".")
+    parser.add_argument("--console-socket")
+    parser.add_argument("--pid-file")
+    parser.add_argument("--preserve-fds", type=int, default=0)
+    for flag in ("--no-pivot", "--no-new-keyring"):
+        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=handler)
+
+
+def _id_command(commands: object, name: str, handler: object, text: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=text)  # type: ignore[attr-defined]
+    parser.add_argument("id")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _exec_parser(commands: object) -> None:
+    parser = commands.add_parser("exec", help="run a new process in a running container")  # type: ignore[attr-defined]
+    parser.add_argument("-p", "--process", help="a process.json (runtime-spec process object)")
+    parser.add_argument("-d", "--detach", action="store_true")
+    parser.add_argument("-t", "--tty", action="store_true")
+    parser.add_argument("--console-socket")
+    parser.add_argument("--pid-file")
+    parser.add_argument("--cwd")
+    parser.add_argument("-e", "--env", action="append", default=[])
+    parser.add_argument("-u", "--user")
+    parser.add_argument("-g", "--additional-gids", action="append", type=int, default=[])
+    parser.add_argument("-c", "--cap", action="append", default=[])
+    parser.add_argument("--no-new-privs", action="store_true")
+    parser.add_argument("--preserve-fds", type=int, default=0)
+    for flag in ("--process-label", "--apparmor", "--cgroup"):
+        parser.add_argument(flag, help=argparse.SUPPRESS)
+    parser.add_argument("id")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    parser.set_defaults(handler=_exec)
+
+
+def _options(args: argparse.Namespace, log: _Log) -> container.Options:
+    pid_file = args.pid_file and os.path.abspath(args.pid_file)
+    return container.Options(console_socket=args.console_socket, pid_file=pid_file, log=log,
+                             preserve_fds=args.preserve_fds)
+
+
+def _create(args: argparse.Namespace, log: _Log) -> int:
+    container.create(args.root, args.id, args.bundle, _options(args, log))
+    return 0
+
+
+def _start(args: argparse.Namespace, _log: _Log) -> int:
+    container.start(args.root, args.id)
+    return 0
+
+
+def _run(args: argparse.Namespace, log: _Log) -> int:
+    from .execute import become_subreaper, wait_foreground
+
+    if not args.detach and not args.no_subreaper:
+        become_subreaper()
+    record = container.create(args.root, args.id, args.bundle, _options(args, log))
+    try:
+        container.start(args.root, args.id)
+    except BerthError:
+        container.delete(args.root, args.id, force=True)
+        raise
+    if args.detach:
+        return 0
+    code = wait_foreground(record["pid"])
+    if not args.keep:
+        container.delete(args.root, args.id, force=True)
+    return code
+
+
+def _state(args: argparse.Namespace, _log: _Log) -> int:
+    record = state.load(args.root, args.id)
+    print(json.dumps(state.oci_state(record, container.current_status(record)), indent=2))
+    return 0
+
+
+def _kill(args: argparse.Namespace, _log: _Log) -> int:
+    container.kill(args.root, args.id, parse_signal(args.signal), args.all)
+    return 0
+
+
+def parse_signal(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    name = text.upper() if text.upper().startswith("SIG") else f"SIG{text.upper()}"
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise InvalidInput(f"unknown signal {text!r}", field="signal",
+                           hint="use a name like TERM or KILL, or a number") from None
+
+
+def _delete(args: argparse.Namespace, _log: _Log) -> int:
+    container.delete(args.root, args.id, args.force)
+    return 0
+
+
+def _ps(args: argparse.Namespace, _log: _Log) -> int:
+    from .cgroup import ContainerCgroup
+
+    record = state.load(args.root, args.id)
+    pids = ContainerCgroup(record["cgroup"]).processes()
+    if args.format == "json":
+        print(json.dumps(pids))
+        return 0
+    import subprocess
+
+    output = subprocess.run(["ps", *(args.ps_args or ["-ef"])], capture_output=True, text=True, check=True).stdout
+    lines = output.splitlines()
+    column = lines[0].split().index("PID") if lines else 0
+    print(lines[0])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+            print(line)
+    return 0
+
+
+def _list(args: argparse.Namespace, _log: _Log) -> int:
+    rows = []
+    for container_id in state.list_ids(args.root):
+        record = state.load(args.root, container_id)
+        rows.append(state.oci_state(record, container.current_status(record)))
+    if args.quiet:
+        print("\n".join(r["id"] for r in rows))
+    elif args.format == "json":
+        print(json.dumps(rows))
+    else:
+        print(f"{'ID':<20}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}CREATED")
+        for row in rows:
+            print(f"{row['id']:<20}{row['pid']:<10}{row['status']:<10}{row['bundle']:<40}{row['created']}")
+    return 0
+
+
+def _exec(args: argparse.Namespace, log: _Log) -> int:
+    from .execute import become_subreaper, exec_in, process_from_args, wait_foreground
+
+    record = state.load(args.root, args.id)
+    if args.process:
+        with open(args.process) as handle:
+            process = json.load(handle)
+    elif args.command:
+        process = process_from_args(record["bundle"], args.command, args.env, args.cwd, args.user,
+                                    args.additional_gids, args.cap, args.tty, args.no_new_privs)
+    else:
+        raise InvalidInput("nothing to run", field="command", hint="give a command or --process FILE")
+    if not args.detach:
+        become_subreaper()
+    pid = exec_in(args.root, args.id, process, _options(args, log))
+    return 0 if args.detach else wait_foreground(pid)
+
+
+def _spec(args: argparse.Namespace, _log: _Log) -> int:
+    from .defaults import default_spec
+
+    path = os.path.join(args.bundle, "config.json")
+    if os.path.exists(path):
+        raise InvalidInput(f"{path} already exists", field="--bundle", hint="remove it first")
+    with open(path, "w") as handle:
+        json.dump(default_spec(), handle, indent=2)
+    return 0
+
+
+def _features(_args: argparse.Namespace, _log: _Log) -> int:
+    from .caps import NUMBERS
+    from .mounts import _FLAGS, PROPAGATION
+    from .spec import HOOK_KINDS, NAMESPACE_TYPES
+
+    print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
+                      "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
+                      "linux": {"namespaces": list(NAMESPACE_TYPES), "capabilities": sorted(NUMBERS),
+                                "cgroup": {"v1": True, "v2": True, "systemd": False},
+                                "seccomp": {"enabled": True}}}, indent=2))
+    return 0
+
+
+def _update(args: argparse.Namespace, log: _Log) -> int:
+    from . import resources
+
+    record = state.load(args.root, args.id)
+    source = sys.stdin if args.resources == "-" else open(args.resources)  # noqa: SIM115
+    with source:
+        wanted = json.load(source)
+    warnings: list[str] = []
+    resources.apply(wanted, record["cgroup"], warnings)
+    for warning in warnings:
+        log("warning", warning)
+    return 0

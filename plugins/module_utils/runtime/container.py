@@ -1,0 +1,294 @@
+"""Container lifecycle on the runtime side: create, start, state, kill,
+pause/resume, delete. Each is a short-lived command; what persists is the
+state file, the cgroup and the container's own processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import time
+
+from .. import syscalls as sc
+from ..errors import InvalidInput, InvalidState
+from . import channel, hooks, init, state
+from .cgroup import ContainerCgroup, cgroup_path, mount_cgroupfs
+from .console import connect
+from .spec import load_bundle, namespaces
+
+_NAMESPACED_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                      "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+class Options:
+    """Per-command flags that reach create."""
+
+    def __init__(self, console_socket: str | None = None, pid_file: str | None = None,
+                 log: object = None, preserve_fds: int = 0) -> None:
+        self.console_socket = console_socket
+        self.preserve_fds = preserve_fds
+        self.pid_file = pid_file
+        self.log = log
+
+
+def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
+    """Build the container up to the blocked init; returns its state record."""
+    bundle = os.path.abspath(bundle)
+    config = load_bundle(bundle)
+    _check_platform(config, options)
+    directory = state.reserve(root, container_id)
+    record = {"id": container_id, "bundle": bundle, "rootfs": config["root"]["path"], "state_dir": directory,
+              "created": _now(), "annotations": config.get("annotations") or {}, "pid": 0,
+              "hooks": config.get("hooks") or {}}
+    cgroup: ContainerCgroup | None = None
+    pids: list[int] = []
+    try:
+        cgroup = ContainerCgroup(cgroup_path(config, container_id))
+        record["cgroup"] = cgroup.path
+        _prepare_cgroup(cgroup, config, options)
+        fifo = os.path.join(directory, "exec.fifo")
+        os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)
+        console_sock = connect(options.console_socket) if config["process"].get("terminal") else None
+        launch = init.Launch(config, bundle, fifo, console_sock, sc.default_syscalls(),
+                             cgroup_mount=mount_cgroupfs(cgroup.v1_mounts),
+                             state={"ociVersion": state.OCI_VERSION, "id": container_id, "bundle": bundle})
+        launch.preserve_fds = options.preserve_fds
+        pid = spawn(launch, cgroup, pids, options)
+        record["pid"], record["pid_start"] = pid, state.start_time(pid)
+        record["namespaces"] = sorted(namespaces(config))
+        state.save(directory, record)
+        write_pid_file(options.pid_file, pid)
+        return record
+    except BaseException:
+        for pid in pids:
+            _kill_quietly(pid)
+        if cgroup is not None:
+            _remove_cgroup_quietly(cgroup)
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _check_platform(config: dict, options: Options) -> None:
+    process = config["process"]
+    if process.get("terminal") and not options.console_socket:
+        raise InvalidInput("process.terminal is true but no --console-socket was given", field="process.terminal",
+                           hint="pass --console-socket PATH (conmon and containerd do) or set terminal to false")
+    wanted = namespaces(config)
+    if "mount" not in wanted:
+        raise InvalidInput("berth-runtime needs a mount namespace", field="linux.namespaces",
+                           hint='add {"type": "mount"}')
+    linux = config.get("linux") or {}
+    for key in linux.get("sysctl") or {}:
+        net_ok = key.startswith("net.") and wanted.get("network", "") is None
+        if not (key in _NAMESPACED_SYSCTL or key.startswith("fs.mqueue.") or net_ok):
+            raise InvalidInput(f"sysctl {key} is not namespaced for this container", field="linux.sysctl",
+                               hint="only IPC sysctls and, with a new network namespace, net.* are allowed")
+    if (config.get("hostname") or config.get("domainname")) and wanted.get("uts", "") is not None:
+        raise InvalidInput("setting hostname needs a new UTS namespace", field="hostname",
+                           hint='add {"type": "uts"} to linux.namespaces')
+
+
+def _prepare_cgroup(cgroup: ContainerCgroup, config: dict, options: Options) -> None:
+    cgroup.create()
+    linux_resources = (config.get("linux") or {}).get("resources") or {}
+    from . import resources
+
+    if resources.has_limits(linux_resources):
+        warnings: list[str] = []
+        resources.apply(linux_resources, cgroup.path, warnings)
+        for warning in warnings:
+            log_warning(options, warning)
+    cgroup.apply_devices(linux_resources.get("devices") or [])
+
+
+def spawn(launch: init.Launch, cgroup: ContainerCgroup, pids: list[int], options: Options,
+          joined: dict[str, int] | None = None) -> int:
+    """Fork the intermediate, drive the set-up conversation, return the
+    container process's pid once it reports ready (or exec'd, for exec)."""
+    parent, child = channel.pair()
+    intermediate = os.fork()
+    if intermediate == 0:  # pragma: no cover - runs in the child
+        parent.close()
+        init.run_intermediate(launch, child, joined)
+    child.close()
+    if launch.console_sock is not None:
+        launch.console_sock.close()
+    try:
+        cgroup.add(intermediate)
+        channel.send(parent, "go")
+        return _converse(parent, launch, intermediate, pids, options)
+    except BaseException:
+        _kill_quietly(intermediate)
+        raise
+    finally:
+        parent.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(intermediate, 0)
+
+
+def _converse(sock: socket.socket, launch: init.Launch, intermediate: int, pids: list[int], options: Options) -> int:
+    pid = 0
+    while True:
+        message = channel.receive(sock)
+        kind = message["kind"]
+        if kind == "userns":
+            _write_id_maps(intermediate, launch.config)
+            channel.send(sock, "ok")
+        elif kind == "pid":
+            pid = message["pid"]
+            pids.append(pid)
+        elif kind == "hooks":
+            hook_set = launch.config.get("hooks") or {}
+            payload = {**launch.state, "status": "creating", "pid": pid}
+            hooks.run_hooks(hook_set.get("prestart") or [], payload, "prestart")
+            hooks.run_hooks(hook_set.get("createRuntime") or [], payload, "createRuntime")
+            channel.send(sock, "ok")
+        elif kind == "warning":
+            log_warning(options, message["message"])
+        elif kind == "ready" or (kind == "eof" and launch.exec_mode and pid):
+            return pid
+        elif kind == "error":
+            raise channel.rebuild_error(message)
+        else:
+            raise InvalidState("the container's init exited during set-up", hint="see --log for its last words")
+
+
+def _write_id_maps(pid: int, config: dict) -> None:
+    linux = config.get("linux") or {}
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key) or [])
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as handle:
+                handle.write(lines)
+        except OSError as err:
+            raise InvalidInput(f"the kernel refused {key}: {err.strerror}", field=f"linux.{key}",
+                               hint="ranges must not overlap and must exist on the host") from None
+
+
+def start(root: str, container_id: str) -> dict:
+    record = state.load(root, container_id)
+    current = state.status(record, frozen=False)
+    if current != "created":
+        raise InvalidState(f"container {container_id} is {current}, not created", field="container-id",
+                           hint="only a created container can be started; use run or create again")
+    fifo = os.path.join(record["state_dir"], "exec.fifo")
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _await_fifo(fd, record)
+    finally:
+        os.close(fd)
+        os.unlink(fifo)
+    record["started"] = _now()
+    state.save(record["state_dir"], record)
+    payload = state.oci_state(record, "running")
+    hooks.run_hooks(record["hooks"].get("poststart") or [], payload, "poststart")
+    return record
+
+
+def _await_fifo(fd: int, record: dict) -> None:
+    while True:
+        try:
+            if os.read(fd, 1):
+                return
+        except BlockingIOError:
+            pass
+        if not state.alive(record):
+            raise InvalidState(f"container {record['id']} exited before it could start",
+                               hint="see the container's output and --log")
+        time.sleep(0.0005)
+
+
+def current_status(record: dict) -> str:
+    alive = state.alive(record)
+    frozen = alive and ContainerCgroup(record["cgroup"]).frozen()
+    return state.status(record, frozen)
+
+
+def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
+    record = state.load(root, container_id)
+    if all_processes:
+        ContainerCgroup(record["cgroup"]).signal_all(signum)
+        return
+    if not state.alive(record):
+        raise InvalidState(f"container {container_id} is not running", field="container-id")
+    os.kill(record["pid"], signum)
+
+
+def pause(root: str, container_id: str, paused: bool) -> None:
+    record = state.load(root, container_id)
+    current = current_status(record)
+    if current not in (("running",) if paused else ("paused",)):
+        raise InvalidState(f"container {container_id} is {current}", field="container-id",
+                           hint="pause needs a running container, resume a paused one")
+    ContainerCgroup(record["cgroup"]).freeze(paused)
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    record = state.load(root, container_id)
+    current = current_status(record)
+    if current in ("running", "paused") and not force:
+        raise InvalidState(f"cannot delete container {container_id}: it is {current}", field="container-id",
+                           hint="stop it first (kill) or use delete --force")
+    cgroup = ContainerCgroup(record["cgroup"])
+    if current != "stopped":
+        if current == "paused":
+            cgroup.freeze(False)
+        cgroup.signal_all(signal.SIGKILL)
+        _kill_quietly(record["pid"])
+        _wait_gone(record)
+    cgroup.remove()
+    shutil.rmtree(record["state_dir"], ignore_errors=True)
+    hooks_poststop = record["hooks"].get("poststop") or []
+    if hooks_poststop:
+        # the spec: poststop failures are logged, the delete stands
+        with contextlib.suppress(InvalidState):
+            hooks.run_hooks(hooks_poststop, state.oci_state(record, "stopped"), "poststop")
+
+
+def _wait_gone(record: dict, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while state.alive(record):
+        _reap(record["pid"])
+        if time.monotonic() > deadline:
+            raise InvalidState(f"container {record['id']} did not die within {timeout:.0f}s after SIGKILL")
+        time.sleep(0.001)
+
+
+def write_pid_file(path: str | None, pid: int) -> None:
+    if not path:
+        return
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(str(pid))
+    os.replace(temporary, path)
+
+
+def log_warning(options: Options, message: str) -> None:
+    if options.log is not None:
+        options.log("warning", message)  # type: ignore[operator]
+
+
+def _kill_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _remove_cgroup_quietly(cgroup: ContainerCgroup) -> None:
+    try:
+        cgroup.signal_all(signal.SIGKILL)
+        cgroup.remove()
+    except (OSError, InvalidState):
+        pass
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"

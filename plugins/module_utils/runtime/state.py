@@ -1,0 +1,101 @@
+"""What the runtime remembers of a container between commands: one JSON file
+per container under ``--root`` (no daemon). Liveness is read from /proc each
+time, with the process start time guarding against pid reuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ..errors import AlreadyExists, InvalidInput, NotFound
+
+OCI_VERSION = "1.0.2"
+_ID = re.compile(r"^[\w+.-]+$")
+
+
+def check_id(container_id: str) -> str:
+    if not container_id or not _ID.match(container_id) or container_id in (".", ".."):
+        raise InvalidInput(f"invalid container id {container_id!r}", field="container-id",
+                           hint="use letters, digits and _ + . -")
+    return container_id
+
+
+def state_dir(root: str, container_id: str) -> str:
+    return os.path.join(root, check_id(container_id))
+
+
+def reserve(root: str, container_id: str) -> str:
+    """Create the container's state directory; its existence is the lock
+    that makes two `create`s of one id fail cleanly."""
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    directory = state_dir(root, container_id)
+    try:
+        os.mkdir(directory, 0o711)
+    except FileExistsError:
+        raise AlreadyExists(f"container {container_id} already exists", field="container-id",
+                            hint="delete it first or choose another id") from None
+    return directory
+
+
+def save(directory: str, data: dict) -> None:
+    temporary = os.path.join(directory, ".state.json.tmp")
+    with open(temporary, "w") as handle:
+        json.dump(data, handle)
+    os.replace(temporary, os.path.join(directory, "state.json"))
+
+
+def load(root: str, container_id: str) -> dict:
+    path = os.path.join(state_dir(root, container_id), "state.json")
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise NotFound(f"container {container_id} does not exist", field="container-id",
+                       hint=f"list containers with `berth-runtime --root {root} list`") from None
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if os.path.exists(os.path.join(root, n, "state.json"))]
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def alive(data: dict) -> bool:
+    pid = data.get("pid") or 0
+    return pid > 0 and start_time(pid) == data.get("pid_start")
+
+
+def status(data: dict, frozen: bool) -> str:
+    if not alive(data):
+        return "stopped"
+    if os.path.exists(os.path.join(data["state_dir"], "exec.fifo")):
+        return "created"
+    return "paused" if frozen else "running"
+
+
+def oci_state(data: dict, current: str) -> dict:
+    """The runtime-spec state object (plus runc's informative extras)."""
+    state = {"ociVersion": OCI_VERSION, "id": data["id"], "status": current, "bundle": data["bundle"],
+             "rootfs": data["rootfs"], "created": data["created"], "owner": ""}
+    if current != "stopped":
+        state["pid"] = data["pid"]
+    else:
+        state["pid"] = 0
+    if data.get("annotations"):
+        state["annotations"] = data["annotations"]
+    return state
