@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from ..errors import BerthError, InvalidInput
+from ..errors import BerthError, InvalidInput, NotFound
 from . import container, state
 
 DEFAULT_ROOT = "/run/berth-runtime"
@@ -142,7 +142,8 @@ def _exec_parser(commands: object) -> None:
     for flag in ("--process-label", "--apparmor", "--cgroup"):
         parser.add_argument(flag, help=argparse.SUPPRESS)
     parser.add_argument("id")
-    parser.add_argument("command", nargs=argparse.REMAINDER)
+    # not "command": that dest names the subcommand
+    parser.add_argument("exec_args", nargs=argparse.REMAINDER, metavar="command")
     parser.set_defaults(handler=_exec)
 
 
@@ -204,7 +205,16 @@ def parse_signal(text: str) -> int:
 
 
 def _delete(args: argparse.Namespace, _log: _Log) -> int:
-    container.delete(args.root, args.id, args.force)
+    try:
+        container.delete(args.root, args.id, args.force)
+    except NotFound:
+        if not args.force:
+            raise
+        # runc's --force: a container that never got its state file (an aborted
+        # create) is removed quietly; conmon calls this after every failed create
+        import shutil
+
+        shutil.rmtree(state.state_dir(args.root, args.id), ignore_errors=True)
     return 0
 
 
@@ -252,8 +262,8 @@ def _exec(args: argparse.Namespace, log: _Log) -> int:
     if args.process:
         with open(args.process) as handle:
             process = json.load(handle)
-    elif args.command:
-        process = process_from_args(record["bundle"], args.command, args.env, args.cwd, args.user,
+    elif args.exec_args:
+        process = process_from_args(record["bundle"], args.exec_args, args.env, args.cwd, args.user,
                                     args.additional_gids, args.cap, args.tty, args.no_new_privs)
     else:
         raise InvalidInput("nothing to run", field="command", hint="give a command or --process FILE")

@@ -56,7 +56,13 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
                              cgroup_mount=mount_cgroupfs(cgroup.v1_mounts),
                              state={"ociVersion": state.OCI_VERSION, "id": container_id, "bundle": bundle})
         launch.preserve_fds = options.preserve_fds
-        pid = spawn(launch, cgroup, pids, options)
+        # opened here, by the host's root: a user namespace's root may not be
+        # able to walk to the state dir; the init reopens it via /proc/self/fd
+        launch.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        try:
+            pid = spawn(launch, cgroup, pids, options)
+        finally:
+            os.close(launch.fifo_fd)
         record["pid"], record["pid_start"] = pid, state.start_time(pid)
         record["namespaces"] = sorted(namespaces(config))
         state.save(directory, record)
@@ -82,13 +88,26 @@ def _check_platform(config: dict, options: Options) -> None:
                            hint='add {"type": "mount"}')
     linux = config.get("linux") or {}
     for key in linux.get("sysctl") or {}:
-        net_ok = key.startswith("net.") and wanted.get("network", "") is None
+        net_ok = key.startswith("net.") and _own_netns(wanted)
         if not (key in _NAMESPACED_SYSCTL or key.startswith("fs.mqueue.") or net_ok):
             raise InvalidInput(f"sysctl {key} is not namespaced for this container", field="linux.sysctl",
                                hint="only IPC sysctls and, with a new network namespace, net.* are allowed")
     if (config.get("hostname") or config.get("domainname")) and wanted.get("uts", "") is not None:
         raise InvalidInput("setting hostname needs a new UTS namespace", field="hostname",
                            hint='add {"type": "uts"} to linux.namespaces')
+
+
+def _own_netns(wanted: dict[str, str | None]) -> bool:
+    """A new network namespace, or a joined one that is not the host's (podman's netns path)."""
+    if "network" not in wanted:
+        return False
+    path = wanted["network"]
+    if path is None:
+        return True
+    try:
+        return os.stat(path).st_ino != os.stat("/proc/1/ns/net").st_ino
+    except OSError:
+        return True  # joining fails later with an error naming the path
 
 
 def _prepare_cgroup(cgroup: ContainerCgroup, config: dict, options: Options) -> None:

@@ -162,8 +162,6 @@ def _build_root(launch: Launch, sock: socket.socket) -> None:
         channel.send(sock, "hooks")
         channel.expect(sock, "ok")
     hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": "creating"}, "createContainer")
-    if launch.fifo:
-        launch.fifo_fd = os.open(launch.fifo, os.O_PATH | os.O_CLOEXEC)
     mounts.pivot(rootfs, calls)
     _after_pivot(config, calls)
 

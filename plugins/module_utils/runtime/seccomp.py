@@ -93,7 +93,9 @@ def _add_rule(lib: ctypes.CDLL, ctx: ctypes.c_void_p, rule: dict, default: int, 
                     raise InvalidInput(f"unknown comparison {arg.get('op')!r}", field=f"{field}.args")
                 array[i] = _ArgCmp(arg["index"], _OPS[arg["op"]], arg.get("value", 0), arg.get("valueTwo", 0))
             result = lib.seccomp_rule_add_array(ctx, act, number, len(group), array)
-            if result != 0:
+            # -EEXIST: an earlier rule for this syscall already covers it (podman's
+            # profile repeats socket rules per capability); the first rule stands.
+            if result not in (0, -errno.EEXIST):
                 raise InvalidInput(f"libseccomp refused the rule for {name}: {-result}", field=field)
 
 
