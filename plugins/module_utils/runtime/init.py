@@ -17,6 +17,7 @@ import os
 import socket
 
 from .. import syscalls as sc
+from ..errors import InvalidState, SystemCallError
 from . import caps, channel, console, hooks, mounts, process, seccomp
 from .spec import namespaces
 
@@ -146,9 +147,13 @@ def _build_root(launch: Launch, sock: socket.socket) -> None:
     spec_mounts = config.get("mounts") or []
     root_mounts = [m for m in spec_mounts if m["destination"] == "/"]
     mounts.prepare_root(rootfs, linux.get("rootfsPropagation"), root_mounts, calls)
-    for mount in spec_mounts:
+    for index, mount in enumerate(spec_mounts):
         if mount["destination"] != "/":
-            mounts.mount_entry(rootfs, launch.bundle, mount, calls, launch.cgroup_mount)
+            try:
+                mounts.mount_entry(rootfs, launch.bundle, mount, calls, launch.cgroup_mount)
+            except SystemCallError as err:
+                raise InvalidState(f"cannot mount {mount['destination']}: {err.message}",
+                                   field=f"mounts[{index}]", hint=err.hint) from None
     dev_bound = any(m["destination"] == "/dev" and "bind" in (m.get("options") or []) + [m.get("type")]
                     for m in spec_mounts)
     if not dev_bound:
