@@ -18,11 +18,14 @@ import functools
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from .errors import InvalidState, SystemCallError
 
-StrPath: TypeAlias = str | os.PathLike[str]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+StrPath = str | os.PathLike[str]
 
 # --- constants (values from the kernel's uapi headers) -----------------------
 
@@ -260,43 +263,15 @@ def syscall_error(call: str, err: int, args: tuple[Any, ...] = (), *, hint: str 
 # --- the interface -------------------------------------------------------------
 
 
-@runtime_checkable
-class Syscalls(Protocol):
-    """The system calls the runtime makes. All raise SystemCallError on failure."""
+# ``Syscalls`` (the typing.Protocol) lives in syscalls_protocol and is loaded on
+# first use: importing typing costs ~2 ms, and berth-runtime starts once per
+# container and never needs the protocol at run time.
+def __getattr__(name: str) -> object:
+    if name == "Syscalls":
+        from .syscalls_protocol import Syscalls
 
-    def unshare(self, flags: int) -> None:
-        """unshare(2): move this process into new namespaces (CLONE_NEW* flags)."""
-
-    def setns(self, fd: int, nstype: int = 0) -> None:
-        """setns(2): join the namespace open at ``fd``; ``nstype`` (a CLONE_NEW*
-        flag, 0 = any) makes the kernel check that fd is of that kind."""
-
-    def mount(self, source: StrPath | None, target: StrPath, fstype: str | None, flags: int = 0,
-              data: str | None = None) -> None:
-        """mount(2): mount ``source`` on ``target``, or with MS_BIND, MS_MOVE,
-        MS_REMOUNT or a propagation flag, change an existing mount."""
-
-    def umount2(self, target: StrPath, flags: int = 0) -> None:
-        """umount2(2): unmount ``target`` (MNT_DETACH for a lazy unmount)."""
-
-    def pivot_root(self, new_root: StrPath, put_old: StrPath) -> None:
-        """pivot_root(2) via syscall(2): make ``new_root`` the root mount and
-        move the old root to ``put_old``."""
-
-    def sethostname(self, name: str) -> None:
-        """sethostname(2): set the hostname of this UTS namespace."""
-
-    def setdomainname(self, name: str) -> None:
-        """setdomainname(2): set the NIS domain name of this UTS namespace."""
-
-    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-        """prctl(2) with integer arguments; returns the call's non-negative result."""
-
-    def mknod(self, path: StrPath, mode: int, dev: int) -> None:
-        """mknod(2): create a device node or FIFO (``dev`` from os.makedev)."""
-
-    def chroot(self, path: StrPath) -> None:
-        """chroot(2): change this process's root directory."""
+        return Syscalls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the real thing ------------------------------------------------------------

@@ -36,12 +36,18 @@ class _Data(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_LAST_CAP: list[int] = []
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as handle:
-            return int(handle.read())
-    except OSError:
-        return len(NAMES) - 1
+    """The kernel's highest capability number (read once per process)."""
+    if not _LAST_CAP:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as handle:
+                _LAST_CAP.append(int(handle.read()))
+        except OSError:
+            _LAST_CAP.append(len(NAMES) - 1)
+    return _LAST_CAP[0]
 
 
 def to_numbers(names: list[str] | None, warnings: list[str]) -> set[int]:

@@ -6,17 +6,22 @@ user sees "process.args: exec: ..." from `create` whichever process failed.
 
 from __future__ import annotations
 
+# _socket, not socket: socket.py's enum wrappers cost ~2 ms per runtime start
+import _socket
 import contextlib
 import json
-import socket
 
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import socket
 
 _KINDS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
 
 
 def send(sock: socket.socket, kind: str, **data: object) -> None:

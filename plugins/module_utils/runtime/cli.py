@@ -22,7 +22,7 @@ VERSION = "0.1.0"
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(_command_in(argv) if _command_in(argv) in _COMMANDS else None).parse_args(argv)
     log = _Log(args.log, args.log_format)
     if args.version:
         print(f"berth-runtime version {VERSION}\nspec: {state.OCI_VERSION}")
@@ -63,7 +63,25 @@ class _Log:
         self("error", message)
 
 
-def _parser() -> argparse.ArgumentParser:
+_GLOBAL_WITH_VALUE = ("--root", "--log", "--log-format", "--criu", "--rootless")
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in argv, found without argparse (see _parser)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """runc's command line. With ``only``, just that subcommand is built:
+    building all fourteen costs a few ms on every container start."""
     parser = argparse.ArgumentParser(prog="berth-runtime", description="berth's OCI runtime (runc-compatible)")
     parser.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
     parser.add_argument("--log", help="append log lines here")
@@ -74,37 +92,62 @@ def _parser() -> argparse.ArgumentParser:
     for flag in ("--criu", "--rootless"):
         parser.add_argument(flag, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command")
-    _create_flags(commands.add_parser("create", help="create a container (init blocked until start)"), _create)
-    run = commands.add_parser("run", help="create and start a container")
-    _create_flags(run, _run)
-    run.add_argument("-d", "--detach", action="store_true")
-    run.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-    run.add_argument("--no-subreaper", action="store_true", help=argparse.SUPPRESS)
-    _id_command(commands, "start", _start, "start a created container")
-    _id_command(commands, "state", _state, "print the container's state as JSON")
-    _id_command(commands, "pause", lambda a, _l: container.pause(a.root, a.id, True), "freeze all processes")
-    _id_command(commands, "resume", lambda a, _l: container.pause(a.root, a.id, False), "thaw all processes")
-    kill = _id_command(commands, "kill", _kill, "send a signal to the container's init")
-    kill.add_argument("signal", nargs="?", default="TERM")
-    kill.add_argument("-a", "--all", action="store_true")
-    delete = _id_command(commands, "delete", _delete, "delete a container")
-    delete.add_argument("-f", "--force", action="store_true")
-    ps = _id_command(commands, "ps", _ps, "list the container's processes")
-    ps.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    ps.add_argument("ps_args", nargs=argparse.REMAINDER)
-    listing = commands.add_parser("list", help="list containers")
-    listing.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    listing.add_argument("-q", "--quiet", action="store_true")
-    listing.set_defaults(handler=_list)
-    _exec_parser(commands)
-    spec = commands.add_parser("spec", help="write a default config.json (Docker's defaults)")
-    spec.add_argument("-b", "--bundle", default=".")
-    spec.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
-    spec.set_defaults(handler=_spec)
-    commands.add_parser("features", help="what this runtime supports, as JSON").set_defaults(handler=_features)
-    update = _id_command(commands, "update", _update, "change a container's resource limits in place")
-    update.add_argument("-r", "--resources", required=True, help="a JSON file of linux.resources, - for stdin")
+    for name, (text, build) in _COMMANDS.items():
+        if only in (None, name):
+            build(commands.add_parser(name, help=text))
     return parser
+
+
+def _build_create(parser: argparse.ArgumentParser) -> None:
+    _create_flags(parser, _create)
+
+
+def _build_run(parser: argparse.ArgumentParser) -> None:
+    _create_flags(parser, _run)
+    parser.add_argument("-d", "--detach", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+    parser.add_argument("--no-subreaper", action="store_true", help=argparse.SUPPRESS)
+
+
+def _with_id(handler: object) -> object:
+    def build(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("id")
+        parser.set_defaults(handler=handler)
+    return build
+
+
+def _build_kill(parser: argparse.ArgumentParser) -> None:
+    _with_id(_kill)(parser)  # type: ignore[operator]
+    parser.add_argument("signal", nargs="?", default="TERM")
+    parser.add_argument("-a", "--all", action="store_true")
+
+
+def _build_delete(parser: argparse.ArgumentParser) -> None:
+    _with_id(_delete)(parser)  # type: ignore[operator]
+    parser.add_argument("-f", "--force", action="store_true")
+
+
+def _build_ps(parser: argparse.ArgumentParser) -> None:
+    _with_id(_ps)(parser)  # type: ignore[operator]
+    parser.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    parser.add_argument("ps_args", nargs=argparse.REMAINDER)
+
+
+def _build_list(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.set_defaults(handler=_list)
+
+
+def _build_spec(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-b", "--bundle", default=".")
+    parser.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_spec)
+
+
+def _build_update(parser: argparse.ArgumentParser) -> None:
+    _with_id(_update)(parser)  # type: ignore[operator]
+    parser.add_argument("-r", "--resources", required=True, help="a JSON file of linux.resources, - for stdin")
 
 
 def _create_flags(parser: argparse.ArgumentParser, handler: object) -> None:
@@ -118,15 +161,7 @@ def _create_flags(parser: argparse.ArgumentParser, handler: object) -> None:
     parser.set_defaults(handler=handler)
 
 
-def _id_command(commands: object, name: str, handler: object, text: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=text)  # type: ignore[attr-defined]
-    parser.add_argument("id")
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-def _exec_parser(commands: object) -> None:
-    parser = commands.add_parser("exec", help="run a new process in a running container")  # type: ignore[attr-defined]
+def _build_exec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--process", help="a process.json (runtime-spec process object)")
     parser.add_argument("-d", "--detach", action="store_true")
     parser.add_argument("-t", "--tty", action="store_true")
@@ -309,3 +344,32 @@ def _update(args: argparse.Namespace, log: _Log) -> int:
     for warning in warnings:
         log("warning", warning)
     return 0
+
+
+def _pause(args: argparse.Namespace, _log: _Log) -> int:
+    container.pause(args.root, args.id, True)
+    return 0
+
+
+def _resume(args: argparse.Namespace, _log: _Log) -> int:
+    container.pause(args.root, args.id, False)
+    return 0
+
+
+# name -> (help, parser builder); the order is the order of `--help`
+_COMMANDS = {
+    "create": ("create a container (init blocked until start)", _build_create),
+    "run": ("create and start a container", _build_run),
+    "start": ("start a created container", _with_id(_start)),
+    "state": ("print the container's state as JSON", _with_id(_state)),
+    "pause": ("freeze all processes", _with_id(_pause)),
+    "resume": ("thaw all processes", _with_id(_resume)),
+    "kill": ("send a signal to the container's init", _build_kill),
+    "delete": ("delete a container", _build_delete),
+    "ps": ("list the container's processes", _build_ps),
+    "list": ("list containers", _build_list),
+    "exec": ("run a new process in a running container", _build_exec),
+    "spec": ("write a default config.json (Docker's defaults)", _build_spec),
+    "features": ("what this runtime supports, as JSON", lambda p: p.set_defaults(handler=_features)),
+    "update": ("change a container's resource limits in place", _build_update),
+}

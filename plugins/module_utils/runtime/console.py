@@ -4,22 +4,27 @@ as runc does for conmon and containerd-shim."""
 
 from __future__ import annotations
 
+# _socket, not socket: socket.py's enum wrappers cost ~2 ms per runtime start
+import _socket
 import array
 import fcntl
 import os
-import socket
 import struct
 import termios
 
 from .. import syscalls as sc
 from ..errors import InvalidInput
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import socket
+
 _TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
 
 
 def connect(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
     except OSError as err:
@@ -40,7 +45,7 @@ def attach(sock: socket.socket, calls: sc.Syscalls, mount_console: bool) -> None
         if not os.path.exists("/dev/console"):
             os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
         calls.mount(slave_path, "/dev/console", None, sc.MS_BIND)
-    sock.sendmsg([slave_path.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
+    sock.sendmsg([slave_path.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [master]))])
     sock.close()
     os.close(master)
     for target in (0, 1, 2):

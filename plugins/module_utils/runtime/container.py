@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import time
 
 from .. import syscalls as sc
@@ -17,6 +15,10 @@ from . import channel, hooks, init, state
 from .cgroup import ContainerCgroup, cgroup_path, mount_cgroupfs
 from .console import connect
 from .spec import load_bundle, namespaces
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import socket
 
 _NAMESPACED_SYSCTL = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                       "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
@@ -73,7 +75,7 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
             _kill_quietly(pid)
         if cgroup is not None:
             _remove_cgroup_quietly(cgroup)
-        shutil.rmtree(directory, ignore_errors=True)
+        _remove_tree(directory, ignore_errors=True)
         raise
 
 
@@ -259,7 +261,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         _kill_quietly(record["pid"])
         _wait_gone(record)
     cgroup.remove()
-    shutil.rmtree(record["state_dir"], ignore_errors=True)
+    _remove_tree(record["state_dir"], ignore_errors=True)
     hooks_poststop = record["hooks"].get("poststop") or []
     if hooks_poststop:
         # the spec: poststop failures are logged, the delete stands
@@ -311,3 +313,9 @@ def _remove_cgroup_quietly(cgroup: ContainerCgroup) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
+
+
+def _remove_tree(path: str, ignore_errors: bool = True) -> None:
+    import shutil  # only on delete and failure paths: keeps `create`'s start-up lean
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)

@@ -14,12 +14,15 @@ pivot_root: every module used here is loaded before the fork.
 from __future__ import annotations
 
 import os
-import socket
 
 from .. import syscalls as sc
 from ..errors import InvalidState, SystemCallError
 from . import caps, channel, console, hooks, mounts, process, seccomp
 from .spec import namespaces
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import socket
 
 FLAGS = {"user": sc.CLONE_NEWUSER, "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "mount": sc.CLONE_NEWNS,
          "ipc": sc.CLONE_NEWIPC, "uts": sc.CLONE_NEWUTS, "cgroup": sc.CLONE_NEWCGROUP, "time": sc.CLONE_NEWTIME}
