@@ -78,8 +78,8 @@ def main() -> None:
         results["python + import runtime cli"] = summary(time_runs([python, "-I", "-c", cli_import],
                                                                    args.runs, False))
         if "runc" in results:
-            results["berth-runtime / runc"] = round(results["berth-runtime"]["median_ms"]
-                                                     / results["runc"]["median_ms"], 2)
+            ratio = results["berth-runtime"]["median_ms"] / results["runc"]["median_ms"]
+            results["berth-runtime / runc"] = round(ratio, 2)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,10 +10,11 @@ BERTH_VENV="${BERTH_VENV:-$BERTH_BUILD/venv}"
 export BERTH_VENV
 
 # Debian packages: the kernel-facing tools the engine shells out to (nft) and
-# the independent peers the tests use as fixtures (registry, umoci, skopeo, ...).
+# the independent peers the tests use as fixtures (registry, umoci, skopeo, ...)
+# and compare against (runc; podman drives berth-runtime).
 APT_PACKAGES=(nftables iproute2 busybox-static docker-registry umoci skopeo
               buildah debootstrap apache2-utils openssl rsync git python3-venv
-              shellcheck)
+              shellcheck runc podman conmon libseccomp2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -60,8 +60,9 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
     process["terminal"] = request.terminal
     process["env"] = _env(image.get("Env") or [], request.env, user.home)
     process["cwd"] = _cwd(request.working_dir or image.get("WorkingDir") or "/")
-    process["user"] = {"uid": user.uid, "gid": user.gid, **({"additionalGids": user.additional_gids}
-                                                             if user.additional_gids else {})}
+    process["user"] = {"uid": user.uid, "gid": user.gid}
+    if user.additional_gids:
+        process["user"]["additionalGids"] = user.additional_gids
     process["capabilities"] = _capabilities(request.cap_add, request.cap_drop, user.uid)
     config["root"] = {"path": str(directory / "rootfs"), "readonly": request.read_only}
     config["hostname"] = request.hostname or container_id[:12]

@@ -23,9 +23,9 @@ from .errors import InvalidState, SystemCallError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
 
-StrPath = str | os.PathLike[str]
+    StrPath: TypeAlias = str | os.PathLike[str]
 
 # --- constants (values from the kernel's uapi headers) -----------------------
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .syscalls import StrPath, Syscalls, syscall_error
+from .syscalls import syscall_error
+from .syscalls_protocol import StrPath, Syscalls
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ Kept apart from ``syscalls`` so the runtime's start-up does not import typing;
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import os
+from typing import Protocol, TypeAlias, runtime_checkable
 
-from .syscalls import StrPath
+StrPath: TypeAlias = "str | os.PathLike[str]"
 
 
 @runtime_checkable

@@ -40,6 +40,10 @@ def test_host_role_converges_and_installs_a_working_cli(tmp_path: Path) -> None:
                           "--run-root", str(tmp_path / "run"), "info", "--json"],
                          capture_output=True, text=True, check=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
     assert json.loads(out.stdout)["state_root"] == str(tmp_path / "state")
+    # ... and so does the OCI runtime, for podman --runtime / containerd.
+    runtime = subprocess.run([str(tmp_path / "bin" / "berth-runtime"), "--root", str(tmp_path / "rt"), "features"],
+                             capture_output=True, text=True, check=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert "ociVersionMax" in json.loads(runtime.stdout)
 
     # A changed input changes the host again.
     changed = run_playbook(play, extra_vars={"berth_sysctls": {"net.ipv4.ip_forward": 1,

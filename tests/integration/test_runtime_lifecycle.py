@@ -81,7 +81,7 @@ def test_create_start_state_exec_pause_kill_delete(tmp_path: Path, rootfs: Path)
     assert not (tmp_path / "shared" / "marker").exists(), "the process ran before start"
 
     assert berth(root, "start", cid).returncode == 0
-    assert wait_for(lambda: (tmp_path / "shared" / "marker").exists())
+    assert wait_for((tmp_path / "shared" / "marker").exists)
     assert _state(root, cid)["status"] == "running"
     assert berth(root, "start", cid).returncode != 0, "a running container cannot start again"
 

@@ -48,7 +48,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     tool("rm", "--all", "--force", "--time", "0")
     tool("system", "reset", "--force")
     subprocess.run(["umount", "-R", str(base / "storage")], capture_output=True, check=False)
-    leftovers = [p for p in Path("/sys/fs/cgroup").glob("*/libpod_parent/libpod-*")]
+    leftovers = list(Path("/sys/fs/cgroup").glob("*/libpod_parent/libpod-*"))
     assert not leftovers, f"podman+berth left cgroups: {leftovers}"
     assert not mounts_under(base)
 

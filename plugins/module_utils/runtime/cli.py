@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     args = _parser(_command_in(argv) if _command_in(argv) in _COMMANDS else None).parse_args(argv)
     log = _Log(args.log, args.log_format)
     if args.version:
-        print(f"berth-runtime version {VERSION}\nspec: {state.OCI_VERSION}")
+        _print(f"berth-runtime version {VERSION}\nspec: {state.OCI_VERSION}")
         return 0
     if not args.command:
         _parser().print_help()
@@ -38,6 +38,11 @@ def main(argv: list[str]) -> int:
     except OSError as err:
         log.error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""))
         return 1
+
+
+def _print(text: str = "", stream: object = None) -> None:
+    """Output for a person or a caller like conmon (not Ansible: no module here)."""
+    (stream or sys.stdout).write(f"{text}\n")  # type: ignore[attr-defined]
 
 
 class _Log:
@@ -57,7 +62,7 @@ class _Log:
             with open(self.path, "a") as handle:
                 handle.write(line + "\n")
         if level == "error" or not self.path:
-            print(f"berth-runtime: {message}" if level == "error" else line, file=sys.stderr)
+            _print(f"berth-runtime: {message}" if level == "error" else line, stream=sys.stderr)
 
     def error(self, message: str) -> None:
         self("error", message)
@@ -219,7 +224,7 @@ def _run(args: argparse.Namespace, log: _Log) -> int:
 
 def _state(args: argparse.Namespace, _log: _Log) -> int:
     record = state.load(args.root, args.id)
-    print(json.dumps(state.oci_state(record, container.current_status(record)), indent=2))
+    _print(json.dumps(state.oci_state(record, container.current_status(record)), indent=2))
     return 0
 
 
@@ -259,18 +264,18 @@ def _ps(args: argparse.Namespace, _log: _Log) -> int:
     record = state.load(args.root, args.id)
     pids = ContainerCgroup(record["cgroup"]).processes()
     if args.format == "json":
-        print(json.dumps(pids))
+        _print(json.dumps(pids))
         return 0
     import subprocess
 
     output = subprocess.run(["ps", *(args.ps_args or ["-ef"])], capture_output=True, text=True, check=True).stdout
     lines = output.splitlines()
     column = lines[0].split().index("PID") if lines else 0
-    print(lines[0])
+    _print(lines[0])
     for line in lines[1:]:
         fields = line.split()
         if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
-            print(line)
+            _print(line)
     return 0
 
 
@@ -280,13 +285,13 @@ def _list(args: argparse.Namespace, _log: _Log) -> int:
         record = state.load(args.root, container_id)
         rows.append(state.oci_state(record, container.current_status(record)))
     if args.quiet:
-        print("\n".join(r["id"] for r in rows))
+        _print("\n".join(r["id"] for r in rows))
     elif args.format == "json":
-        print(json.dumps(rows))
+        _print(json.dumps(rows))
     else:
-        print(f"{'ID':<20}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}CREATED")
+        _print(f"{'ID':<20}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}CREATED")
         for row in rows:
-            print(f"{row['id']:<20}{row['pid']:<10}{row['status']:<10}{row['bundle']:<40}{row['created']}")
+            _print(f"{row['id']:<20}{row['pid']:<10}{row['status']:<10}{row['bundle']:<40}{row['created']}")
     return 0
 
 
@@ -324,7 +329,7 @@ def _features(_args: argparse.Namespace, _log: _Log) -> int:
     from .mounts import _FLAGS, PROPAGATION
     from .spec import HOOK_KINDS, NAMESPACE_TYPES
 
-    print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
+    _print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
                       "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
                       "linux": {"namespaces": list(NAMESPACE_TYPES), "capabilities": sorted(NUMBERS),
                                 "cgroup": {"v1": True, "v2": True, "systemd": False},

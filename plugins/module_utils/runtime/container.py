@@ -138,9 +138,7 @@ def spawn(launch: init.Launch, cgroup: ContainerCgroup, pids: list[int], options
     if launch.console_sock is not None:
         launch.console_sock.close()
     try:
-        cgroup.add(intermediate)
-        channel.send(parent, "go")
-        return _converse(parent, launch, intermediate, pids, options)
+        return _converse(parent, launch, intermediate, pids, options, cgroup)
     except BaseException:
         _kill_quietly(intermediate)
         raise
@@ -150,7 +148,8 @@ def spawn(launch: init.Launch, cgroup: ContainerCgroup, pids: list[int], options
             os.waitpid(intermediate, 0)
 
 
-def _converse(sock: socket.socket, launch: init.Launch, intermediate: int, pids: list[int], options: Options) -> int:
+def _converse(sock: socket.socket, launch: init.Launch, intermediate: int, pids: list[int], options: Options,
+              cgroup: ContainerCgroup) -> int:
     pid = 0
     while True:
         message = channel.receive(sock)
@@ -161,6 +160,11 @@ def _converse(sock: socket.socket, launch: init.Launch, intermediate: int, pids:
         elif kind == "pid":
             pid = message["pid"]
             pids.append(pid)
+            try:
+                cgroup.add(pid)  # the init builds its root meanwhile, then waits for "go"
+                channel.send(sock, "go")
+            except OSError:
+                continue  # the init failed already: its error is the next message
         elif kind == "hooks":
             hook_set = launch.config.get("hooks") or {}
             payload = {**launch.state, "status": "creating", "pid": pid}

@@ -2,7 +2,8 @@
 namespaces, build the root and finally execve the container's command.
 
     runtime ──fork──> intermediate: setns/unshare ──fork──> init (pid 1)
-                      sends init's pid, exits          builds the mount tree,
+                      sends init's pid, exits          builds the mount tree;
+    runtime: moves the init into its cgroup, "go" ──>  cgroup ns + mounts,
                                                        pivot_root, waits on
                                                        exec.fifo, execve
 
@@ -69,7 +70,6 @@ def run_intermediate(launch: Launch, sock: socket.socket, joined: dict[str, int]
 
 def _enter_namespaces(launch: Launch, sock: socket.socket, joined: dict[str, int] | None) -> None:
     calls = launch.calls
-    channel.expect(sock, "go")  # the runtime has put us in the container's cgroup
     wanted = namespaces(launch.config)
     fds = joined if joined is not None else {
         kind: os.open(path, os.O_RDONLY | os.O_CLOEXEC) for kind, path in wanted.items() if path}
@@ -85,7 +85,9 @@ def _enter_namespaces(launch: Launch, sock: socket.socket, joined: dict[str, int
         channel.expect(sock, "ok")
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    flags = sum(FLAGS[kind] for kind, path in wanted.items() if path is None and kind != "user")
+    # The cgroup namespace waits for the init (see _await_cgroup): it must be
+    # created after the init is in the container's cgroup.
+    flags = sum(FLAGS[kind] for kind, path in wanted.items() if path is None and kind not in ("user", "cgroup"))
     if flags:
         calls.unshare(flags)
 
@@ -105,7 +107,9 @@ def _init(launch: Launch, sock: socket.socket) -> None:
     proc = config["process"]
     os.setsid()
     exec_mode = launch.exec_mode
-    if not exec_mode:
+    if exec_mode:
+        _await_cgroup(launch, sock, new_namespace=False)
+    else:
         _build_root(launch, sock)
     process.set_oom_score_adj(proc.get("oomScoreAdj"))
     if launch.console_sock is not None:
@@ -150,19 +154,16 @@ def _build_root(launch: Launch, sock: socket.socket) -> None:
     spec_mounts = config.get("mounts") or []
     root_mounts = [m for m in spec_mounts if m["destination"] == "/"]
     mounts.prepare_root(rootfs, linux.get("rootfsPropagation"), root_mounts, calls)
-    for index, mount in enumerate(spec_mounts):
-        if mount["destination"] != "/":
-            try:
-                mounts.mount_entry(rootfs, launch.bundle, mount, calls, launch.cgroup_mount)
-            except SystemCallError as err:
-                raise InvalidState(f"cannot mount {mount['destination']}: {err.message}",
-                                   field=f"mounts[{index}]", hint=err.hint) from None
+    now, after_cgroup = _split_mounts(spec_mounts)
+    _mount_all(launch, rootfs, now)
     dev_bound = any(m["destination"] == "/dev" and "bind" in (m.get("options") or []) + [m.get("type")]
                     for m in spec_mounts)
     if not dev_bound:
         in_userns = "user" in namespaces(config)
         mounts.create_devices(rootfs, linux.get("devices") or [], in_userns, calls)
         mounts.dev_symlinks(rootfs, with_pts=os.path.ismount(rootfs + "/dev/pts"))
+    _await_cgroup(launch, sock, new_namespace=namespaces(config).get("cgroup", "") is None)
+    _mount_all(launch, rootfs, after_cgroup)
     cwd = mounts.secure_join(rootfs, (config["process"].get("cwd") or "/"))
     os.makedirs(cwd, exist_ok=True)  # as runc: a missing cwd is created
     hook_set = config.get("hooks") or {}
@@ -172,6 +173,40 @@ def _build_root(launch: Launch, sock: socket.socket) -> None:
     hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": "creating"}, "createContainer")
     mounts.pivot(rootfs, calls)
     _after_pivot(config, calls)
+
+
+def _split_mounts(spec_mounts: list[dict]) -> tuple[list[tuple[int, dict]], list[tuple[int, dict]]]:
+    """The spec's mounts (but "/") in order, split into those made while the
+    runtime moves the init into its cgroup and those that need the cgroup
+    namespace: cgroup filesystems and anything mounted beneath them."""
+    cgroup_points = [m["destination"].rstrip("/") for m in spec_mounts if m.get("type") in ("cgroup", "cgroup2")]
+    now, after = [], []
+    for index, mount in enumerate(spec_mounts):
+        destination = mount["destination"].rstrip("/") or "/"
+        if destination == "/":
+            continue
+        beneath = any(destination == p or destination.startswith(p + "/") for p in cgroup_points)
+        (after if beneath else now).append((index, mount))
+    return now, after
+
+
+def _mount_all(launch: Launch, rootfs: str, entries: list[tuple[int, dict]]) -> None:
+    for index, mount in entries:
+        try:
+            mounts.mount_entry(rootfs, launch.bundle, mount, launch.calls, launch.cgroup_mount)
+        except SystemCallError as err:
+            raise InvalidState(f"cannot mount {mount['destination']}: {err.message}",
+                               field=f"mounts[{index}]", hint=err.hint) from None
+
+
+def _await_cgroup(launch: Launch, sock: socket.socket, *, new_namespace: bool) -> None:
+    """Wait until the runtime has moved this process into the container's
+    cgroup. The move is slow on the kernel's side (an RCU grace period on the
+    first migration, ~10 ms), so the init builds its root meanwhile; only the
+    cgroup namespace and cgroup mounts wait for it."""
+    channel.expect(sock, "go")
+    if new_namespace:
+        launch.calls.unshare(sc.CLONE_NEWCGROUP)
 
 
 def _after_pivot(config: dict, calls: sc.Syscalls) -> None:
