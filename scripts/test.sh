@@ -8,7 +8,7 @@ echo "== ruff"
 ruff check .
 echo "== pytest (unit + integration)"
 python -m pytest -p no:cacheprovider tests "$@"
-echo "== cgroup tests on a pure cgroup-v2 kernel (qemu guest)"
+echo "== cgroup and runtime tests on a pure cgroup-v2 kernel (qemu guest)"
 # The runner lives beside the project (../shared) on these machines; a clone
 # elsewhere finds it at /work/shared.
 for candidate in "${BERTH_V2_GUEST:-}" "$BERTH_REPO/../shared/tools/run-in-v2-guest.sh" \

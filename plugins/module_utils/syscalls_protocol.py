@@ -6,8 +6,10 @@ Kept apart from ``syscalls`` so the runtime's start-up does not import typing;
 
 from __future__ import annotations
 
-import os
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+
+if TYPE_CHECKING:
+    import os
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 

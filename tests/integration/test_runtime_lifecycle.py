@@ -231,3 +231,27 @@ def test_console_socket_gets_the_pty(tmp_path: Path, rootfs: Path) -> None:
         runner.kill()
         berth(root, "delete", "--force", cid)
     assert not container_leaks(cid, root)
+
+
+def test_resources_reach_the_cgroup_and_update_changes_them(tmp_path: Path, rootfs: Path) -> None:
+    """linux.resources go through the cgroup drivers (v1 or v2, whatever the
+    host has); the container sees its own cgroup at the root of its namespace."""
+    root, cid = tmp_path / "root", "berth-rt-limits"
+    read = ("for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes "
+            "/sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do [ -f $f ] && cat $f; done")
+    bundle = _bundle(tmp_path, rootfs, ["sleep", "300"])
+    config = json.loads((bundle / "config.json").read_text())
+    config["linux"]["resources"] = {**config["linux"].get("resources", {}),
+                                    "memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 32}}
+    write_config(bundle, config)
+    assert berth_detached(root, "run", "--detach", "--bundle", str(bundle), cid, logs=tmp_path / "logs").returncode == 0
+    try:
+        seen = berth(root, "exec", cid, "sh", "-c", read)
+        assert seen.stdout.split() == [str(64 * 1024 * 1024), "32"], seen.stderr
+        update = tmp_path / "update.json"
+        update.write_text(json.dumps({"memory": {"limit": 128 * 1024 * 1024}, "pids": {"limit": 64}}))
+        assert berth(root, "update", "--resources", str(update), cid).returncode == 0
+        assert berth(root, "exec", cid, "sh", "-c", read).stdout.split() == [str(128 * 1024 * 1024), "64"]
+    finally:
+        berth(root, "delete", "--force", cid)
+    assert not container_leaks(cid, root)

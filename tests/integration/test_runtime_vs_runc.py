@@ -81,8 +81,9 @@ def test_mount_table_matches_runc(tmp_path: Path, rootfs: Path) -> None:
     runc_spec(bundle, rootfs, ["cat", "/proc/self/mountinfo"])
     runc_out, berth_out = _both(tmp_path, bundle, "mounts")
     assert _relaxed(normalized_mounts(berth_out)) == _relaxed(normalized_mounts(runc_out))
-    # berth keeps /proc's nosuid,nodev,noexec on the read-only /proc paths
-    # (as crun does); runc 1.1.5's remount drops them
+    # berth keeps the source's nosuid,nodev,noexec when it remounts a path
+    # read-only (the /proc paths; a root on a nosuid tmpfs), as crun does;
+    # runc 1.1.5's remount drops them
     assert "/proc/sys proc ro,nosuid,nodev,noexec,relatime rw" in normalized_mounts(berth_out)
     assert any(row.startswith("/sys sysfs ro,") for row in normalized_mounts(berth_out))
 
@@ -91,7 +92,7 @@ def _relaxed(rows: list[str]) -> list[str]:
     out = []
     for row in rows:
         point, kind, options, rest = row.split(" ", 3)
-        if point in ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"):
+        if point in ("/", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"):
             options = ",".join(o for o in options.split(",") if o not in ("nosuid", "nodev", "noexec"))
         out.append(f"{point} {kind} {options} {rest}")
     return out

@@ -62,7 +62,8 @@ def runc_spec(bundle: Path, rootfs: Path, args: list[str], **changes: Any) -> di
     config["root"]["path"] = str(rootfs)
     config["process"]["terminal"] = False
     config["process"]["args"] = args
-    config["linux"]["namespaces"].append({"type": "cgroup"})
+    if not any(n["type"] == "cgroup" for n in config["linux"]["namespaces"]):
+        config["linux"]["namespaces"].append({"type": "cgroup"})  # runc spec adds it on v2 hosts only
     for key, value in changes.items():
         _set(config, key, value)
     write_config(bundle, config)

@@ -110,7 +110,7 @@ class ContainerCgroup:
                 continue
 
     def freeze(self, frozen: bool) -> None:
-        directory = self._dir("freezer")
+        directory = self._dir("freezer") if "freezer" in self.v1 else None  # v2: cgroup.freeze
         if directory:
             _write(os.path.join(directory, "freezer.state"), "FROZEN" if frozen else "THAWED")
         elif self.unified:
@@ -122,7 +122,7 @@ class ContainerCgroup:
             time.sleep(0.005)
 
     def frozen(self) -> bool:
-        directory = self._dir("freezer")
+        directory = self._dir("freezer") if "freezer" in self.v1 else None
         if directory:
             return _read(os.path.join(directory, "freezer.state")).strip() == "FROZEN"
         if self.unified:

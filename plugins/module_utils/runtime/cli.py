@@ -329,11 +329,12 @@ def _features(_args: argparse.Namespace, _log: _Log) -> int:
     from .mounts import _FLAGS, PROPAGATION
     from .spec import HOOK_KINDS, NAMESPACE_TYPES
 
-    _print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
-                      "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
-                      "linux": {"namespaces": list(NAMESPACE_TYPES), "capabilities": sorted(NUMBERS),
-                                "cgroup": {"v1": True, "v2": True, "systemd": False},
-                                "seccomp": {"enabled": True}}}, indent=2))
+    features = {"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
+                "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
+                "linux": {"namespaces": list(NAMESPACE_TYPES), "capabilities": sorted(NUMBERS),
+                          "cgroup": {"v1": True, "v2": True, "systemd": False},
+                          "seccomp": {"enabled": True}}}
+    _print(json.dumps(features, indent=2))
     return 0
 
 
