@@ -12,4 +12,4 @@ cd "$repo"
 exec "$guest" --tmpfs /var/lib/berth -- "$repo/.build/venv/bin/python" -m pytest -p no:cacheprovider -q \
   tests/unit/cgroups tests/integration/test_cgroup_real.py tests/integration/test_runtime_lifecycle.py \
   tests/integration/test_runtime_vs_runc.py tests/integration/test_runtime_bad_input.py \
-  tests/integration/test_bundle.py -k "not module_converges" "$@"
+  tests/integration/test_bundle.py tests/integration/test_runtime_features.py -k "not module_converges" "$@"

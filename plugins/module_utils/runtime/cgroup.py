@@ -130,11 +130,16 @@ class ContainerCgroup:
         return False
 
     def apply_devices(self, rules: list[dict]) -> None:
-        """v1 devices controller: the spec's allow/deny list plus the defaults.
-        (On pure v2 device control needs an eBPF program; not applied.)"""
-        directory = self._dir("devices")
-        if not directory or not self.v1:
+        """The spec's allow/deny list plus the defaults: the v1 devices
+        controller, or on pure v2 an eBPF device program (devices_bpf)."""
+        if "devices" not in self.v1:
+            if self.unified and not self.v1:
+                from . import devices_bpf
+
+                devices_bpf.attach(os.path.join(self.unified, self.path),
+                                   devices_bpf.rules_from_spec(rules, list(_DEFAULT_ALLOW)))
             return
+        directory = os.path.join(self.v1["devices"], self.path)
         for rule in rules:
             kind, major, minor = rule.get("type", "a"), rule.get("major", -1), rule.get("minor", -1)
             entry = "a" if kind == "a" and major in (-1, None) and minor in (-1, None) else \
