@@ -7,7 +7,6 @@ accepted and ignored (listed in IGNORED_* below).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -17,12 +16,17 @@ import time
 from ..errors import BerthError, InvalidInput, NotFound
 from . import container, state
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import argparse
+
 DEFAULT_ROOT = "/run/berth-runtime"
+_SUPPRESS, _REMAINDER = "==SUPPRESS==", "..."  # argparse's values, without importing it on the fast path
 VERSION = "0.1.0"
 
 
 def main(argv: list[str]) -> int:
-    args = _parser(_command_in(argv) if _command_in(argv) in _COMMANDS else None).parse_args(argv)
+    args = _parse(argv)
     log = _Log(args.log, args.log_format)
     if args.version:
         _print(f"berth-runtime version {VERSION}\nspec: {state.OCI_VERSION}")
@@ -38,6 +42,20 @@ def main(argv: list[str]) -> int:
     except OSError as err:
         log.error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""))
         return 1
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The per-container commands take the argparse-free path (fastargs)."""
+    from . import fastargs
+
+    fast = fastargs.parse(argv, DEFAULT_ROOT)
+    if fast is not None:
+        import types
+
+        handlers = {"create": _create, "run": _run, "start": _start, "state": _state, "kill": _kill,
+                    "delete": _delete}
+        return types.SimpleNamespace(**fast, handler=handlers[fast["command"]])  # type: ignore[return-value]
+    return _parser(_command_in(argv) if _command_in(argv) in _COMMANDS else None).parse_args(argv)
 
 
 def _print(text: str = "", stream: object = None) -> None:
@@ -87,15 +105,16 @@ def _command_in(argv: list[str]) -> str | None:
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """runc's command line. With ``only``, just that subcommand is built:
     building all fourteen costs a few ms on every container start."""
+    import argparse
     parser = argparse.ArgumentParser(prog="berth-runtime", description="berth's OCI runtime (runc-compatible)")
     parser.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
     parser.add_argument("--log", help="append log lines here")
     parser.add_argument("--log-format", default="text", choices=("text", "json"))
     parser.add_argument("-v", "--version", action="store_true")
     for flag in ("--debug", "--systemd-cgroup", "--no-new-keyring"):
-        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument(flag, action="store_true", help=_SUPPRESS)
     for flag in ("--criu", "--rootless"):
-        parser.add_argument(flag, help=argparse.SUPPRESS)
+        parser.add_argument(flag, help=_SUPPRESS)
     commands = parser.add_subparsers(dest="command")
     for name, (text, build) in _COMMANDS.items():
         if only in (None, name):
@@ -111,7 +130,7 @@ def _build_run(parser: argparse.ArgumentParser) -> None:
     _create_flags(parser, _run)
     parser.add_argument("-d", "--detach", action="store_true")
     parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-    parser.add_argument("--no-subreaper", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-subreaper", action="store_true", help=_SUPPRESS)
 
 
 def _with_id(handler: object) -> object:
@@ -135,7 +154,7 @@ def _build_delete(parser: argparse.ArgumentParser) -> None:
 def _build_ps(parser: argparse.ArgumentParser) -> None:
     _with_id(_ps)(parser)  # type: ignore[operator]
     parser.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    parser.add_argument("ps_args", nargs=argparse.REMAINDER)
+    parser.add_argument("ps_args", nargs=_REMAINDER)
 
 
 def _build_list(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +165,7 @@ def _build_list(parser: argparse.ArgumentParser) -> None:
 
 def _build_spec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-b", "--bundle", default=".")
-    parser.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rootless", action="store_true", help=_SUPPRESS)
     parser.set_defaults(handler=_spec)
 
 
@@ -162,7 +181,7 @@ def _create_flags(parser: argparse.ArgumentParser, handler: object) -> None:
     parser.add_argument("--pid-file")
     parser.add_argument("--preserve-fds", type=int, default=0)
     for flag in ("--no-pivot", "--no-new-keyring"):
-        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument(flag, action="store_true", help=_SUPPRESS)
     parser.set_defaults(handler=handler)
 
 
@@ -180,10 +199,10 @@ def _build_exec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-new-privs", action="store_true")
     parser.add_argument("--preserve-fds", type=int, default=0)
     for flag in ("--process-label", "--apparmor", "--cgroup"):
-        parser.add_argument(flag, help=argparse.SUPPRESS)
+        parser.add_argument(flag, help=_SUPPRESS)
     parser.add_argument("id")
     # not "command": that dest names the subcommand
-    parser.add_argument("exec_args", nargs=argparse.REMAINDER, metavar="command")
+    parser.add_argument("exec_args", nargs=_REMAINDER, metavar="command")
     parser.set_defaults(handler=_exec)
 
 

@@ -13,7 +13,6 @@ from .. import syscalls as sc
 from ..errors import InvalidInput, InvalidState
 from . import channel, hooks, init, state
 from .cgroup import ContainerCgroup, cgroup_path, mount_cgroupfs
-from .console import connect
 from .spec import load_bundle, namespaces
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
@@ -53,7 +52,7 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
         fifo = os.path.join(directory, "exec.fifo")
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)
-        console_sock = connect(options.console_socket) if config["process"].get("terminal") else None
+        console_sock = connect_console(options.console_socket) if config["process"].get("terminal") else None
         launch = init.Launch(config, bundle, fifo, console_sock, sc.default_syscalls(),
                              cgroup_mount=mount_cgroupfs(cgroup.v1_mounts),
                              state={"ociVersion": state.OCI_VERSION, "id": container_id, "bundle": bundle})
@@ -323,3 +322,12 @@ def _remove_tree(path: str, ignore_errors: bool = True) -> None:
     import shutil  # only on delete and failure paths: keeps `create`'s start-up lean
 
     shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
+def connect_console(path: str | None) -> socket.socket:
+    """Connect to --console-socket. console is imported only for terminals
+    (termios & co. cost start-up time); the init
+    finds it in sys.modules after pivot_root, when the host's stdlib is gone."""
+    from .console import connect
+
+    return connect(path or "")

@@ -12,8 +12,7 @@ from .. import syscalls as sc
 from ..errors import InvalidInput, InvalidState
 from . import init, state
 from .cgroup import ContainerCgroup
-from .console import connect
-from .container import Options, current_status, spawn, write_pid_file
+from .container import Options, connect_console, current_status, spawn, write_pid_file
 from .spec import check_process
 
 _NS_FILES = {"user": "user", "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
@@ -38,7 +37,7 @@ def exec_in(root: str, container_id: str, process: dict, options: Options) -> in
     try:
         for kind in record.get("namespaces") or []:
             joined[kind] = os.open(f"/proc/{record['pid']}/ns/{_NS_FILES[kind]}", os.O_RDONLY | os.O_CLOEXEC)
-        console_sock = connect(options.console_socket) if process.get("terminal") else None
+        console_sock = connect_console(options.console_socket) if process.get("terminal") else None
         launch = init.Launch({"process": process, "linux": {"seccomp": linux.get("seccomp")}}, record["bundle"],
                              None, console_sock, sc.default_syscalls(), exec_mode=True)
         launch.preserve_fds = options.preserve_fds

@@ -18,7 +18,7 @@ import os
 
 from .. import syscalls as sc
 from ..errors import InvalidState, SystemCallError
-from . import caps, channel, console, hooks, mounts, process, seccomp
+from . import caps, channel, hooks, mounts, process, seccomp
 from .spec import namespaces
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
@@ -113,6 +113,8 @@ def _init(launch: Launch, sock: socket.socket) -> None:
         _build_root(launch, sock)
     process.set_oom_score_adj(proc.get("oomScoreAdj"))
     if launch.console_sock is not None:
+        from . import console  # loaded by the runtime before the fork (see container._connect_console)
+
         console.attach(launch.console_sock, calls, mount_console=not exec_mode)
     process.set_rlimits(proc.get("rlimits") or [], launch.warnings)
     for warning in launch.warnings:
