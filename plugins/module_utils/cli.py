@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .containers import cli as containers
 from .engine import Engine
 from .errors import BerthError
 from .hostinfo import host_info
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--disk-usage", action="store_true", help="measure unpacked layers on disk")
     sub.add_parser("fsck", parents=[common], help="re-hash every blob and report corrupt ones")
     sub.add_parser("recover", parents=[common], help="clean up after operations interrupted by a crash")
+    containers.add_parsers(sub, common)
     return parser
 
 
@@ -55,6 +57,7 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "info": (_cmd_info, False),
     "fsck": (_cmd_fsck, False),
     "recover": (_cmd_recover, True),
+    **containers.COMMANDS,
 }
 
 
@@ -80,6 +83,8 @@ def main(argv: list[str]) -> int:
     except BerthError as err:
         sys.stderr.write(f"berth: {err.kind}: {err}\n")
         return 1
+    if "_rc" in result:  # commands that print for themselves (logs, run) and exit with a code
+        return int(result["_rc"])
     if args.json:
         _out(json.dumps(result, indent=2, sort_keys=True))
     else:

@@ -1,0 +1,1 @@
+"""Containers: records, the per-host monitor, logs and restart policies."""

@@ -1,0 +1,122 @@
+"""The container verbs of the ``berth`` CLI: run, create, start, stop, rm, ps,
+logs, inspect — and ``monitor``, which the engine starts by itself."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..bundle import BundleRequest
+from ..engine import Engine
+from .service import ContainerService
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    for name, text in (("run", "create and start a container"), ("create", "create a container")):
+        parser = sub.add_parser(name, parents=[common], help=text)
+        parser.add_argument("--name", required=True)
+        parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+        parser.add_argument("-u", "--user")
+        parser.add_argument("-w", "--workdir")
+        parser.add_argument("--hostname")
+        parser.add_argument("--entrypoint")
+        parser.add_argument("--read-only", action="store_true")
+        parser.add_argument("--restart", default="no", help="no, on-failure[:max], always, unless-stopped")
+        parser.add_argument("--rm", action="store_true", help="remove the container when it exits")
+        parser.add_argument("--stop-signal", default="SIGTERM")
+        parser.add_argument("--stop-timeout", type=int, default=10)
+        parser.add_argument("--log-max-size", type=int, default=0, help="bytes per log file (0: no rotation)")
+        parser.add_argument("--log-max-file", type=int, default=1)
+        if name == "run":
+            parser.add_argument("-d", "--detach", action="store_true")
+        parser.add_argument("image")
+        parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")  # "command" names the verb
+    for name, text in (("start", "start containers"), ("stop", "stop containers"), ("rm", "remove containers"),
+                       ("inspect", "a container's record")):
+        parser = sub.add_parser(name, parents=[common], help=text)
+        parser.add_argument("containers", nargs="+")
+        if name == "stop":
+            parser.add_argument("-t", "--time", type=float)
+        if name == "rm":
+            parser.add_argument("-f", "--force", action="store_true")
+    ps = sub.add_parser("ps", parents=[common], help="list containers")
+    ps.add_argument("-a", "--all", action="store_true")
+    logs = sub.add_parser("logs", parents=[common], help="a container's output")
+    logs.add_argument("container")
+    logs.add_argument("-n", "--tail", type=int)
+    logs.add_argument("--since")
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
+
+
+def _request(args: argparse.Namespace) -> BundleRequest:
+    env = {}
+    for item in args.env:
+        key, _sep, value = item.partition("=")
+        env[key] = value
+    return BundleRequest(image=args.image, command=args.cmd or None,
+                         entrypoint=[args.entrypoint] if args.entrypoint else None, env=env, user=args.user,
+                         working_dir=args.workdir, hostname=args.hostname, read_only=args.read_only)
+
+
+def _create(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    record = ContainerService(engine).create(args.name, _request(args), restart_policy=args.restart,
+                                             auto_remove=args.rm, stop_signal=args.stop_signal,
+                                             stop_timeout=args.stop_timeout, log_max_size=args.log_max_size,
+                                             log_max_file=args.log_max_file)
+    return {"id": record["id"]}
+
+
+def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    service = ContainerService(engine)
+    created = _create(engine, args)
+    service.start(created["id"])
+    if args.detach:
+        return created
+    record = service.wait(created["id"], timeout=86400)
+    if not record.get("removed"):
+        for entry in service.logs(created["id"]):
+            (sys.stdout if entry["stream"] == "stdout" else sys.stderr).write(entry["log"])
+    code = record.get("state", {}).get("exit_code")
+    return {"_rc": code if code is not None else 0}
+
+
+def _each(action: Callable[[ContainerService, str, argparse.Namespace], Any]) -> Callable[..., dict[str, Any]]:
+    def handler(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+        service = ContainerService(engine)
+        return {ref: action(service, ref, args) for ref in args.containers}
+    return handler
+
+
+def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    rows = ContainerService(engine).list(all_containers=args.all)
+    return {r["name"]: f"{r['id'][:12]} {r['image']} {r['state']['status']}"
+            + (f" ({r['state']['exit_code']})" if r["state"].get("exit_code") is not None else "") for r in rows}
+
+
+def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    for entry in ContainerService(engine).logs(args.container, tail=args.tail, since=args.since):
+        stream = sys.stdout if entry["stream"] == "stdout" else sys.stderr
+        stream.write((entry["time"] + " " if args.timestamps else "") + entry["log"])
+    return {"_rc": 0}
+
+
+def _monitor(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
+    from .monitor import main
+
+    return {"_rc": main(str(engine.layout.state_root), str(engine.layout.run_root))}
+
+
+COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]], bool]] = {
+    "run": (_run, True),
+    "create": (_create, True),
+    "start": (_each(lambda s, ref, _a: s.start(ref)["state"]["status"]), True),
+    "stop": (_each(lambda s, ref, a: s.stop(ref, timeout=a.time)["state"]["status"]), True),
+    "rm": (_each(lambda s, ref, a: s.remove(ref, force=a.force)), True),
+    "inspect": (_each(lambda s, ref, _a: s.refresh(s.store.get(ref))), False),
+    "ps": (_ps, False),
+    "logs": (_logs, False),
+    "monitor": (_monitor, True),
+}

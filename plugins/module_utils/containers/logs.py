@@ -1,0 +1,72 @@
+"""Container logs: timestamped JSON lines, rotated by size like Docker's
+json-file driver (``max_size`` bytes per file, ``max_file`` files kept).
+
+One line per chunk of output: {"time": RFC 3339 ns, "stream": "stdout", "log": text}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+
+def _stamp() -> str:
+    now = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
+
+
+class LogWriter:
+    def __init__(self, path: Path, max_size: int = 0, max_file: int = 1) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_file = max(1, max_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, stream: str, data: bytes) -> None:
+        line = json.dumps({"time": _stamp(), "stream": stream, "log": data.decode(errors="replace")}) + "\n"
+        encoded = line.encode()
+        if self.max_size and self.size and self.size + len(encoded) > self.max_size:
+            self._rotate()
+        os.write(self.fd, encoded)
+        self.size += len(encoded)
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        if self.max_file == 1:
+            os.truncate(self.path, 0)
+        else:
+            for index in range(self.max_file - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{index}")
+                newer = self.path.with_name(f"{self.path.name}.{index - 1}") if index > 1 else self.path
+                if newer.exists():
+                    os.replace(newer, older)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def files(path: Path) -> list[Path]:
+    """The log files, oldest first."""
+    rotated = sorted(path.parent.glob(f"{path.name}.*"), key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit()
+                     else 0, reverse=True)
+    return [*rotated, *([path] if path.exists() else [])]
+
+
+def read(path: Path, tail: int | None = None, since: str | None = None) -> list[dict]:
+    """Log entries, oldest first; ``tail`` keeps the last N, ``since`` an RFC 3339 lower bound."""
+    entries = []
+    for log_file in files(path):
+        for line in log_file.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash mid-write
+            if since is None or entry.get("time", "") >= since:
+                entries.append(entry)
+    return entries[-tail:] if tail else entries

@@ -1,0 +1,351 @@
+"""The monitor: one process per run root that keeps containers' stdio, reaps
+their inits, records exit codes, applies restart policies and stops them.
+
+Why one per host and not one per container (conmon's design): a Python
+process costs ~10 MB; shared by N containers it costs 10/N MB each, and it
+runs the runtime in-process (no interpreter start per create/start). It is
+a child subreaper, and the runtime is called from it, so every container's
+init is re-parented to it and it reads their exit status. It is started on
+demand (``ensure_running``) and exits once nothing is left to watch, so no
+daemon outlives its containers. If it is killed, containers keep running;
+the records are corrected from the runtime's state (``service.refresh``) and
+the next monitor watches them again through pidfds (exit codes then unknown).
+
+Protocol: one JSON object per line on ``<run_root>/monitor.sock``:
+``{"op": "start"|"stop"|"ping", "id": ..., "signal": 15, "timeout": 10}`` →
+``{"ok": true, ...}`` or ``{"ok": false, "error": {kind, message, field, hint}}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ..engine import Engine
+from ..errors import BerthError, InvalidState
+from ..runtime import container as runtime
+from ..runtime import state as runtime_state
+from . import policy
+from .logs import LogWriter
+from .store import ContainerStore, now
+
+PR_SET_CHILD_SUBREAPER = 36
+IDLE_EXIT = 0.5  # seconds with nothing to watch before the monitor exits
+
+
+class Monitor:
+    def __init__(self, engine: Engine) -> None:
+        self.store = ContainerStore(engine)
+        self.run_root = engine.layout.run_root
+        self.sel = selectors.DefaultSelector()
+        self.inits: dict[int, str] = {}            # init pid -> container id
+        self.adopted: dict[int, str] = {}          # pidfd -> id (running before this monitor)
+        self.logs: dict[str, LogWriter] = {}
+        self.started: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.stops: dict[str, tuple[float, list[socket.socket]]] = {}   # id -> (SIGKILL deadline, waiters)
+        self.idle_since = time.monotonic()
+
+    # -- the loop ------------------------------------------------------------------
+    def serve(self) -> None:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        path = self.run_root / "monitor.sock"
+        path.unlink(missing_ok=True)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(path))
+        path.chmod(0o600)
+        server.listen(64)
+        self.sel.register(server, selectors.EVENT_READ, ("accept", None))
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        self._adopt_running()
+        try:
+            while not self._idle():
+                for key, _mask in self.sel.select(self._timeout()):
+                    self._dispatch(key)
+                self._reap()
+                self._timers()
+        finally:
+            path.unlink(missing_ok=True)
+            server.close()
+
+    def _idle(self) -> bool:
+        busy = self.inits or self.adopted or self.restart_at or self.stops or len(self.sel.get_map()) > 2
+        if busy:
+            self.idle_since = time.monotonic()
+            return False
+        return time.monotonic() - self.idle_since > IDLE_EXIT
+
+    def _timeout(self) -> float:
+        deadlines = [t for t in self.restart_at.values()] + [d for d, _w in self.stops.values()]
+        soonest = min(deadlines, default=time.monotonic() + IDLE_EXIT) - time.monotonic()
+        return max(0.0, min(soonest, IDLE_EXIT))
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        kind, data = key.data
+        if kind == "accept":
+            conn, _addr = key.fileobj.accept()  # type: ignore[union-attr]
+            self.sel.register(conn, selectors.EVENT_READ, ("client", bytearray()))
+        elif kind == "wake":
+            os.read(key.fd, 4096)
+        elif kind == "client":
+            self._client(key.fileobj, data)  # type: ignore[arg-type]
+        elif kind == "log":
+            self._pump(key.fd, *data)
+        elif kind == "pidfd":
+            self._adopted_exit(key.fd)
+
+    def _client(self, conn: socket.socket, buffer: bytearray) -> None:
+        chunk = conn.recv(65536)
+        if not chunk:
+            self.sel.unregister(conn)
+            conn.close()
+            return
+        buffer.extend(chunk)
+        while b"\n" in buffer:
+            line, _sep, rest = bytes(buffer).partition(b"\n")
+            buffer[:] = rest
+            self._request(conn, json.loads(line))
+
+    def _request(self, conn: socket.socket, request: dict[str, Any]) -> None:
+        try:
+            op = request.get("op")
+            if op == "start":
+                _reply(conn, {"ok": True, "pid": self.start(request["id"])})
+            elif op == "stop":
+                self.stop(conn, request["id"], int(request.get("signal", 15)), float(request.get("timeout", 10)))
+            else:
+                _reply(conn, {"ok": True, "pid": os.getpid()})
+        except BerthError as err:
+            _reply(conn, {"ok": False, "error": err.as_dict()})
+
+    # -- starting --------------------------------------------------------------------
+    def start(self, container_id: str) -> int:
+        record = self.store.meta.get(container_id)
+        if any(cid == container_id for cid in self.inits.values()):
+            return int(record["state"]["pid"])
+        config = record["config"]
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        root = str(self.store.runtime_root)
+        bundle = str(self.store.directory(container_id) / "bundle")
+        with contextlib.suppress(BerthError):
+            runtime.delete(root, container_id, force=True)   # leftovers of a crash
+        with _stdio(out_w, err_w):
+            created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
+        os.close(out_w)
+        os.close(err_w)
+        pid = created["pid"]
+        self.inits[pid] = container_id
+        writer = self.logs.get(container_id) or LogWriter(self.store.log_path(container_id),
+                                                          config.get("log_max_size", 0),
+                                                          config.get("log_max_file", 1))
+        self.logs[container_id] = writer
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
+        runtime.start(root, container_id)
+        self.started[container_id] = time.monotonic()
+        self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
+                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None)
+        return pid
+
+    def _pump(self, fd: int, container_id: str, stream: str) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            self.logs[container_id].write(stream, data)
+            return
+        self.sel.unregister(fd)
+        os.close(fd)
+
+    # -- exits -----------------------------------------------------------------------
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            container_id = self.inits.pop(pid, None)
+            if container_id is not None:
+                self._exited(container_id, os.waitstatus_to_exitcode(status))
+
+    def _exited(self, container_id: str, code: int | None) -> None:
+        exit_code = 128 - code if code is not None and code < 0 else code
+        self._drain(container_id)
+        root = str(self.store.runtime_root)
+        oom = _oom_killed(root, container_id)
+        with contextlib.suppress(BerthError):
+            runtime.delete(root, container_id, force=True)
+        record = self.store.meta.find(container_id)
+        if record is None:
+            return
+        state = record["state"]
+        stopped_by_user = container_id in self.stops or state.get("stopped_by_user", False)
+        self._finish_stop(container_id)
+        self.store.update_state(container_id, status="exited", pid=0, finished_at=now(), exit_code=exit_code,
+                                oom_killed=oom, stopped_by_user=stopped_by_user)
+        config = record["config"]
+        name, retries = policy.parse(config.get("restart_policy"))
+        if policy.should_restart(name, retries, exit_code if exit_code is not None else 255,
+                                 state.get("restart_count", 0), stopped_by_user):
+            ran = time.monotonic() - self.started.get(container_id, time.monotonic())
+            self.backoff[container_id] = policy.backoff(self.backoff.get(container_id, 0.0), ran)
+            self.restart_at[container_id] = time.monotonic() + self.backoff[container_id]
+            self.store.update_state(container_id, status="restarting")
+        elif config.get("auto_remove"):
+            self._close_log(container_id)
+            self.store.forget(container_id)
+        else:
+            self._close_log(container_id)
+
+    def _drain(self, container_id: str) -> None:
+        for key in list(self.sel.get_map().values()):
+            kind, data = key.data
+            if kind == "log" and data[0] == container_id:
+                while key.fd in self.sel.get_map():
+                    self._pump(key.fd, container_id, data[1])
+
+    def _close_log(self, container_id: str) -> None:
+        writer = self.logs.pop(container_id, None)
+        if writer is not None:
+            writer.close()
+
+    def _timers(self) -> None:
+        clock = time.monotonic()
+        for container_id, when in list(self.restart_at.items()):
+            if when <= clock:
+                del self.restart_at[container_id]
+                record = self.store.meta.find(container_id)
+                if record is None:
+                    continue
+                try:
+                    count = record["state"].get("restart_count", 0) + 1
+                    self.store.update_state(container_id, restart_count=count)
+                    self.start(container_id)
+                except BerthError as err:
+                    self.store.update_state(container_id, status="exited", error=str(err))
+        for container_id, (deadline, _waiters) in list(self.stops.items()):
+            if deadline <= clock:
+                with contextlib.suppress(BerthError, OSError):
+                    runtime.kill(str(self.store.runtime_root), container_id, signal.SIGKILL, all_processes=True)
+                self.stops[container_id] = (clock + 30, self.stops[container_id][1])
+
+    # -- stopping ----------------------------------------------------------------------
+    def stop(self, conn: socket.socket, container_id: str, signum: int, timeout: float) -> None:
+        self.restart_at.pop(container_id, None)
+        running = [pid for pid, cid in self.inits.items() if cid == container_id]
+        running += [fd for fd, cid in self.adopted.items() if cid == container_id]
+        if not running:
+            self.store.update_state(container_id, stopped_by_user=True,
+                                    status=_settled(self.store.meta.get(container_id)["state"]["status"]))
+            _reply(conn, {"ok": True, "stopped": False})
+            return
+        deadline, waiters = self.stops.get(container_id, (time.monotonic() + timeout, []))
+        self.stops[container_id] = (deadline, [*waiters, conn])
+        self.store.update_state(container_id, stopped_by_user=True)
+        try:
+            runtime.kill(str(self.store.runtime_root), container_id, signum)
+        except (BerthError, OSError):
+            self.stops[container_id] = (time.monotonic(), self.stops[container_id][1])
+
+    def _finish_stop(self, container_id: str) -> None:
+        _deadline, waiters = self.stops.pop(container_id, (0.0, []))
+        for conn in waiters:
+            with contextlib.suppress(OSError):
+                _reply(conn, {"ok": True, "stopped": True})
+
+    # -- containers that outlived an earlier monitor ----------------------------------------
+    def _adopt_running(self) -> None:
+        for record in self.store.list():
+            pid = record.get("state", {}).get("pid") or 0
+            if record.get("state", {}).get("status") != "running" or not pid:
+                continue
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            self.adopted[fd] = record["id"]
+            self.sel.register(fd, selectors.EVENT_READ, ("pidfd", None))
+
+    def _adopted_exit(self, fd: int) -> None:
+        container_id = self.adopted.pop(fd)
+        self.sel.unregister(fd)
+        os.close(fd)
+        self._exited(container_id, None)
+
+
+def _settled(status: str) -> str:
+    return "exited" if status == "restarting" else status
+
+
+def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
+    conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _ignore(_level: str, _message: str) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _stdio(out_fd: int, err_fd: int):  # type: ignore[no-untyped-def]
+    """The runtime gives the container its own stdio: point ours at the log pipes meanwhile."""
+    saved = [os.dup(0), os.dup(1), os.dup(2)]
+    devnull = os.open("/dev/null", os.O_RDWR)
+    try:
+        os.dup2(devnull, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        yield
+    finally:
+        for number, fd in enumerate(saved):
+            os.dup2(fd, number)
+            os.close(fd)
+        os.close(devnull)
+
+
+def _oom_killed(root: str, container_id: str) -> bool:
+    try:
+        record = runtime_state.load(root, container_id)
+    except BerthError:
+        return False
+    for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        for name, key in (("memory.oom_control", "oom_kill"), ("memory.events", "oom_kill")):
+            path = Path(base) / record["cgroup"] / name
+            with contextlib.suppress(OSError):
+                for line in path.read_text().splitlines():
+                    field, _sep, value = line.partition(" ")
+                    if field == key and value.strip().isdigit() and int(value) > 0:
+                        return True
+    return False
+
+
+def main(state_root: str, run_root: str) -> int:
+    """`berth monitor`: run until nothing is left to watch."""
+    engine = Engine.open(state_root, run_root)
+    pid_file = engine.layout.run_root / "monitor.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        Monitor(engine).serve()
+    except InvalidState:
+        return 1
+    finally:
+        pid_file.unlink(missing_ok=True)
+    return 0

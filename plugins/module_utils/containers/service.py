@@ -1,0 +1,218 @@
+"""Container lifecycle for callers (the CLI today, the container module next):
+create (record + bundle), start/stop through the monitor, remove, inspect.
+
+Everything that changes a record holds the ``containers`` lock; the monitor
+owns running containers (stdio, exit codes, restarts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..bundle import BundleRequest, write_bundle
+from ..engine import Engine
+from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
+from ..fsutil import atomic_write_json
+from . import logs, policy
+from .store import ContainerStore
+
+_ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
+
+
+class ContainerService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = ContainerStore(engine)
+
+    # -- create / remove -----------------------------------------------------------
+    def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
+               stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
+               log_max_file: int = 1) -> dict[str, Any]:
+        policy.parse(restart_policy)
+        _signal_number(stop_signal)
+        if auto_remove and restart_policy != "no":
+            raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
+                               hint="use restart_policy: no with auto_remove, as Docker requires")
+        config = {**request.model_dump(), "restart_policy": restart_policy, "auto_remove": auto_remove,
+                  "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
+                  "log_max_file": log_max_file}
+        with self.store.meta.transaction() as txn:
+            record = self.store.add(txn, name, {"image": request.image, "config": config,
+                                                "state": {"status": "created", "restart_count": 0}})
+        try:
+            bundle = self.store.directory(record["id"]) / "bundle"
+            written = write_bundle(self.engine, record["id"], request, bundle)
+            written.setdefault("linux", {})["cgroupsPath"] = f"berth-{record['id']}"
+            atomic_write_json(bundle / "config.json", written)
+        except BaseException:
+            self.store.forget(record["id"])
+            raise
+        return self.store.meta.get(record["id"])
+
+    def remove(self, ref: str, *, force: bool = False) -> str:
+        record = self.refresh(self.store.get(ref))
+        if record["state"]["status"] in ("running", "restarting"):
+            if not force:
+                raise Conflict(f"container {record['name']} is {record['state']['status']}", field="name",
+                               hint="stop it first, or remove with force")
+            self.stop(ref, timeout=0)
+        self.store.forget(record["id"])
+        return record["id"]
+
+    # -- start / stop ----------------------------------------------------------------
+    def start(self, ref: str) -> dict[str, Any]:
+        record = self.refresh(self.store.get(ref))
+        if record["state"]["status"] == "running":
+            return record
+        self._ask({"op": "start", "id": record["id"]})
+        return self.store.meta.get(record["id"])
+
+    def stop(self, ref: str, *, timeout: float | None = None) -> dict[str, Any]:
+        record = self.refresh(self.store.get(ref))
+        config = record["config"]
+        wait = config.get("stop_timeout", 10) if timeout is None else timeout
+        if record["state"]["status"] in ("running", "restarting"):
+            self._ask({"op": "stop", "id": record["id"], "signal": _signal_number(config.get("stop_signal")),
+                       "timeout": wait}, timeout=wait + 60)
+        return self.store.meta.find(record["id"]) or record
+
+    # -- reading ---------------------------------------------------------------------
+    def refresh(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record, corrected when its process died while no monitor watched it."""
+        state = record.get("state", {})
+        if state.get("status") == "running" and not _alive(state.get("pid") or 0) and not self._monitor_alive():
+            from ..runtime import container as runtime
+
+            with contextlib.suppress(BerthError):  # what the dead monitor would have cleaned up
+                runtime.delete(str(self.store.runtime_root), record["id"], force=True)
+            return self.store.update_state(record["id"], status="exited", pid=0, exit_code=state.get("exit_code"),
+                                           error="the monitor was gone when the container exited; exit code unknown")
+        return record
+
+    def list(self, all_containers: bool = True) -> list[dict[str, Any]]:
+        records = [self.refresh(r) for r in self.store.list()]
+        return records if all_containers else [r for r in records if r["state"]["status"] == "running"]
+
+    def logs(self, ref: str, tail: int | None = None, since: str | None = None) -> list[dict]:
+        record = self.store.get(ref)
+        return logs.read(self.store.log_path(record["id"]), tail=tail, since=since)
+
+    def wait(self, ref: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Until the container has exited (or is gone, with auto_remove)."""
+        deadline = time.monotonic() + timeout
+        record = self.store.get(ref)
+        while time.monotonic() < deadline:
+            current = self.store.meta.find(record["id"])
+            if current is None or current["state"]["status"] in ("exited", "created"):
+                return current or {**record, "removed": True}
+            time.sleep(0.02)
+        raise InvalidState(f"container {record['name']} did not exit within {timeout}s", field="name")
+
+    # -- the monitor -----------------------------------------------------------------------
+    @property
+    def _socket_path(self) -> Path:
+        return self.engine.layout.run_root / "monitor.sock"
+
+    def _monitor_alive(self) -> bool:
+        pid_file = self.engine.layout.run_root / "monitor.pid"
+        with contextlib.suppress(OSError, ValueError):
+            return _alive(int(pid_file.read_text()))
+        return False
+
+    def _ask(self, request: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        for attempt in range(2):
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                    conn.settimeout(timeout)
+                    conn.connect(str(self._socket_path))
+                    conn.sendall(json.dumps(request).encode() + b"\n")
+                    reply = _read_line(conn)
+                break
+            except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
+                if attempt:
+                    raise InvalidState("the container monitor does not answer", hint="see `berth monitor --help`"
+                                       ) from None
+                self._spawn_monitor()
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            cls = _ERRORS.get(error.get("kind"), InvalidState)
+            raise cls(error.get("message", "the monitor failed"), field=error.get("field"), hint=error.get("hint"))
+        return reply
+
+    def _spawn_monitor(self) -> None:
+        if not self._monitor_alive():
+            self._socket_path.unlink(missing_ok=True)  # left by a monitor that was killed
+        command = [*_berth_command(), "--state-root", str(self.engine.layout.state_root),
+                   "--run-root", str(self.engine.layout.run_root), "monitor"]
+        log = open(self.engine.layout.run_root / "monitor.log", "ab")  # noqa: SIM115 - handed to the child
+        with log:
+            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                             close_fds=True, cwd="/")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._socket_path.exists() and _connectable(self._socket_path):
+                return
+            time.sleep(0.005)
+        raise InvalidState("the container monitor did not start", hint=f"see {self.engine.layout.run_root}/monitor.log")
+
+
+def _berth_command() -> list[str]:
+    """The berth CLI: this checkout's bin/berth, else `berth` on PATH (the host role installs it)."""
+    checkout = Path(__file__).resolve().parents[3] / "bin" / "berth"
+    if checkout.is_file():
+        return [sys.executable, str(checkout)]
+    found = shutil.which("berth")
+    if found is None:
+        raise InvalidState("the berth CLI is not installed", hint="apply the berth.engine.host role")
+    return [found]
+
+
+def _connectable(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _read_line(conn: socket.socket) -> dict[str, Any]:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionResetError
+        data += chunk
+    return json.loads(data)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _signal_number(name: str | int | None) -> int:
+    if name is None:
+        return int(signal.SIGTERM)
+    if isinstance(name, int) or str(name).isdigit():
+        return int(name)
+    text = str(name).upper()
+    try:
+        return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
+    except KeyError:
+        raise InvalidInput(f"unknown signal {name!r}", field="stop_signal", hint="use a name like SIGTERM") from None
+
