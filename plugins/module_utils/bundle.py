@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .engine import Engine
 from .errors import InvalidInput
 from .fsutil import atomic_write_json
 from .image.store import ImageStore
-from .models import StrictModel
-from .pydantic_compat import Field
 from .runtime import caps
 from .runtime.defaults import default_spec
 from .userdb import resolve_user
@@ -28,22 +27,31 @@ from .userdb import resolve_user
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class BundleRequest(StrictModel):
-    """What the container asks for; ``None`` means "the image's default"."""
+@dataclass(frozen=True)
+class BundleRequest:
+    """What the container asks for; ``None`` means "the image's default".
+
+    A plain dataclass, not a pydantic model: module input is validated by the
+    modules' pydantic models before it gets here, and the CLI (``berth run``)
+    should not pay pydantic's import on every container start.
+    """
 
     image: str
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     working_dir: str | None = None
     hostname: str | None = None
     domainname: str | None = None
     read_only: bool = False
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
     terminal: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, directory: Path) -> dict:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..bundle import BundleRequest
 from ..engine import Engine
+from ..errors import InvalidInput
 from .service import ContainerService
 
 
@@ -48,6 +49,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     logs.add_argument("-n", "--tail", type=int)
     logs.add_argument("--since")
     logs.add_argument("-t", "--timestamps", action="store_true")
+    logs.add_argument("-f", "--follow", action="store_true", help="until the container stops")
     sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
 
 
@@ -61,26 +63,49 @@ def _request(args: argparse.Namespace) -> BundleRequest:
                          working_dir=args.workdir, hostname=args.hostname, read_only=args.read_only)
 
 
-def _create(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
     record = ContainerService(engine).create(args.name, _request(args), restart_policy=args.restart,
-                                             auto_remove=args.rm, stop_signal=args.stop_signal,
+                                             auto_remove=args.rm if auto_remove is None else auto_remove,
+                                             stop_signal=args.stop_signal,
                                              stop_timeout=args.stop_timeout, log_max_size=args.log_max_size,
                                              log_max_file=args.log_max_file)
     return {"id": record["id"]}
 
 
 def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    """Detached: start and print the id. Attached: stream the output until the
+    container exits, exit with its code, and remove it with --rm (here, not by
+    the monitor, so the output is read first)."""
+    if args.rm and args.restart != "no":
+        raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
+                           hint="use --restart no with --rm, as Docker requires")
     service = ContainerService(engine)
-    created = _create(engine, args)
+    created = _create(engine, args, auto_remove=args.rm and args.detach)
     service.start(created["id"])
     if args.detach:
         return created
-    record = service.wait(created["id"], timeout=86400)
-    if not record.get("removed"):
-        for entry in service.logs(created["id"]):
-            (sys.stdout if entry["stream"] == "stdout" else sys.stderr).write(entry["log"])
-    code = record.get("state", {}).get("exit_code")
+    import threading
+
+    outcome: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: outcome.update(service.wait(created["id"], timeout=10**7)),
+                              daemon=True)
+    waiter.start()
+
+    def finished(seconds: float) -> bool:
+        waiter.join(seconds)
+        return not waiter.is_alive()
+
+    service.follow(created["id"], _write_entry, finished)
+    if args.rm:
+        service.remove(created["id"], force=True)
+    code = outcome.get("state", {}).get("exit_code")
     return {"_rc": code if code is not None else 0}
+
+
+def _write_entry(entry: dict[str, Any], timestamps: bool = False) -> None:
+    stream = sys.stdout if entry["stream"] == "stdout" else sys.stderr
+    stream.write((entry["time"] + " " if timestamps else "") + entry["log"])
+    stream.flush()
 
 
 def _each(action: Callable[[ContainerService, str, argparse.Namespace], Any]) -> Callable[..., dict[str, Any]]:
@@ -97,9 +122,12 @@ def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    for entry in ContainerService(engine).logs(args.container, tail=args.tail, since=args.since):
-        stream = sys.stdout if entry["stream"] == "stdout" else sys.stderr
-        stream.write((entry["time"] + " " if args.timestamps else "") + entry["log"])
+    service = ContainerService(engine)
+    if args.follow:
+        service.follow(args.container, lambda entry: _write_entry(entry, args.timestamps))
+        return {"_rc": 0}
+    for entry in service.logs(args.container, tail=args.tail, since=args.since):
+        _write_entry(entry, args.timestamps)
     return {"_rc": 0}
 
 

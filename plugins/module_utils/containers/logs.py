@@ -70,3 +70,47 @@ def read(path: Path, tail: int | None = None, since: str | None = None) -> list[
             if since is None or entry.get("time", "") >= since:
                 entries.append(entry)
     return entries[-tail:] if tail else entries
+
+
+class Follower:
+    """New entries of a log as they are written (``logs -f``), across rotations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.pending = b""
+
+    def poll(self) -> list[dict]:
+        entries = []
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return entries
+        while True:
+            chunk = os.read(self.fd, 65536)
+            if chunk:
+                self.pending += chunk
+                continue
+            if self._rotated():
+                os.close(self.fd)
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                continue
+            break
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        return entries
+
+    def _rotated(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self.fd).st_ino  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)

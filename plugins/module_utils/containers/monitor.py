@@ -52,6 +52,7 @@ class Monitor:
         self.backoff: dict[str, float] = {}
         self.restart_at: dict[str, float] = {}
         self.stops: dict[str, tuple[float, list[socket.socket]]] = {}   # id -> (SIGKILL deadline, waiters)
+        self.waiters: dict[str, list[socket.socket]] = {}              # id -> clients waiting for its exit
         self.idle_since = time.monotonic()
 
     # -- the loop ------------------------------------------------------------------
@@ -83,7 +84,8 @@ class Monitor:
             server.close()
 
     def _idle(self) -> bool:
-        busy = self.inits or self.adopted or self.restart_at or self.stops or len(self.sel.get_map()) > 2
+        busy = (self.inits or self.adopted or self.restart_at or self.stops or self.waiters
+                or len(self.sel.get_map()) > 2)
         if busy:
             self.idle_since = time.monotonic()
             return False
@@ -127,6 +129,8 @@ class Monitor:
                 _reply(conn, {"ok": True, "pid": self.start(request["id"])})
             elif op == "stop":
                 self.stop(conn, request["id"], int(request.get("signal", 15)), float(request.get("timeout", 10)))
+            elif op == "wait":
+                self.wait(conn, request["id"])
             else:
                 _reply(conn, {"ok": True, "pid": os.getpid()})
         except BerthError as err:
@@ -202,6 +206,7 @@ class Monitor:
         self._finish_stop(container_id)
         self.store.update_state(container_id, status="exited", pid=0, finished_at=now(), exit_code=exit_code,
                                 oom_killed=oom, stopped_by_user=stopped_by_user)
+        self._wake_waiters(container_id, exit_code)
         config = record["config"]
         name, retries = policy.parse(config.get("restart_policy"))
         if policy.should_restart(name, retries, exit_code if exit_code is not None else 255,
@@ -215,6 +220,19 @@ class Monitor:
             self.store.forget(container_id)
         else:
             self._close_log(container_id)
+
+    def wait(self, conn: socket.socket, container_id: str) -> None:
+        """Reply when the container's process exits (now, if it is not running)."""
+        if container_id in self.inits.values() or container_id in self.adopted.values():
+            self.waiters.setdefault(container_id, []).append(conn)
+            return
+        state = self.store.meta.get(container_id)["state"]
+        _reply(conn, {"ok": True, "exit_code": state.get("exit_code"), "status": state.get("status")})
+
+    def _wake_waiters(self, container_id: str, exit_code: int | None) -> None:
+        for conn in self.waiters.pop(container_id, []):
+            with contextlib.suppress(OSError):
+                _reply(conn, {"ok": True, "exit_code": exit_code, "status": "exited"})
 
     def _drain(self, container_id: str) -> None:
         for key in list(self.sel.get_map().values()):

@@ -42,7 +42,7 @@ class ContainerService:
         if auto_remove and restart_policy != "no":
             raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                                hint="use restart_policy: no with auto_remove, as Docker requires")
-        config = {**request.model_dump(), "restart_policy": restart_policy, "auto_remove": auto_remove,
+        config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
         with self.store.meta.transaction() as txn:
@@ -107,15 +107,36 @@ class ContainerService:
         return logs.read(self.store.log_path(record["id"]), tail=tail, since=since)
 
     def wait(self, ref: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Until the container has exited (or is gone, with auto_remove)."""
-        deadline = time.monotonic() + timeout
+        """Until the container's process has exited; its record (``removed``
+        when auto_remove took it)."""
+        record = self.refresh(self.store.get(ref))
+        if record["state"]["status"] in ("running", "restarting"):
+            try:
+                self._ask({"op": "wait", "id": record["id"]}, timeout=timeout)
+            except TimeoutError:
+                raise InvalidState(f"container {record['name']} did not exit within {timeout}s", field="name"
+                                   ) from None
+        return self.store.meta.find(record["id"]) or {**record, "removed": True}
+
+    def follow(self, ref: str, write: Any, finished: Any = None) -> None:
+        """Write log entries as they arrive until ``finished(seconds)`` (which
+        may block that long) says the container is done; then drain the log."""
         record = self.store.get(ref)
-        while time.monotonic() < deadline:
-            current = self.store.meta.find(record["id"])
-            if current is None or current["state"]["status"] in ("exited", "created"):
-                return current or {**record, "removed": True}
-            time.sleep(0.02)
-        raise InvalidState(f"container {record['name']} did not exit within {timeout}s", field="name")
+        follower = logs.Follower(self.store.log_path(record["id"]))
+        if finished is None:
+            def finished(seconds: float) -> bool:
+                time.sleep(seconds)
+                current = self.store.meta.find(record["id"])
+                return current is None or current["state"]["status"] not in ("running", "restarting")
+        try:
+            while True:
+                done = finished(0.05)
+                for entry in follower.poll():
+                    write(entry)
+                if done:
+                    return
+        finally:
+            follower.close()
 
     # -- the monitor -----------------------------------------------------------------------
     @property
