@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ from ..bundle import BundleRequest, write_bundle
 from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
+from ..image.store import ImageStore
 from . import logs, policy
 from .store import ContainerStore
 
@@ -36,7 +38,9 @@ class ContainerService:
     # -- create / remove -----------------------------------------------------------
     def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
                stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
-               log_max_file: int = 1) -> dict[str, Any]:
+               log_max_file: int = 1, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A created container (record + bundle). ``options`` are the values the
+        task stated, kept for comparing the next run's (see options.py)."""
         policy.parse(restart_policy)
         _signal_number(stop_signal)
         if auto_remove and restart_policy != "no":
@@ -45,8 +49,10 @@ class ContainerService:
         config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
+        image_id = ImageStore(self.engine).resolve(request.image).id
         with self.store.meta.transaction() as txn:
-            record = self.store.add(txn, name, {"image": request.image, "config": config,
+            record = self.store.add(txn, name, {"image": request.image, "image_id": image_id, "config": config,
+                                                "options": options or {},
                                                 "state": {"status": "created", "restart_count": 0}})
         try:
             bundle = self.store.directory(record["id"]) / "bundle"
@@ -187,14 +193,22 @@ class ContainerService:
 
 
 def _berth_command() -> list[str]:
-    """The berth CLI: this checkout's bin/berth, else `berth` on PATH (the host role installs it)."""
+    """The berth CLI that runs the monitor: $BERTH_CLI, this checkout's
+    bin/berth, else `berth` on PATH (the host role installs it). Modules run
+    from a temporary copy of the engine, so the monitor, which outlives them,
+    must come from an installed one."""
+    given = os.environ.get("BERTH_CLI")
     checkout = Path(__file__).resolve().parents[3] / "bin" / "berth"
-    if checkout.is_file():
-        return [sys.executable, str(checkout)]
-    found = shutil.which("berth")
-    if found is None:
-        raise InvalidState("the berth CLI is not installed", hint="apply the berth.engine.host role")
-    return [found]
+    path = Path(given) if given else checkout if checkout.is_file() else None
+    if path is None:
+        found = shutil.which("berth")
+        if found is None:
+            raise InvalidState("the berth CLI is not installed", field="BERTH_CLI",
+                               hint="apply the berth.engine.host role, or set BERTH_CLI to bin/berth")
+        path = Path(found)
+    with open(path, "rb") as handle:
+        python_launcher = b"python" in handle.readline()
+    return [sys.executable, str(path)] if python_launcher else [str(path)]
 
 
 def _connectable(path: Path) -> bool:

@@ -1,0 +1,182 @@
+"""Plan and apply one `container` task: compare the wanted options with the
+container's, decide create / recreate / update in place / start / stop /
+remove, and (unless in check mode) do it. Check mode runs the same plan and
+skips the actions, so it reports exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bundle import BundleRequest
+from ..engine import Engine
+from ..errors import InvalidInput, NotFound
+from ..image.store import ImageStore
+from . import options as table
+from .service import ContainerService
+
+RUNNING = ("running", "restarting")
+
+
+@dataclass
+class Plan:
+    actions: list[str] = field(default_factory=list)
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+
+def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
+    service = ContainerService(engine)
+    name, state = params["name"], params["state"]
+    current = service.store.find(name)
+    if current is not None:
+        current = service.refresh(current)
+    plan = Plan(before=_view(current))
+    if state == "absent":
+        if current is not None:
+            plan.actions.append("remove")
+            if not check_mode:
+                service.remove(current["id"], force=True)
+        return _result(plan, None)
+    wanted = table.desired(params)
+    image_id = _image_id(engine, params, check_mode, plan)
+    how = table.comparisons(params.get("comparisons"))
+    recreate = current is None or bool(params.get("recreate"))
+    if current is not None:
+        plan.differences = table.differences(current.get("options", {}), wanted, how)
+        if image_id is not None and current.get("image_id") != image_id:
+            plan.differences.append({"option": "image", "before": current.get("image_id"), "after": image_id,
+                                     "update": "recreate"})
+        recreate = recreate or any(d["update"] == "recreate" for d in plan.differences)
+    record = _apply(service, params, wanted, current, recreate, plan, check_mode)
+    plan.after = _view(record) if record else {"name": name, "state": _target_status(state, current, plan),
+                                                "options": wanted}
+    return _result(plan, record)
+
+
+def _image_id(engine: Engine, params: dict[str, Any], check_mode: bool, plan: Plan) -> str | None:
+    image = params.get("image")
+    if not image:
+        raise InvalidInput("image is required for state present, started or stopped", field="image",
+                           hint="name the image the container runs, e.g. docker.io/library/nginx:1.27")
+    record = ImageStore(engine).find(image)
+    if record is not None and params.get("pull") != "always":
+        return record.id
+    if params.get("pull") == "never":
+        raise NotFound(f"image {image!r} is not present and pull is never", field="image",
+                       hint="pull it first (berth.engine.image), or set pull: missing")
+    plan.actions.append(f"pull {image}")
+    if check_mode:
+        return record.id if record is not None else None
+    from ..image.models import RegistryOptions
+    from ..image.pull import Puller
+    from ..image.reference import parse_reference
+    from ..image.service import make_client
+
+    ref = parse_reference(image)
+    pulled, _changed = Puller(ImageStore(engine), make_client(ref.registry, RegistryOptions())).pull(ref)
+    return pulled.id
+
+
+def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any], current: dict | None,
+           recreate: bool, plan: Plan, check: bool) -> dict[str, Any] | None:
+    state = params["state"]
+    was_running = current is not None and current["state"]["status"] in RUNNING
+    record = current
+    if recreate:
+        if current is not None:
+            plan.actions.append("recreate")
+            if not check:
+                service.remove(current["id"], force=True)
+        else:
+            plan.actions.append("create")
+        if not check:
+            record = _create(service, params, wanted)
+    else:
+        in_place = [d for d in plan.differences if d["update"] == "in_place"]
+        if in_place:
+            plan.actions.append("update " + ", ".join(d["option"] for d in in_place))
+            if not check and current is not None:
+                record = _update(service, current, wanted)
+    running = was_running and not recreate
+    if state == "started" or (state == "present" and was_running and recreate):
+        if not running or params.get("restart"):
+            plan.actions.append("restart" if running else "start")
+            if not check and record is not None:
+                if running:
+                    service.stop(record["id"])
+                service.start(record["id"])
+    elif state == "stopped" and running:
+        plan.actions.append("stop")
+        if not check and record is not None:
+            service.stop(record["id"])
+    return service.store.meta.find(record["id"]) if record is not None and not check else (
+        record if not recreate else None)
+
+
+def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    request = BundleRequest(image=params["image"], command=wanted.get("command"), entrypoint=wanted.get("entrypoint"),
+                            env=wanted.get("env") or {}, user=wanted.get("user"),
+                            working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
+                            read_only=bool(wanted.get("read_only")), cap_add=wanted.get("capabilities") or [],
+                            cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {})
+    size, files = _log_options(wanted.get("log_options") or {})
+    return service.create(params["name"], request, restart_policy=_policy(wanted),
+                          auto_remove=bool(wanted.get("auto_remove")),
+                          stop_signal=wanted.get("stop_signal") or "SIGTERM",
+                          stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
+                          options=wanted)
+
+
+def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    with service.store.meta.transaction() as txn:
+        record = txn.get(current["id"])
+        merged = {**record.get("options", {}), **wanted}
+        record["options"] = merged
+        record["config"]["restart_policy"] = _policy(merged)
+        for key in ("stop_signal", "stop_timeout"):
+            if key in wanted:
+                record["config"][key] = wanted[key]
+        txn.put(current["id"], record)
+        return record
+
+
+def _policy(values: dict[str, Any]) -> str:
+    name = values.get("restart_policy") or "no"
+    retries = values.get("restart_retries")
+    return f"{name}:{retries}" if name == "on-failure" and retries else name
+
+
+def _log_options(log_options: dict[str, Any]) -> tuple[int, int]:
+    from ..cgroups.units import parse_bytes
+
+    unknown = set(log_options) - {"max_size", "max_file", "max-size", "max-file"}
+    if unknown:
+        raise InvalidInput(f"unknown log_options {sorted(unknown)}", field="log_options",
+                           hint="the json-file driver takes max_size (e.g. 10m) and max_file")
+    size = log_options.get("max_size", log_options.get("max-size"))
+    files = log_options.get("max_file", log_options.get("max-file", 1))
+    return (parse_bytes(size, "log_options.max_size") if size else 0), int(files)
+
+
+def _target_status(state: str, current: dict | None, plan: Plan) -> str:
+    if state == "started":
+        return "running"
+    if state == "stopped":
+        return "exited" if current else "created"
+    return current["state"]["status"] if current and "recreate" not in plan.actions else "created"
+
+
+def _view(record: dict | None) -> dict[str, Any]:
+    if record is None:
+        return {}
+    return {"name": record["name"], "state": record["state"]["status"], "image_id": record.get("image_id"),
+            "options": record.get("options", {})}
+
+
+def _result(plan: Plan, record: dict | None) -> dict[str, Any]:
+    changed = bool(plan.actions)
+    return {"changed": changed, "actions": plan.actions, "differences": plan.differences,
+            "container": record or {}, "diff": {"before": plan.before, "after": plan.after if changed else plan.before}}

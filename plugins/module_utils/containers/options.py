@@ -1,0 +1,135 @@
+"""The container module's option table (shared/ANCHORS.md #2): one row per
+option drives its argument spec, how its value is compared with the
+container's, and whether a change is applied in place or forces a recreate.
+
+Only options the task gives are compared (an option left out means "the
+image's default" and never reads as drift); values are compared as the user
+states them, not merged with the image, so image defaults are not drift.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+
+COMPARISONS = ("strict", "ignore", "allow_more_present")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    spec: dict[str, Any]
+    comparison: str = "strict"       # the default; a task's `comparisons` overrides it
+    update: str = "recreate"         # or "in_place"
+    kind: str = "value"              # value | set | dict: how "allow_more_present" reads it
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("command", {"type": "raw"}),
+    Option("entrypoint", {"type": "list", "elements": "str"}),
+    Option("env", {"type": "dict"}, kind="dict"),
+    Option("user", {"type": "str"}),
+    Option("working_dir", {"type": "str"}),
+    Option("hostname", {"type": "str"}),
+    Option("read_only", {"type": "bool"}),
+    Option("capabilities", {"type": "list", "elements": "str"}, kind="set"),
+    Option("cap_drop", {"type": "list", "elements": "str"}, kind="set"),
+    Option("labels", {"type": "dict"}, kind="dict"),
+    Option("restart_policy", {"type": "str", "choices": ["no", "on-failure", "always", "unless-stopped"]},
+           update="in_place"),
+    Option("restart_retries", {"type": "int"}, update="in_place"),
+    Option("stop_signal", {"type": "str"}, update="in_place"),
+    Option("stop_timeout", {"type": "int"}, update="in_place"),
+    Option("auto_remove", {"type": "bool"}),
+    Option("log_options", {"type": "dict"}, kind="dict"),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
+
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    spec = {option.name: dict(option.spec) for option in OPTIONS}
+    spec["env_file"] = {"type": "path"}
+    spec["comparisons"] = {"type": "dict"}
+    return spec
+
+
+def desired(params: dict[str, Any]) -> dict[str, Any]:
+    """The options the task gives, normalised (command split, env_file read and merged, values as strings)."""
+    values = {name: params.get(name) for name in BY_NAME if params.get(name) is not None}
+    if isinstance(values.get("command"), str):
+        values["command"] = shlex.split(values["command"])
+    if params.get("env_file"):
+        env = _read_env_file(Path(params["env_file"]))
+        values["env"] = {**env, **(values.get("env") or {})}
+    if "env" in values:
+        values["env"] = {str(k): _text(v) for k, v in values["env"].items()}
+    if "labels" in values:
+        values["labels"] = {str(k): _text(v) for k, v in values["labels"].items()}
+    return values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise InvalidInput(f"{value!r} is a boolean; quote it", field="env",
+                           hint='write "true"/"false" in quotes: environment values are strings')
+    return str(value)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", field="env_file",
+                           hint="give a readable file of KEY=value lines") from None
+    env = {}
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"line {number} of {path} is not KEY=value", field="env_file",
+                               hint="one KEY=value per line; # starts a comment")
+        env[key.strip()] = value
+    return env
+
+
+def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:
+    chosen = {option.name: option.comparison for option in OPTIONS}
+    for name, how in (overrides or {}).items():
+        if name not in chosen:
+            raise InvalidInput(f"comparisons: unknown option {name!r}", field="comparisons",
+                               hint=f"options that can be compared: {', '.join(sorted(chosen))}")
+        if how not in COMPARISONS:
+            raise InvalidInput(f"comparisons: {how!r} for {name}", field="comparisons",
+                               hint="use strict, ignore or allow_more_present")
+        chosen[name] = how
+    return chosen
+
+
+def differences(current: dict[str, Any], wanted: dict[str, Any], how: dict[str, str]) -> list[dict[str, Any]]:
+    """[{option, before, after, update}] for every given option whose value differs."""
+    found = []
+    for name, after in wanted.items():
+        option = BY_NAME[name]
+        before = current.get(name)
+        if how[name] == "ignore" or _same(option, before, after, how[name]):
+            continue
+        found.append({"option": name, "before": before, "after": after, "update": option.update})
+    return found
+
+
+def _same(option: Option, before: Any, after: Any, how: str) -> bool:
+    if option.kind == "set":
+        have, want = {str(v).upper() for v in before or []}, {str(v).upper() for v in after or []}
+        return want <= have if how == "allow_more_present" else have == want
+    if option.kind == "dict":
+        have, want = dict(before or {}), dict(after or {})
+        if how == "allow_more_present":
+            return all(have.get(k) == v for k, v in want.items())
+        return have == want
+    return before == after

@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# Copyright: berth developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container
+short_description: Converge a container (created, started, stopped or absent) from an image
+version_added: 0.1.0
+description:
+  - Creates, recreates, updates, starts, stops and removes containers run by berth's own OCI runtime and watched by
+    berth's per-host monitor (which keeps their output as JSON-lines logs and applies restart policies), with no
+    daemon.
+  - Only the options a task gives are compared with the container's; an option left out means the image's default
+    and is never reported as drift. A changed option either updates the container in place (restart policy, stop
+    signal and timeout) or recreates it; a new image ID behind the same name recreates it.
+  - Check mode plans without pulling, writing or starting anything; diff mode shows the options and state before and
+    after.
+  - Option names follow community.docker where the meaning is the same. Networks, volumes and resource limits arrive
+    with their own issues.
+extends_documentation_fragment:
+  - berth.engine.engine
+options:
+  name:
+    description: Container name (unique on the host), 1-128 characters from C([a-zA-Z0-9_.-]).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) the container exists (created if missing; a running container is left running, a stopped one stopped).
+      - V(started) it exists and runs; V(stopped) it exists and does not run; V(absent) it is removed (force).
+    type: str
+    choices: [present, started, stopped, absent]
+    default: started
+  image:
+    description: The image, by reference (V(docker.io/library/busybox:1.36)) or ID. Required unless O(state=absent).
+    type: str
+  pull:
+    description: V(missing) pulls the image when it is not in the store; V(never) fails then; V(always) pulls every run.
+    type: str
+    choices: [never, missing, always]
+    default: missing
+  command:
+    description: Command (and arguments) replacing the image's CMD; a string is split like a shell would.
+    type: raw
+  entrypoint:
+    description: Replaces the image's ENTRYPOINT (and, as in Docker, drops the image's CMD unless O(command) is given).
+    type: list
+    elements: str
+  env:
+    description: Environment variables; values must be strings (quote V("true")).
+    type: dict
+  env_file:
+    description: A file of C(KEY=value) lines, read on the controller's target and compared by content; O(env) wins.
+    type: path
+  user:
+    description: V(name), V(uid), V(name:group) or V(uid:gid), resolved against the image's /etc/passwd and /etc/group.
+    type: str
+  working_dir:
+    description: Absolute working directory.
+    type: str
+  hostname:
+    description: Hostname inside the container (default the first 12 characters of its ID).
+    type: str
+  read_only:
+    description: Mount the container's root read-only.
+    type: bool
+  capabilities:
+    description: Capabilities added to Docker's default set, such as V(NET_ADMIN); V(ALL) for every one.
+    type: list
+    elements: str
+  cap_drop:
+    description: Capabilities removed from the default set; V(ALL) drops every one.
+    type: list
+    elements: str
+  labels:
+    description: Labels (OCI annotations).
+    type: dict
+  restart_policy:
+    description: When the monitor restarts the container after it exits (with backoff). Updated in place.
+    type: str
+    choices: ["no", on-failure, always, unless-stopped]
+  restart_retries:
+    description: Retries for V(on-failure) (0 = unlimited). Updated in place.
+    type: int
+  stop_signal:
+    description: Signal a stop sends first (default V(SIGTERM)). Updated in place.
+    type: str
+  stop_timeout:
+    description: Seconds a stop waits before SIGKILL (default 10). Updated in place.
+    type: int
+  auto_remove:
+    description: Remove the container when it exits. Not with a restart policy.
+    type: bool
+  log_options:
+    description: The json-file log's C(max_size) (such as V(10m)) and C(max_file).
+    type: dict
+  comparisons:
+    description:
+      - Per option, how the task's value is compared with the container's - V(strict) (default), V(ignore), or
+        V(allow_more_present) (for O(env), O(labels), O(log_options), O(capabilities), O(cap_drop)- extra items
+        in the container are fine).
+    type: dict
+  recreate:
+    description: Recreate the container even when nothing differs.
+    type: bool
+    default: false
+  restart:
+    description: Restart a running container (with O(state=started)).
+    type: bool
+    default: false
+notes:
+  - The per-host monitor is started with the C(berth) CLI (installed by the M(berth.engine.host) role, or named by the
+    E(BERTH_CLI) environment variable); it exits once no container needs watching.
+author:
+  - berth developers
+"""
+
+EXAMPLES = r"""
+- name: A web server that restarts when it fails
+  berth.engine.container:
+    name: web
+    image: registry.example.com/team/web:1.4
+    command: ["httpd", "-f", "-p", "8080"]
+    env:
+      MODE: production
+    restart_policy: on-failure
+    restart_retries: 5
+    log_options:
+      max_size: 10m
+      max_file: 3
+
+- name: Stopped, but kept
+  berth.engine.container:
+    name: batch
+    image: registry.example.com/team/batch:2
+    state: stopped
+
+- name: Gone
+  berth.engine.container:
+    name: web
+    state: absent
+"""
+
+RETURN = r"""
+container:
+  description: The container's record (inspect-like) after the task; empty when absent or in check mode before creation.
+  returned: always
+  type: dict
+  contains:
+    id: {description: Container ID (64 hex digits)., type: str}
+    name: {description: Container name., type: str}
+    image_id: {description: ID of the image it was created from., type: str}
+    state:
+      description: status (created, running, restarting, exited), pid, exit_code, started_at, finished_at,
+        oom_killed, restart_count.
+      type: dict
+actions:
+  description: What was (or in check mode would be) done, in order, such as C(create), C(start), C(update restart_policy).
+  returned: always
+  type: list
+  elements: str
+differences:
+  description: Each option that differed - option, before, after, and whether it updates in place or recreates.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.containers.converge import converge
+from ansible_collections.berth.engine.plugins.module_utils.containers.options import argument_spec as option_spec
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            name={"type": "str", "required": True},
+            state={"type": "str", "default": "started", "choices": ["present", "started", "stopped", "absent"]},
+            image={"type": "str"},
+            pull={"type": "str", "default": "missing", "choices": ["never", "missing", "always"]},
+            recreate={"type": "bool", "default": False},
+            restart={"type": "bool", "default": False},
+            **option_spec()),
+        required_if=[("state", "present", ["image"]), ("state", "started", ["image"]),
+                     ("state", "stopped", ["image"])],
+        supports_check_mode=True)
+
+    def action() -> dict:
+        params = module.params
+        engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
+        result = converge(engine, params, check_mode=module.check_mode)
+        return result
+
+    run_module(module, action)
+
+
+if __name__ == "__main__":
+    main()
