@@ -109,7 +109,7 @@ def bench_podman(work: Path, rootfs: Path, runs: int, count: int) -> dict:
     try:
         timed([*podman, "run", "--rm", "--network", "none", *LIMITS, "localhost/box:1", "true"])
         run_rm = [timed([*podman, "run", "--rm", "--network", "none", *LIMITS, "localhost/box:1", "true"])
-                  for _ in range(runs)]
+                  for _run in range(runs)]
         detached = [timed([*podman, "run", "-d", "--network", "none", *LIMITS, "--name", f"d{i}", "localhost/box:1",
                            "sleep", "600"]) for i in range(count)]
         conmons = [p for p in pids_of("conmon") if p not in before]

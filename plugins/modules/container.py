@@ -114,7 +114,7 @@ notes:
   - The per-host monitor is started with the C(berth) CLI (installed by the M(berth.engine.host) role, or named by the
     E(BERTH_CLI) environment variable); it exits once no container needs watching.
 author:
-  - berth developers
+  - berth developers (@berth)
 """
 
 EXAMPLES = r"""

@@ -108,3 +108,24 @@ def test_bad_input(env: dict[str, Any], task: dict[str, Any], text: str) -> None
     assert result.failed == 1 and text in result.output, result.output[-3000:]
     records = ContainerStore(env["engine"]).list()
     assert all(r["state"]["status"] == "created" for r in records)
+
+
+def test_exec_and_info_modules(env: dict[str, Any]) -> None:
+    play = write_playbook(env["dir"], [
+        {"berth.engine.container": {"name": "app", "image": IMAGE,
+                                    "command": ["sh", "-c", "echo ready; exec sleep 300"]}},
+        {"berth.engine.container_exec": {"container": "app", "argv": ["sh", "-c", "cat; echo $GREETING; id -u"],
+                                          "stdin": "piped ", "env": {"GREETING": "hi"}, "user": "nobody"},
+         "register": "ran"},
+        {"berth.engine.container_info": {"name": "app", "logs": True, "tail": 5}, "register": "info"},
+        {"berth.engine.container_info": {"name": "nope"}, "register": "missing"},
+        {"ansible.builtin.assert": {"that": [
+            "ran.rc == 0", "ran.stdout == 'piped hi\\n65534\\n'",
+            "info.exists and info.container.state.status == 'running'",
+            "info.logs | map(attribute='log') | list == ['ready\\n']",
+            "not missing.exists"]}, "when": "not ansible_check_mode"},
+    ], name="exec.yml", module_defaults=env["defaults"])
+    result = run_playbook(play)
+    assert result.failed == 0, result.output[-4000:]
+    check = run_playbook(play, check=True)
+    assert check.failed == 0, check.output[-4000:]

@@ -158,3 +158,27 @@ def test_duplicate_name(berth: Berth) -> None:
     berth("create", "--name", "twin", IMAGE, "true")
     again = berth("create", "--name", "twin", IMAGE, "true", check=False)
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_exec_and_restore(berth: Berth) -> None:
+    berth("run", "-d", "--name", "box", "--restart", "unless-stopped", IMAGE, "sleep", "300")
+    done = berth("exec", "-u", "nobody", "box", "sh", "-c", "id -u; exit 4", check=False)
+    assert (done.returncode, done.stdout) == (4, "65534\n")
+    piped = subprocess.run([*berth.prefix, "exec", "-i", "box", "cat"], input="through stdin", capture_output=True,
+                           text=True, check=True)
+    assert piped.stdout == "through stdin"
+    berth("run", "-d", "--name", "always", "--restart", "always", IMAGE, "sleep", "300")
+    # a reboot, as far as the containers know: every container process killed, no monitor
+    pids = [berth.inspect(name)["state"]["pid"] for name in ("box", "always")]
+    monitor = berth.monitor_pid()
+    assert monitor is not None
+    os.kill(monitor, signal.SIGKILL)
+    assert wait_for(lambda: not Path(f"/proc/{monitor}/cmdline").exists()
+                    or not Path(f"/proc/{monitor}/cmdline").read_text())
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: all(berth.inspect(n)["state"]["status"] == "exited" for n in ("box", "always")))
+    berth("stop", "always")   # a person stopped it: unless-stopped would stay down, always comes back
+    restored = json.loads(berth("restore", "--json").stdout)["started"]
+    assert sorted(restored) == ["always", "box"]
+    assert berth.inspect("box")["state"]["status"] == "running"

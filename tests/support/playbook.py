@@ -58,7 +58,8 @@ def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
-               BERTH_CLI=str(REPO / "bin" / "berth"))  # modules start the container monitor with it
+               BERTH_CLI=str(REPO / "bin" / "berth"),  # modules start the container monitor with it
+               BERTH_RUNTIME=str(REPO / "bin" / "berth-runtime"))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     output = proc.stdout + proc.stderr
     match = _RECAP.search(proc.stdout)

@@ -50,6 +50,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     logs.add_argument("--since")
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("-f", "--follow", action="store_true", help="until the container stops")
+    execute = sub.add_parser("exec", parents=[common], help="run a command in a running container")
+    execute.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    execute.add_argument("-u", "--user")
+    execute.add_argument("-w", "--workdir")
+    execute.add_argument("-i", "--interactive", action="store_true", help="pass stdin to the command")
+    execute.add_argument("container")
+    execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")
+    sub.add_parser("restore", parents=[common],
+                   help="after a reboot: start containers whose restart policy is always or unless-stopped")
     sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
 
 
@@ -131,6 +140,20 @@ def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {"_rc": 0}
 
 
+def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    env = dict(item.partition("=")[::2] for item in args.env)
+    stdin = sys.stdin.buffer.read() if args.interactive else None
+    done = ContainerService(engine).execute(args.container, args.cmd, env=env, user=args.user, workdir=args.workdir,
+                                            stdin=stdin)
+    sys.stdout.buffer.write(done.stdout)
+    sys.stderr.buffer.write(done.stderr)
+    return {"_rc": done.returncode}
+
+
+def _restore(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
+    return {"started": ContainerService(engine).restore()}
+
+
 def _monitor(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
     from .monitor import main
 
@@ -146,5 +169,7 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "inspect": (_each(lambda s, ref, _a: s.refresh(s.store.get(ref))), False),
     "ps": (_ps, False),
     "logs": (_logs, False),
+    "exec": (_exec, False),
+    "restore": (_restore, True),
     "monitor": (_monitor, True),
 }

@@ -51,8 +51,8 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
                                      "update": "recreate"})
         recreate = recreate or any(d["update"] == "recreate" for d in plan.differences)
     record = _apply(service, params, wanted, current, recreate, plan, check_mode)
-    plan.after = _view(record) if record else {"name": name, "state": _target_status(state, current, plan),
-                                                "options": wanted}
+    planned = {"name": name, "state": _target_status(state, current, plan), "options": wanted}
+    plan.after = _view(record) if record else planned
     return _result(plan, record)
 
 

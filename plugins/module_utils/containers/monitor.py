@@ -92,7 +92,7 @@ class Monitor:
         return time.monotonic() - self.idle_since > IDLE_EXIT
 
     def _timeout(self) -> float:
-        deadlines = [t for t in self.restart_at.values()] + [d for d, _w in self.stops.values()]
+        deadlines = list(self.restart_at.values()) + [deadline for deadline, _waiters in self.stops.values()]
         soonest = min(deadlines, default=time.monotonic() + IDLE_EXIT) - time.monotonic()
         return max(0.0, min(soonest, IDLE_EXIT))
 
@@ -203,9 +203,9 @@ class Monitor:
             return
         state = record["state"]
         stopped_by_user = container_id in self.stops or state.get("stopped_by_user", False)
-        self._finish_stop(container_id)
         self.store.update_state(container_id, status="exited", pid=0, finished_at=now(), exit_code=exit_code,
                                 oom_killed=oom, stopped_by_user=stopped_by_user)
+        self._finish_stop(container_id)   # replies after the record says exited
         self._wake_waiters(container_id, exit_code)
         config = record["config"]
         name, retries = policy.parse(config.get("restart_policy"))

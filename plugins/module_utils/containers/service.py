@@ -144,6 +144,43 @@ class ContainerService:
         finally:
             follower.close()
 
+    def execute(self, ref: str, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
+                workdir: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
+                ) -> subprocess.CompletedProcess[bytes]:
+        """A command in the running container's namespaces and cgroup (its env,
+        user and workdir unless given); rc, stdout and stderr."""
+        record = self.refresh(self.store.get(ref))
+        if record["state"]["status"] != "running":
+            raise Conflict(f"container {record['name']} is not running", field="name",
+                           hint="start it first (state: started)")
+        if not argv:
+            raise InvalidInput("no command given", field="argv", hint="give the command to run, e.g. [ls, /]")
+        command = [*_runtime_command(), "--root", str(self.store.runtime_root), "exec"]
+        if user:
+            from ..userdb import resolve_user
+
+            image = ImageStore(self.engine).get(record["image_id"])
+            resolved = resolve_user(user, self.engine.snapshots.lowerdirs(image.top_chain_id or ""))
+            command += ["-u", f"{resolved.uid}:{resolved.gid}"]
+        for key, value in (env or {}).items():
+            command += ["-e", f"{key}={value}"]
+        if workdir:
+            command += ["--cwd", workdir]
+        return subprocess.run([*command, record["id"], *argv], input=stdin or b"", capture_output=True,
+                              timeout=timeout, check=False)
+
+    def restore(self) -> list[str]:
+        """After a reboot: start containers whose policy says so (always, or
+        unless-stopped when no person stopped them)."""
+        started = []
+        for record in self.list():
+            name, _retries = policy.parse(record["config"].get("restart_policy"))
+            if record["state"]["status"] not in ("running", "restarting") and policy.restore_wanted(
+                    name, record["state"].get("stopped_by_user", False)):
+                self.start(record["id"])
+                started.append(record["name"])
+        return started
+
     # -- the monitor -----------------------------------------------------------------------
     @property
     def _socket_path(self) -> Path:
@@ -211,6 +248,18 @@ def _berth_command() -> list[str]:
     return [sys.executable, str(path)] if python_launcher else [str(path)]
 
 
+def _runtime_command() -> list[str]:
+    """berth-runtime: $BERTH_RUNTIME, this checkout's bin/berth-runtime, else on PATH."""
+    given = os.environ.get("BERTH_RUNTIME")
+    checkout = Path(__file__).resolve().parents[3] / "bin" / "berth-runtime"
+    if given or checkout.is_file():
+        return [sys.executable, given or str(checkout)]
+    found = shutil.which("berth-runtime")
+    if found is None:
+        raise InvalidState("berth-runtime is not installed", hint="apply the berth.engine.host role")
+    return [found]
+
+
 def _connectable(path: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
@@ -250,4 +299,3 @@ def _signal_number(name: str | int | None) -> int:
         return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
     except KeyError:
         raise InvalidInput(f"unknown signal {name!r}", field="stop_signal", hint="use a name like SIGTERM") from None
-

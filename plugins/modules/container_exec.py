@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# Copyright: berth developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container_exec
+short_description: Run a command in a running container
+version_added: 0.1.0
+description:
+  - Runs a command in the container's namespaces and cgroup, with the container's environment, user and working
+    directory unless overridden, and returns its exit code and output.
+  - Like M(ansible.builtin.command), it always reports changed (unless in check mode, where nothing runs).
+extends_documentation_fragment:
+  - berth.engine.engine
+options:
+  container:
+    description: The container's name or ID.
+    type: str
+    required: true
+  argv:
+    description: The command and its arguments.
+    type: list
+    elements: str
+  command:
+    description: The command as one string, split like a shell would. One of O(argv) or O(command).
+    type: str
+  env:
+    description: Extra environment variables.
+    type: dict
+  user:
+    description: Run as this user (V(name), V(uid), V(name:group), V(uid:gid)), resolved against the image.
+    type: str
+  chdir:
+    description: Working directory inside the container.
+    type: str
+  stdin:
+    description: Text sent to the command's standard input.
+    type: str
+  timeout:
+    description: Seconds before the command is considered hung (the task then fails).
+    type: int
+author:
+  - berth developers (@berth)
+"""
+
+EXAMPLES = r"""
+- name: Check the configuration inside web
+  berth.engine.container_exec:
+    container: web
+    argv: [cat, /etc/app.conf]
+  register: conf
+"""
+
+RETURN = r"""
+rc:
+  description: The command's exit code.
+  returned: success and not in check mode
+  type: int
+stdout:
+  description: Its standard output.
+  returned: success and not in check mode
+  type: str
+stderr:
+  description: Its standard error.
+  returned: success and not in check mode
+  type: str
+"""
+
+import shlex
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(container={"type": "str", "required": True},
+                                    argv={"type": "list", "elements": "str"}, command={"type": "str"},
+                                    env={"type": "dict"}, user={"type": "str"}, chdir={"type": "str"},
+                                    stdin={"type": "str"}, timeout={"type": "int"}),
+        required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")],
+        supports_check_mode=True)
+
+    def action() -> dict:
+        params = module.params
+        if module.check_mode:
+            return {"changed": True}
+        service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
+        argv = params["argv"] or shlex.split(params["command"])
+        done = service.execute(params["container"], argv, env={k: str(v) for k, v in (params["env"] or {}).items()},
+                               user=params["user"], workdir=params["chdir"],
+                               stdin=(params["stdin"] or "").encode(), timeout=params["timeout"])
+        return {"changed": True, "rc": done.returncode, "stdout": done.stdout.decode(errors="replace"),
+                "stderr": done.stderr.decode(errors="replace")}
+
+    run_module(module, action)
+
+
+if __name__ == "__main__":
+    main()

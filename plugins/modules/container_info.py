@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# Copyright: berth developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container_info
+short_description: Facts about containers - state, inspect data and recent logs
+version_added: 0.1.0
+description:
+  - Reads container records (correcting the state of containers whose process died while no monitor watched them)
+    and, optionally, their recent log lines. Never changes anything.
+extends_documentation_fragment:
+  - berth.engine.engine
+options:
+  name:
+    description: One container (name or ID). Without it, every container is listed.
+    type: str
+  logs:
+    description: Include the container's log entries (with O(name)).
+    type: bool
+    default: false
+  tail:
+    description: Only the last N log entries.
+    type: int
+  since:
+    description: Only log entries at or after this RFC 3339 time, such as V(2026-11-30T12:00:00Z).
+    type: str
+author:
+  - berth developers (@berth)
+"""
+
+EXAMPLES = r"""
+- name: How is web doing?
+  berth.engine.container_info:
+    name: web
+    logs: true
+    tail: 20
+  register: web
+
+- ansible.builtin.debug:
+    msg: "{{ web.container.state.status }} (exit code {{ web.container.state.exit_code }})"
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the named container exists.
+  returned: when O(name) is given
+  type: bool
+container:
+  description: The container's record - id, name, image, image_id, config, options, and state (status, pid, exit_code,
+    started_at, finished_at, oom_killed, restart_count).
+  returned: when O(name) is given and it exists
+  type: dict
+containers:
+  description: Every container's record.
+  returned: when O(name) is not given
+  type: list
+  elements: dict
+logs:
+  description: Log entries (time, stream, log).
+  returned: when O(logs=true)
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(name={"type": "str"}, logs={"type": "bool", "default": False},
+                                    tail={"type": "int"}, since={"type": "str"}),
+        supports_check_mode=True)
+
+    def action() -> dict:
+        params = module.params
+        service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
+        if not params["name"]:
+            return {"changed": False, "containers": service.list()}
+        record = service.store.find(params["name"])
+        if record is None:
+            return {"changed": False, "exists": False}
+        result = {"changed": False, "exists": True, "container": service.refresh(record)}
+        if params["logs"]:
+            result["logs"] = service.logs(record["id"], tail=params["tail"], since=params["since"])
+        return result
+
+    run_module(module, action)
+
+
+if __name__ == "__main__":
+    main()
