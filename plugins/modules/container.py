@@ -30,8 +30,9 @@ options:
     description:
       - V(present) the container exists (created if missing; a running container is left running, a stopped one stopped).
       - V(started) it exists and runs; V(stopped) it exists and does not run; V(absent) it is removed (force).
+      - V(healthy) as V(started), then waits (up to O(healthy_timeout)) until its healthcheck passes.
     type: str
-    choices: [present, started, stopped, absent]
+    choices: [present, started, stopped, absent, healthy]
     default: started
   image:
     description: The image, by reference (V(docker.io/library/busybox:1.36)) or ID. Required unless O(state=absent).
@@ -96,6 +97,17 @@ options:
   log_options:
     description: The json-file log's C(max_size) (such as V(10m)) and C(max_file).
     type: dict
+  healthcheck:
+    description:
+      - C(test) (a list V([CMD, prog, arg]), V([CMD-SHELL, cmd]), a shell string, or V([NONE]) to disable the image's
+        HEALTHCHECK), C(interval), C(timeout), C(start_period) (durations such as V(30s), V(1m30s)) and C(retries).
+      - Without it the image's HEALTHCHECK applies. The monitor runs the probe inside the container and keeps the
+        status (starting, healthy, unhealthy) and the last five results in the container's state.
+    type: dict
+  healthy_timeout:
+    description: Seconds O(state=healthy) waits for the healthcheck to pass.
+    type: int
+    default: 300
   comparisons:
     description:
       - Per option, how the task's value is compared with the container's - V(strict) (default), V(ignore), or
@@ -180,14 +192,16 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
             name={"type": "str", "required": True},
-            state={"type": "str", "default": "started", "choices": ["present", "started", "stopped", "absent"]},
+            state={"type": "str", "default": "started",
+                   "choices": ["present", "started", "stopped", "absent", "healthy"]},
             image={"type": "str"},
             pull={"type": "str", "default": "missing", "choices": ["never", "missing", "always"]},
             recreate={"type": "bool", "default": False},
             restart={"type": "bool", "default": False},
+            healthy_timeout={"type": "int", "default": 300},
             **option_spec()),
         required_if=[("state", "present", ["image"]), ("state", "started", ["image"]),
-                     ("state", "stopped", ["image"])],
+                     ("state", "stopped", ["image"]), ("state", "healthy", ["image"])],
         supports_check_mode=True)
 
     def action() -> dict:

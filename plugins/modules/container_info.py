@@ -27,6 +27,16 @@ options:
   since:
     description: Only log entries at or after this RFC 3339 time, such as V(2026-11-30T12:00:00Z).
     type: str
+  wait_healthy:
+    description:
+      - Wait until all these containers (names or IDs) are healthy; fails naming any that turn unhealthy or exit,
+        with their last probe output. One task for a whole group. Check mode does not wait.
+    type: list
+    elements: str
+  timeout:
+    description: Seconds O(wait_healthy) waits.
+    type: int
+    default: 300
 author:
   - berth developers (@berth)
 """
@@ -54,7 +64,7 @@ container:
   returned: when O(name) is given and it exists
   type: dict
 containers:
-  description: Every container's record.
+  description: Every container's record (or the awaited ones with O(wait_healthy)).
   returned: when O(name) is not given
   type: list
   elements: dict
@@ -75,12 +85,21 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import ar
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(name={"type": "str"}, logs={"type": "bool", "default": False},
-                                    tail={"type": "int"}, since={"type": "str"}),
+                                    tail={"type": "int"}, since={"type": "str"},
+                                    wait_healthy={"type": "list", "elements": "str"},
+                                    timeout={"type": "int", "default": 300}),
         supports_check_mode=True)
 
     def action() -> dict:
         params = module.params
         service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
+        if params["wait_healthy"] and module.check_mode:
+            # in check mode the containers may exist only in the plan: nothing to wait for
+            known = [service.store.find(ref) for ref in params["wait_healthy"]]
+            return {"changed": False, "containers": [r for r in known if r is not None]}
+        if params["wait_healthy"]:
+            records = service.wait_healthy(params["wait_healthy"], params["timeout"])
+            return {"changed": False, "containers": records}
         if not params["name"]:
             return {"changed": False, "containers": service.list()}
         record = service.store.find(params["name"])

@@ -129,3 +129,24 @@ def test_exec_and_info_modules(env: dict[str, Any]) -> None:
     assert result.failed == 0, result.output[-4000:]
     check = run_playbook(play, check=True)
     assert check.failed == 0, check.output[-4000:]
+
+
+def test_healthy_state_and_waiting_for_a_group(env: dict[str, Any]) -> None:
+    check = {"test": ["CMD-SHELL", "test -f /tmp/up"], "interval": "0.2s", "retries": 50}
+    play = write_playbook(env["dir"], [
+        {"berth.engine.container": {"name": "db", "image": IMAGE, "state": "healthy", "healthcheck": check,
+                                    "command": ["sh", "-c", "sleep 0.5; touch /tmp/up; exec sleep 300"]}},
+        {"berth.engine.container": {"name": "cache", "image": IMAGE, "healthcheck": check,
+                                    "command": ["sh", "-c", "touch /tmp/up; exec sleep 300"]}},
+        {"berth.engine.container_info": {"wait_healthy": ["db", "cache"], "timeout": 60}, "register": "group"},
+        {"ansible.builtin.assert": {"that": [
+            "group.containers | map(attribute='state.health.status') | unique | list == ['healthy']"]},
+         "when": "not ansible_check_mode"},
+    ], name="healthy.yml", module_defaults=env["defaults"])
+    assert_converges(play)
+    bad = write_playbook(env["dir"], [{"berth.engine.container": {
+        "name": "sick", "image": IMAGE, "state": "healthy", "healthy_timeout": 30,
+        "healthcheck": {"test": "echo not yet; exit 1", "interval": "0.2s", "retries": 2}}}],
+        name="sick.yml", module_defaults=env["defaults"])
+    result = run_playbook(bad)
+    assert result.failed == 1 and "not healthy: sick" in result.output and "not yet" in result.output

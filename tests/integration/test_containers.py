@@ -182,3 +182,17 @@ def test_exec_and_restore(berth: Berth) -> None:
     restored = json.loads(berth("restore", "--json").stdout)["started"]
     assert sorted(restored) == ["always", "box"]
     assert berth.inspect("box")["state"]["status"] == "running"
+
+
+def test_health_transitions(berth: Berth) -> None:
+    berth("run", "-d", "--name", "probed", "--health-cmd", "test -f /tmp/ok", "--health-interval", "0.2s",
+          "--health-retries", "2", IMAGE, "sh", "-c", "sleep 1; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 300")
+
+    def status() -> str:
+        return (berth.inspect("probed")["state"].get("health") or {}).get("status", "")
+
+    assert status() == "starting"
+    assert wait_for(lambda: status() == "healthy", timeout=15)
+    assert wait_for(lambda: status() == "unhealthy", timeout=15)
+    log = berth.inspect("probed")["state"]["health"]["log"]
+    assert len(log) == 5 and log[-1]["exit_code"] == 1

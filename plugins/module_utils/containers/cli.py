@@ -30,6 +30,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--stop-timeout", type=int, default=10)
         parser.add_argument("--log-max-size", type=int, default=0, help="bytes per log file (0: no rotation)")
         parser.add_argument("--log-max-file", type=int, default=1)
+        parser.add_argument("--health-cmd", help="a shell command; exit 0 = healthy")
+        parser.add_argument("--health-interval", default="30s")
+        parser.add_argument("--health-timeout", default="30s")
+        parser.add_argument("--health-retries", type=int, default=3)
+        parser.add_argument("--health-start-period", default="0s")
+        parser.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
         if name == "run":
             parser.add_argument("-d", "--detach", action="store_true")
         parser.add_argument("image")
@@ -77,8 +83,17 @@ def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None =
                                              auto_remove=args.rm if auto_remove is None else auto_remove,
                                              stop_signal=args.stop_signal,
                                              stop_timeout=args.stop_timeout, log_max_size=args.log_max_size,
-                                             log_max_file=args.log_max_file)
+                                             log_max_file=args.log_max_file, healthcheck=_healthcheck(args))
     return {"id": record["id"]}
+
+
+def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.no_healthcheck:
+        return {"test": ["NONE"]}
+    if not args.health_cmd:
+        return None
+    return {"test": ["CMD-SHELL", args.health_cmd], "interval": args.health_interval,
+            "timeout": args.health_timeout, "retries": args.health_retries, "start_period": args.health_start_period}
 
 
 def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:

@@ -51,6 +51,8 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
                                      "update": "recreate"})
         recreate = recreate or any(d["update"] == "recreate" for d in plan.differences)
     record = _apply(service, params, wanted, current, recreate, plan, check_mode)
+    if state == "healthy" and not check_mode and record is not None:
+        record = service.wait_healthy([record["id"]], params.get("healthy_timeout") or 300)[0]
     planned = {"name": name, "state": _target_status(state, current, plan), "options": wanted}
     plan.after = _view(record) if record else planned
     return _result(plan, record)
@@ -82,7 +84,7 @@ def _image_id(engine: Engine, params: dict[str, Any], check_mode: bool, plan: Pl
 
 def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any], current: dict | None,
            recreate: bool, plan: Plan, check: bool) -> dict[str, Any] | None:
-    state = params["state"]
+    state = "started" if params["state"] == "healthy" else params["state"]
     was_running = current is not None and current["state"]["status"] in RUNNING
     record = current
     if recreate:
@@ -127,7 +129,7 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                           auto_remove=bool(wanted.get("auto_remove")),
                           stop_signal=wanted.get("stop_signal") or "SIGTERM",
                           stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
-                          options=wanted)
+                          options=wanted, healthcheck=wanted.get("healthcheck"))
 
 
 def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +164,7 @@ def _log_options(log_options: dict[str, Any]) -> tuple[int, int]:
 
 
 def _target_status(state: str, current: dict | None, plan: Plan) -> str:
-    if state == "started":
+    if state in ("started", "healthy"):
         return "running"
     if state == "stopped":
         return "exited" if current else "created"

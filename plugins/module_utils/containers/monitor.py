@@ -32,7 +32,7 @@ from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
 from ..runtime import state as runtime_state
-from . import policy
+from . import health, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
 
@@ -53,6 +53,8 @@ class Monitor:
         self.restart_at: dict[str, float] = {}
         self.stops: dict[str, tuple[float, list[socket.socket]]] = {}   # id -> (SIGKILL deadline, waiters)
         self.waiters: dict[str, list[socket.socket]] = {}              # id -> clients waiting for its exit
+        self.next_probe: dict[str, float] = {}                           # id -> when its healthcheck runs next
+        self.probes: dict[int, dict[str, Any]] = {}                      # probe pid -> what it checks
         self.idle_since = time.monotonic()
 
     # -- the loop ------------------------------------------------------------------
@@ -92,7 +94,8 @@ class Monitor:
         return time.monotonic() - self.idle_since > IDLE_EXIT
 
     def _timeout(self) -> float:
-        deadlines = list(self.restart_at.values()) + [deadline for deadline, _waiters in self.stops.values()]
+        deadlines = (list(self.restart_at.values()) + [deadline for deadline, _waiters in self.stops.values()]
+                     + list(self.next_probe.values()) + [probe["deadline"] for probe in self.probes.values()])
         soonest = min(deadlines, default=time.monotonic() + IDLE_EXIT) - time.monotonic()
         return max(0.0, min(soonest, IDLE_EXIT))
 
@@ -109,6 +112,8 @@ class Monitor:
             self._pump(key.fd, *data)
         elif kind == "pidfd":
             self._adopted_exit(key.fd)
+        elif kind == "probe":
+            self._probe_output(key.fd, data)
 
     def _client(self, conn: socket.socket, buffer: bytearray) -> None:
         chunk = conn.recv(65536)
@@ -163,8 +168,11 @@ class Monitor:
             self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
         runtime.start(root, container_id)
         self.started[container_id] = time.monotonic()
+        health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
         self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
-                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None)
+                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health)
+        if health is not None:
+            self.next_probe[container_id] = time.monotonic() + config["healthcheck"]["interval"]
         return pid
 
     def _pump(self, fd: int, container_id: str, stream: str) -> None:
@@ -190,9 +198,12 @@ class Monitor:
             container_id = self.inits.pop(pid, None)
             if container_id is not None:
                 self._exited(container_id, os.waitstatus_to_exitcode(status))
+            elif pid in self.probes:
+                self._probe_done(pid, os.waitstatus_to_exitcode(status))
 
     def _exited(self, container_id: str, code: int | None) -> None:
         exit_code = 128 - code if code is not None and code < 0 else code
+        self.next_probe.pop(container_id, None)
         self._drain(container_id)
         root = str(self.store.runtime_root)
         oom = _oom_killed(root, container_id)
@@ -260,11 +271,90 @@ class Monitor:
                     self.start(container_id)
                 except BerthError as err:
                     self.store.update_state(container_id, status="exited", error=str(err))
+        for container_id, when in list(self.next_probe.items()):
+            if when <= clock and not any(p["id"] == container_id for p in self.probes.values()):
+                del self.next_probe[container_id]
+                self._probe(container_id)
+        for pid, probe in self.probes.items():
+            if probe["deadline"] <= clock and not probe["timed_out"]:
+                probe["timed_out"] = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         for container_id, (deadline, _waiters) in list(self.stops.items()):
             if deadline <= clock:
                 with contextlib.suppress(BerthError, OSError):
                     runtime.kill(str(self.store.runtime_root), container_id, signal.SIGKILL, all_processes=True)
                 self.stops[container_id] = (clock + 30, self.stops[container_id][1])
+
+    # -- healthchecks ------------------------------------------------------------------
+    def _probe(self, container_id: str) -> None:
+        from ..runtime import execute
+
+        record = self.store.meta.find(container_id)
+        if record is None or record["state"].get("status") != "running":
+            return
+        config = record["config"]["healthcheck"]
+        argv = health.probe_argv(config)
+        bundle = str(self.store.directory(container_id) / "bundle")
+        started, clock = now(), time.monotonic()
+        read_end, write_end = os.pipe()
+        try:
+            process = execute.process_from_args(bundle, argv or ["true"], [], None, None, [], [], False, False)
+            with _stdio(write_end, write_end):
+                pid = execute.exec_in(str(self.store.runtime_root), container_id, process, runtime.Options(log=_ignore))
+        except BerthError as err:
+            os.close(read_end)
+            self._record_probe(container_id, config, getattr(err, "exit_code", 1), str(err), started, clock)
+            return
+        finally:
+            os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.probes[pid] = {"id": container_id, "start": started, "clock": clock, "fd": read_end,
+                            "deadline": clock + config["timeout"], "timed_out": False, "output": bytearray()}
+        self.sel.register(read_end, selectors.EVENT_READ, ("probe", pid))
+
+    def _probe_output(self, fd: int, pid: int) -> None:
+        probe = self.probes[pid]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            probe["output"] += data[: health.OUTPUT_KEEP]
+            return
+        self.sel.unregister(fd)
+        os.close(fd)
+        probe["fd"] = None
+
+    def _probe_done(self, pid: int, code: int) -> None:
+        probe = self.probes.pop(pid)
+        if probe["fd"] is not None:
+            with contextlib.suppress(OSError):  # what is left in the pipe, without blocking
+                while chunk := os.read(probe["fd"], 65536):
+                    probe["output"] += chunk[: health.OUTPUT_KEEP]
+            self.sel.unregister(probe["fd"])
+            os.close(probe["fd"])
+        record = self.store.meta.find(probe["id"])
+        if record is None or record["state"].get("status") != "running":
+            return
+        output = probe["output"].decode(errors="replace")
+        if probe["timed_out"]:
+            code, output = -1, f"the probe timed out after {record['config']['healthcheck']['timeout']}s"
+        self._record_probe(probe["id"], record["config"]["healthcheck"], code, output, probe["start"], probe["clock"])
+
+    def _record_probe(self, container_id: str, config: dict[str, Any], code: int, output: str, started: str,
+                      clock: float) -> None:
+        record = self.store.meta.find(container_id)
+        if record is None:
+            return
+        state = record["state"]
+        running_since = self.started.get(container_id, clock)
+        updated = health.after_probe(state.get("health") or {}, config, passed=code == 0, exit_code=code,
+                                     output=output, start=started, end=now(),
+                                     in_start_period=clock - running_since < config["start_period"])
+        self.store.update_state(container_id, health=updated)
+        if container_id in self.inits.values() or container_id in self.adopted.values():
+            self.next_probe[container_id] = time.monotonic() + config["interval"]
 
     # -- stopping ----------------------------------------------------------------------
     def stop(self, conn: socket.socket, container_id: str, signum: int, timeout: float) -> None:

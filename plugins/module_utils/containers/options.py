@@ -46,6 +46,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("stop_timeout", {"type": "int"}, update="in_place"),
     Option("auto_remove", {"type": "bool"}),
     Option("log_options", {"type": "dict"}, kind="dict"),
+    Option("healthcheck", {"type": "dict"}, kind="dict"),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 

@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
 from ..image.store import ImageStore
-from . import logs, policy
+from . import health, logs, policy
 from .store import ContainerStore
 
 _ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
@@ -38,7 +38,8 @@ class ContainerService:
     # -- create / remove -----------------------------------------------------------
     def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
                stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
-               log_max_file: int = 1, options: dict[str, Any] | None = None) -> dict[str, Any]:
+               log_max_file: int = 1, options: dict[str, Any] | None = None,
+               healthcheck: dict[str, Any] | None = None) -> dict[str, Any]:
         """A created container (record + bundle). ``options`` are the values the
         task stated, kept for comparing the next run's (see options.py)."""
         policy.parse(restart_policy)
@@ -46,12 +47,16 @@ class ContainerService:
         if auto_remove and restart_policy != "no":
             raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                                hint="use restart_policy: no with auto_remove, as Docker requires")
+        image = ImageStore(self.engine).resolve(request.image)
+        probe = health.from_option(healthcheck)
+        if probe is None and healthcheck is None:
+            probe = health.from_image(json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {})
         config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
+                  "healthcheck": probe if health.probe_argv(probe) else None,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
-        image_id = ImageStore(self.engine).resolve(request.image).id
         with self.store.meta.transaction() as txn:
-            record = self.store.add(txn, name, {"image": request.image, "image_id": image_id, "config": config,
+            record = self.store.add(txn, name, {"image": request.image, "image_id": image.id, "config": config,
                                                 "options": options or {},
                                                 "state": {"status": "created", "restart_count": 0}})
         try:
@@ -168,6 +173,28 @@ class ContainerService:
             command += ["--cwd", workdir]
         return subprocess.run([*command, record["id"], *argv], input=stdin or b"", capture_output=True,
                               timeout=timeout, check=False)
+
+    def wait_healthy(self, refs: list[str], timeout: float) -> list[dict[str, Any]]:
+        """Until every container is healthy; an unhealthy or exited one, or the
+        timeout, is an error naming them and their last probe's output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = [self.refresh(self.store.get(ref)) for ref in refs]
+            for record in records:
+                if not record["config"].get("healthcheck"):
+                    raise InvalidInput(f"container {record['name']} has no healthcheck", field="healthcheck",
+                                       hint="give the container a healthcheck (or its image a HEALTHCHECK)")
+            health_of = {r["name"]: (r["state"].get("health") or {}) for r in records}
+            bad = [r["name"] for r in records if r["state"]["status"] not in ("running", "restarting")
+                   or health_of[r["name"]].get("status") == "unhealthy"]
+            if not bad and all(h.get("status") == "healthy" for h in health_of.values()):
+                return records
+            if bad or time.monotonic() > deadline:
+                names = bad or [n for n, h in health_of.items() if h.get("status") != "healthy"]
+                last = {n: (health_of[n].get("log") or [{}])[-1].get("output", "") for n in names}
+                raise InvalidState(f"not healthy: {', '.join(names)}", field="name",
+                                   hint=f"last probe output: {last}")
+            time.sleep(0.1)
 
     def restore(self) -> list[str]:
         """After a reboot: start containers whose policy says so (always, or
