@@ -48,6 +48,7 @@ class Berth:
 
 @pytest.fixture
 def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Berth]:
+    cgroups_before = set(Path("/sys/fs/cgroup").glob("*/berth-*"))  # e.g. the demo app's, left running
     tool = Berth(tmp_path)
     rootfs = make_rootfs(tmp_path_factory.mktemp("box"))
     engine = Engine.open(tool.state, tool.run)
@@ -56,7 +57,7 @@ def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for record in json.loads(tool("ps", "-a", "--json").stdout or "{}"):
         tool("rm", "-f", record, check=False)
     assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"
-    leftovers = [p for p in Path("/sys/fs/cgroup").glob("*/berth-*") if "demo" not in p.name]
+    leftovers = set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before
     assert not leftovers, leftovers
     assert not list((tool.run / "runtime").glob("*")) if (tool.run / "runtime").exists() else True
     assert not mounts_under(tmp_path)

@@ -34,7 +34,7 @@ echo "== readonly"; for p in /proc/sys/kernel/hostname /proc/sysrq-trigger /sys/
   (echo x > "$p") 2>/dev/null && echo "$p: writable" || echo "$p: refused"; done
 echo "== sys"; touch /sys/probe 2>/dev/null && echo writable || echo refused
 echo "== rlimits"; ulimit -n; ulimit -Hn
-echo "== netns"; ls /sys/class/net | sort
+echo "== netns"; ls /sys/class/net | sort; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags
 echo "== root"; touch /probe-root 2>/dev/null && echo writable || echo refused
 echo "== dev"; ls /dev | sort | tr '\n' ' '; echo
 echo "== cgroupns"; cat /proc/self/cgroup | grep -E '^0::|:memory:' | sed 's/^[0-9]*://'

@@ -110,6 +110,8 @@ def _init(launch: Launch, sock: socket.socket) -> None:
     if exec_mode:
         _await_cgroup(launch, sock, new_namespace=False)
     else:
+        if namespaces(config).get("network", "") is None:
+            process.loopback_up()
         _build_root(launch, sock)
     process.set_oom_score_adj(proc.get("oomScoreAdj"))
     if launch.console_sock is not None:

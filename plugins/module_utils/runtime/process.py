@@ -4,9 +4,12 @@ seccomp, cwd, environment."""
 
 from __future__ import annotations
 
+import _socket
 import contextlib
+import fcntl
 import os
 import resource
+import struct
 
 from .. import syscalls as sc
 from ..errors import InvalidInput
@@ -97,3 +100,19 @@ def set_oom_score_adj(value: int | None) -> None:
     except OSError as err:
         raise InvalidInput(f"cannot set oom_score_adj {value}: {err.strerror}", field="process.oomScoreAdj",
                            hint="lowering it needs CAP_SYS_RESOURCE, which this host does not grant") from None
+
+
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def loopback_up() -> None:
+    """Bring up ``lo`` in a new network namespace (runc does it too: a service
+    listening on 127.0.0.1 must be reachable from inside the container)."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack_from("16sH", fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, request))[1]
+        if not flags & _IFF_UP:
+            fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+    finally:
+        sock.close()
