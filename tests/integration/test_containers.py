@@ -197,3 +197,15 @@ def test_health_transitions(berth: Berth) -> None:
     assert wait_for(lambda: status() == "unhealthy", timeout=15)
     log = berth.inspect("probed")["state"]["health"]["log"]
     assert len(log) == 5 and log[-1]["exit_code"] == 1
+
+
+def test_export_is_the_merged_filesystem(berth: Berth, tmp_path: Path) -> None:
+    import tarfile
+
+    berth("run", "--name", "changed", IMAGE, "sh", "-c", "mkdir /data; echo hi > /data/x; rm /etc/motd")
+    berth("export", "changed", "-o", str(tmp_path / "fs.tar"))
+    with tarfile.open(tmp_path / "fs.tar") as tar:
+        names = set(tar.getnames())
+        assert tar.extractfile("./data/x").read() == b"hi\n"  # type: ignore[union-attr]
+    assert "./bin/busybox" in names and "./etc/motd" not in names and "./etc/passwd" in names
+    assert not mounts_under(berth.state)

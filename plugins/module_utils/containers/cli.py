@@ -63,6 +63,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     execute.add_argument("-i", "--interactive", action="store_true", help="pass stdin to the command")
     execute.add_argument("container")
     execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")
+    export = sub.add_parser("export", parents=[common], help="a container's filesystem as a tarball")
+    export.add_argument("container")
+    export.add_argument("-o", "--output", required=True)
     sub.add_parser("restore", parents=[common],
                    help="after a reboot: start containers whose restart policy is always or unless-stopped")
     sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
@@ -165,6 +168,12 @@ def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {"_rc": done.returncode}
 
 
+def _export(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    return {"entries": ContainerService(engine).export(args.container, Path(args.output).absolute())}
+
+
 def _restore(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
     return {"started": ContainerService(engine).restore()}
 
@@ -186,5 +195,6 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "logs": (_logs, False),
     "exec": (_exec, False),
     "restore": (_restore, True),
+    "export": (_export, True),
     "monitor": (_monitor, True),
 }

@@ -196,6 +196,34 @@ class ContainerService:
                                    hint=f"last probe output: {last}")
             time.sleep(0.1)
 
+    def export(self, ref: str, destination: Path) -> int:
+        """The container's filesystem (image layers + its writable layer) as a
+        tarball, like `docker export`; returns the number of entries."""
+        import tarfile
+        import tempfile
+
+        from ..syscalls import MNT_DETACH, MS_RDONLY, default_syscalls
+
+        record = self.store.get(ref)
+        image = ImageStore(self.engine).get(record["image_id"])
+        upper = self.store.directory(record["id"]) / "bundle" / "upper"
+        lowers = [str(upper), *(str(p) for p in self.engine.snapshots.lowerdirs(image.top_chain_id or ""))]
+        calls = default_syscalls()
+        with tempfile.TemporaryDirectory(dir=self.engine.layout.tmp) as scratch:
+            merged = Path(scratch) / "merged"
+            merged.mkdir()
+            # a read-only overlay (no upperdir): the writable layer's whiteouts hide deleted files
+            calls.mount("overlay", merged, "overlay", MS_RDONLY, f"lowerdir={':'.join(lowers)}")
+            try:
+                partial = destination.with_name(f".{destination.name}.partial")
+                with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+                    tar.add(merged, arcname=".", recursive=True)
+                    count = len(tar.getmembers())
+                os.replace(partial, destination)
+            finally:
+                calls.umount2(merged, MNT_DETACH)
+        return count
+
     def restore(self) -> list[str]:
         """After a reboot: start containers whose policy says so (always, or
         unless-stopped when no person stopped them)."""
