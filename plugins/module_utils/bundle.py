@@ -49,6 +49,7 @@ class BundleRequest:
     cap_drop: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     terminal: bool = False
+    oom_score_adj: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +67,8 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
     config = default_spec(_args(request, image))
     process = config["process"]
     process["terminal"] = request.terminal
+    if request.oom_score_adj is not None:
+        process["oomScoreAdj"] = request.oom_score_adj
     process["env"] = _env(image.get("Env") or [], request.env, user.home)
     process["cwd"] = _cwd(request.working_dir or image.get("WorkingDir") or "/")
     process["user"] = {"uid": user.uid, "gid": user.gid}

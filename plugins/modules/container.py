@@ -104,6 +104,77 @@ options:
       - Without it the image's HEALTHCHECK applies. The monitor runs the probe inside the container and keeps the
         status (starting, healthy, unhealthy) and the last five results in the container's state.
     type: dict
+  oom_score_adj:
+    description: The container process's OOM score adjustment (-1000 to 1000).
+    type: int
+  paused:
+    description: Freeze (V(true)) or thaw every process of the running container (cgroup freezer), in place.
+    type: bool
+  memory:
+    description: Memory limit, such as V(512m) (Docker units). Updated in place, like C(docker update). A container the
+      kernel kills for exceeding it is reported with C(oom_killed) and exit code 137.
+    type: str
+  memory_reservation:
+    description: Soft memory limit, such as V(256m). Updated in place.
+    type: str
+  memory_swap:
+    description: Memory plus swap, such as V(1g); V(-1) unlimited. Updated in place.
+    type: str
+  memory_swappiness:
+    description: Swappiness 0-100 (cgroup v1). Updated in place.
+    type: int
+  cpus:
+    description: CPUs the container may use, such as V(1.5). Updated in place.
+    type: str
+  cpu_shares:
+    description: Relative CPU weight (cgroup v2 weight by the documented conversion). Updated in place.
+    type: int
+  cpu_period:
+    description: CFS period in microseconds. Updated in place.
+    type: int
+  cpu_quota:
+    description: CFS quota in microseconds per period. Updated in place.
+    type: int
+  cpuset_cpus:
+    description: CPUs allowed, such as V(0-1). Updated in place.
+    type: str
+  cpuset_mems:
+    description: Memory nodes allowed, such as V(0). Updated in place.
+    type: str
+  pids_limit:
+    description: Maximum number of processes. Updated in place.
+    type: int
+  blkio_weight:
+    description: Block IO weight (10-1000). Updated in place.
+    type: int
+  device_read_bps:
+    description: Per-device read bps limits, like C(docker --device-read-bps). Updated in place.
+    type: list
+    elements: dict
+    suboptions:
+      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
+      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+  device_write_bps:
+    description: Per-device write bps limits, like C(docker --device-write-bps). Updated in place.
+    type: list
+    elements: dict
+    suboptions:
+      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
+      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+  device_read_iops:
+    description: Per-device read iops limits, like C(docker --device-read-iops). Updated in place.
+    type: list
+    elements: dict
+    suboptions:
+      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
+      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+  device_write_iops:
+    description: Per-device write iops limits, like C(docker --device-write-iops). Updated in place.
+    type: list
+    elements: dict
+    suboptions:
+      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
+      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
   healthy_timeout:
     description: Seconds O(state=healthy) waits for the healthcheck to pass.
     type: int

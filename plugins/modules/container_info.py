@@ -68,6 +68,11 @@ containers:
   returned: when O(name) is not given
   type: list
   elements: dict
+stats:
+  description: For a running container, from its cgroup - memory_usage, memory_limit, cpu_usage_ns, pids_current,
+    oom_kills, frozen (none for a stopped one).
+  returned: when O(name) is given and it exists
+  type: dict
 logs:
   description: Log entries (time, stream, log).
   returned: when O(logs=true)
@@ -105,7 +110,8 @@ def main() -> None:
         record = service.store.find(params["name"])
         if record is None:
             return {"changed": False, "exists": False}
-        result = {"changed": False, "exists": True, "container": service.refresh(record)}
+        current = service.refresh(record)
+        result = {"changed": False, "exists": True, "container": current, "stats": service.stats(current)}
         if params["logs"]:
             result["logs"] = service.logs(record["id"], tail=params["tail"], since=params["since"])
         return result

@@ -152,3 +152,56 @@ def test_healthy_state_and_waiting_for_a_group(env: dict[str, Any]) -> None:
         name="sick.yml", module_defaults=env["defaults"])
     result = run_playbook(bad)
     assert result.failed == 1 and "not healthy: sick" in result.output and "not yet" in result.output
+
+
+def _cgroup_file(container_id: str, v1: str, v2: str) -> str:
+    for path in (Path("/sys/fs/cgroup") / v1.split("/")[0] / f"berth-{container_id}" / v1.split("/")[1],
+                 Path("/sys/fs/cgroup") / f"berth-{container_id}" / v2):
+        if path.exists():
+            return path.read_text().strip()
+    raise AssertionError(f"no {v1} / {v2} for {container_id}")
+
+
+def test_limits_update_in_place_pause_stats_and_oom(env: dict[str, Any]) -> None:
+    task = {"name": "lim", "image": IMAGE, "memory": "64m", "pids_limit": 64, "cpus": "0.5"}
+    assert_converges(_play(env, task))
+    first = _out(env)["container"]
+    assert _cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(64 << 20)
+
+    task = {**task, "memory": "128m", "pids_limit": 100}
+    updated = run_playbook(_play(env, task))
+    assert updated.changed == 1, updated.output[-3000:]
+    out = _out(env)
+    assert out["actions"] == ["update memory, pids_limit"]
+    assert out["container"]["id"] == first["id"] and out["container"]["state"]["pid"] == first["state"]["pid"]
+    assert _cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(128 << 20)
+    assert _cgroup_file(first["id"], "pids/pids.max", "pids.max") == "100"
+
+    assert_converges(_play(env, {**task, "paused": True}, name="pause.yml"))
+    assert _out(env)["container"]["state"]["paused"] is True
+    assert _cgroup_file(first["id"], "freezer/freezer.state", "cgroup.freeze") in ("FROZEN", "1")
+    assert_converges(_play(env, {**task, "paused": False}, name="unpause.yml"))
+
+    info = write_playbook(env["dir"], [{"berth.engine.container_info": {"name": "lim"}, "register": "out"},
+                                       {"ansible.builtin.copy": {"content": "{{ out | to_json }}",
+                                                                 "dest": str(env["dir"] / "out.json")}}],
+                          name="info.yml", module_defaults=env["defaults"])
+    assert run_playbook(info).failed == 0
+    stats = _out(env)["stats"]
+    assert stats["memory_limit"] == 128 << 20 and stats["pids_current"] >= 1
+
+    hog = {"name": "hog", "image": IMAGE, "memory": "16m",
+           "command": ["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"]}  # a 100 MB buffer
+    assert run_playbook(_play(env, hog, name="hog.yml")).failed == 0
+    store = ContainerStore(env["engine"])
+    assert wait_for(lambda: store.get("hog")["state"]["status"] == "exited", timeout=30)
+    state = store.get("hog")["state"]
+    assert state["oom_killed"] is True and state["exit_code"] == 137, state
+
+
+def test_bad_limits_are_refused_in_check_mode_too(env: dict[str, Any]) -> None:
+    play = _play(env, {"name": "x", "image": IMAGE, "memory": "lots"})
+    for check in (True, False):
+        result = run_playbook(play, check=check)
+        assert result.failed == 1 and "memory" in result.output, result.output[-2000:]
+    assert ContainerStore(env["engine"]).find("x") is None

@@ -13,6 +13,7 @@ from ..bundle import BundleRequest
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
 from ..image.store import ImageStore
+from . import limits
 from . import options as table
 from .service import ContainerService
 
@@ -41,11 +42,13 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
                 service.remove(current["id"], force=True)
         return _result(plan, None)
     wanted = table.desired(params)
+    limits.validate(table.resources(wanted))  # units and ranges checked before anything is planned
     image_id = _image_id(engine, params, check_mode, plan)
     how = table.comparisons(params.get("comparisons"))
     recreate = current is None or bool(params.get("recreate"))
     if current is not None:
-        plan.differences = table.differences(current.get("options", {}), wanted, how)
+        stated = {k: v for k, v in wanted.items() if k != "paused"}  # paused is compared with the real state
+        plan.differences = table.differences(current.get("options", {}), stated, how)
         if image_id is not None and current.get("image_id") != image_id:
             plan.differences.append({"option": "image", "before": current.get("image_id"), "after": image_id,
                                      "update": "recreate"})
@@ -102,6 +105,8 @@ def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, 
             plan.actions.append("update " + ", ".join(d["option"] for d in in_place))
             if not check and current is not None:
                 record = _update(service, current, wanted)
+                if any(d["option"] in table.RESOURCES for d in in_place):
+                    service.update_resources(current["id"], table.resources(wanted))
     running = was_running and not recreate
     if state == "started" or (state == "present" and was_running and recreate):
         if not running or params.get("restart"):
@@ -114,8 +119,23 @@ def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, 
         plan.actions.append("stop")
         if not check and record is not None:
             service.stop(record["id"])
+    _pause(service, wanted, current, record, state, recreate, plan, check)
     return service.store.meta.find(record["id"]) if record is not None and not check else (
         record if not recreate else None)
+
+
+def _pause(service: ContainerService, wanted: dict[str, Any], current: dict | None, record: dict | None,
+           state: str, recreate: bool, plan: Plan, check: bool) -> None:
+    if wanted.get("paused") is None or state == "stopped":
+        return
+    paused_now = bool(current and not recreate and current["state"].get("paused"))
+    if bool(wanted["paused"]) == paused_now:
+        return
+    if state == "present" and (current is None or current["state"]["status"] not in RUNNING):
+        return  # only a running container can be paused; present does not start it
+    plan.actions.append("pause" if wanted["paused"] else "unpause")
+    if not check and record is not None:
+        service.pause(record["id"], bool(wanted["paused"]))
 
 
 def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -123,13 +143,15 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                             env=wanted.get("env") or {}, user=wanted.get("user"),
                             working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
                             read_only=bool(wanted.get("read_only")), cap_add=wanted.get("capabilities") or [],
-                            cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {})
+                            cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {},
+                            oom_score_adj=wanted.get("oom_score_adj"))
     size, files = _log_options(wanted.get("log_options") or {})
     return service.create(params["name"], request, restart_policy=_policy(wanted),
                           auto_remove=bool(wanted.get("auto_remove")),
                           stop_signal=wanted.get("stop_signal") or "SIGTERM",
                           stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
-                          options=wanted, healthcheck=wanted.get("healthcheck"))
+                          options=wanted, healthcheck=wanted.get("healthcheck"),
+                          resources=table.resources(wanted))
 
 
 def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:

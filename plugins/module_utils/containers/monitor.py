@@ -32,7 +32,7 @@ from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
 from ..runtime import state as runtime_state
-from . import health, policy
+from . import health, limits, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
 
@@ -166,11 +166,18 @@ class Monitor:
         for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
+        try:
+            limits.apply(container_id, config.get("resources") or {})
+        except BerthError:
+            self.inits.pop(pid, None)
+            runtime.delete(root, container_id, force=True)
+            raise
         runtime.start(root, container_id)
         self.started[container_id] = time.monotonic()
         health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
         self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
-                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health)
+                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health,
+                                paused=False)
         if health is not None:
             self.next_probe[container_id] = time.monotonic() + config["healthcheck"]["interval"]
         return pid

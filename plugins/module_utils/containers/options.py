@@ -47,7 +47,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("auto_remove", {"type": "bool"}),
     Option("log_options", {"type": "dict"}, kind="dict"),
     Option("healthcheck", {"type": "dict"}, kind="dict"),
+    Option("oom_score_adj", {"type": "int"}),
+    Option("paused", {"type": "bool"}, update="in_place"),
+    # resource limits (Docker's names and units), changed in place like `docker update`
+    *(Option(name, {"type": kind}, update="in_place") for name, kind in (
+        ("memory", "str"), ("memory_reservation", "str"), ("memory_swap", "str"), ("memory_swappiness", "int"),
+        ("cpus", "str"), ("cpu_shares", "int"), ("cpu_period", "int"), ("cpu_quota", "int"),
+        ("cpuset_cpus", "str"), ("cpuset_mems", "str"), ("pids_limit", "int"), ("blkio_weight", "int"))),
+    *(Option(name, {"type": "list", "elements": "dict",
+                    "options": {"path": {"type": "str", "required": True}, "rate": {"type": "str", "required": True}}},
+             update="in_place") for name in ("device_read_bps", "device_write_bps", "device_read_iops",
+                                             "device_write_iops")),
 )
+RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares", "cpu_period",
+             "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "device_read_bps",
+             "device_write_bps", "device_read_iops", "device_write_iops")
+
+
+def resources(values: dict[str, Any]) -> dict[str, Any]:
+    """The resource limits among the stated options (raw, as the task gives them)."""
+    return {name: values[name] for name in RESOURCES if values.get(name) is not None}
 BY_NAME = {option.name: option for option in OPTIONS}
 
 

@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
 from ..image.store import ImageStore
-from . import health, logs, policy
+from . import health, limits, logs, policy
 from .store import ContainerStore
 
 _ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
@@ -39,7 +39,7 @@ class ContainerService:
     def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
                stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
                log_max_file: int = 1, options: dict[str, Any] | None = None,
-               healthcheck: dict[str, Any] | None = None) -> dict[str, Any]:
+               healthcheck: dict[str, Any] | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any]:
         """A created container (record + bundle). ``options`` are the values the
         task stated, kept for comparing the next run's (see options.py)."""
         policy.parse(restart_policy)
@@ -47,12 +47,14 @@ class ContainerService:
         if auto_remove and restart_policy != "no":
             raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                                hint="use restart_policy: no with auto_remove, as Docker requires")
+        if resources:
+            limits.validate(resources)
         image = ImageStore(self.engine).resolve(request.image)
         probe = health.from_option(healthcheck)
         if probe is None and healthcheck is None:
             probe = health.from_image(json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {})
         config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
-                  "healthcheck": probe if health.probe_argv(probe) else None,
+                  "healthcheck": probe if health.probe_argv(probe) else None, "resources": resources or {},
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
         with self.store.meta.transaction() as txn:
@@ -62,7 +64,7 @@ class ContainerService:
         try:
             bundle = self.store.directory(record["id"]) / "bundle"
             written = write_bundle(self.engine, record["id"], request, bundle)
-            written.setdefault("linux", {})["cgroupsPath"] = f"berth-{record['id']}"
+            written.setdefault("linux", {})["cgroupsPath"] = limits.cgroup_path(record["id"])
             atomic_write_json(bundle / "config.json", written)
         except BaseException:
             self.store.forget(record["id"])
@@ -223,6 +225,38 @@ class ContainerService:
             finally:
                 calls.umount2(merged, MNT_DETACH)
         return count
+
+    def update_resources(self, ref: str, raw: dict[str, Any]) -> list[dict[str, str]]:
+        """Change limits in place (like `docker update`): written to a running
+        container's cgroup now, kept in the record for every later start."""
+        record = self.refresh(self.store.get(ref))
+        limits.validate(raw)
+        with self.store.meta.transaction() as txn:
+            current = txn.get(record["id"])
+            current["config"]["resources"] = {**current["config"].get("resources", {}), **raw}
+            txn.put(record["id"], current)
+        if record["state"]["status"] == "running":
+            return limits.apply(record["id"], current["config"]["resources"])
+        return []
+
+    def pause(self, ref: str, paused: bool) -> dict[str, Any]:
+        """Freeze or thaw every process of a running container (cgroup freezer)."""
+        from ..runtime import container as runtime
+
+        record = self.refresh(self.store.get(ref))
+        if record["state"]["status"] != "running":
+            raise Conflict(f"container {record['name']} is not running", field="paused",
+                           hint="start it first; only a running container can be paused")
+        if bool(record["state"].get("paused")) != paused:
+            runtime.pause(str(self.store.runtime_root), record["id"], paused)
+        return self.store.update_state(record["id"], paused=paused)
+
+    def stats(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        if record["state"].get("status") != "running":
+            return None
+        with contextlib.suppress(BerthError, OSError):
+            return limits.stats(record["id"])
+        return None
 
     def restore(self) -> list[str]:
         """After a reboot: start containers whose policy says so (always, or
