@@ -104,6 +104,11 @@ options:
       - Without it the image's HEALTHCHECK applies. The monitor runs the probe inside the container and keeps the
         status (starting, healthy, unhealthy) and the last five results in the container's state.
     type: dict
+  cgroup_parent:
+    description:
+      - The cgroup the container's own cgroup (C(berth-<id>)) is made under, such as a budget converged with
+        M(berth.engine.cgroup) (V(berth-demo)). Default the hierarchy's root.
+    type: str
   oom_score_adj:
     description: The container process's OOM score adjustment (-1000 to 1000).
     type: int

@@ -205,3 +205,19 @@ def test_bad_limits_are_refused_in_check_mode_too(env: dict[str, Any]) -> None:
         result = run_playbook(play, check=check)
         assert result.failed == 1 and "memory" in result.output, result.output[-2000:]
     assert ContainerStore(env["engine"]).find("x") is None
+
+
+def test_cgroup_parent_puts_the_container_under_a_budget(env: dict[str, Any]) -> None:
+    play = write_playbook(env["dir"], [
+        {"berth.engine.cgroup": {"path": "berth-budget", "memory": "256m"}},
+        {"berth.engine.container": {"name": "child", "image": IMAGE, "cgroup_parent": "berth-budget"}},
+    ], name="parent.yml", module_defaults=env["defaults"])
+    assert_converges(play)
+    record = ContainerStore(env["engine"]).get("child")
+    cgroups = Path(f"/proc/{record['state']['pid']}/cgroup").read_text()
+    assert f"/berth-budget/berth-{record['id']}" in cgroups
+    teardown = write_playbook(env["dir"], [
+        {"berth.engine.container": {"name": "child", "state": "absent"}},
+        {"berth.engine.cgroup": {"path": "berth-budget", "state": "absent"}},
+    ], name="teardown.yml", module_defaults=env["defaults"])
+    assert run_playbook(teardown).failed == 0

@@ -112,6 +112,22 @@ def _absent(cgroup: BaseManager, request: CgroupRequest, out: CgroupOutcome, che
         for pid in pids:
             _move(cgroup, target, pid)
     cgroup.remove()
+    _remove_elsewhere(request.path)
+
+
+def _remove_elsewhere(path: str) -> None:
+    """A container under this cgroup (cgroup_parent) made it in every hierarchy,
+    as runc does - name=systemd, devices, the unified mount - not only in the
+    controllers this module manages: remove those empty directories too."""
+    import contextlib
+    import os
+
+    from ..runtime.cgroup import hierarchies
+
+    _controllers, unified, mounts = hierarchies()
+    for mount in [*mounts, *([unified] if unified else [])]:
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(mount, path))
 
 
 def _kill_all(cgroup: BaseManager) -> None:

@@ -151,7 +151,7 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                           stop_signal=wanted.get("stop_signal") or "SIGTERM",
                           stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
                           options=wanted, healthcheck=wanted.get("healthcheck"),
-                          resources=table.resources(wanted))
+                          resources=table.resources(wanted), cgroup_parent=wanted.get("cgroup_parent"))
 
 
 def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:

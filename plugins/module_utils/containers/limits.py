@@ -7,9 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 
-def cgroup_path(container_id: str) -> str:
-    """The cgroup the engine names in each bundle's linux.cgroupsPath."""
-    return f"berth-{container_id}"
+def cgroup_path(container_id: str, parent: str | None = None) -> str:
+    """The cgroup the engine names in each bundle's linux.cgroupsPath:
+    ``berth-<id>``, under ``cgroup_parent`` when given (e.g. a budget made
+    with the cgroup module)."""
+    from ..cgroups.base import check_path
+
+    leaf = f"berth-{container_id}"
+    return f"{check_path(parent.strip('/'), 'cgroup_parent')}/{leaf}" if parent else leaf
+
+
+def of(record: dict[str, Any]) -> str:
+    return record["config"].get("cgroup_path") or cgroup_path(record["id"])
 
 
 def validate(raw: dict[str, Any]) -> Any:
@@ -20,17 +29,17 @@ def validate(raw: dict[str, Any]) -> Any:
     return validate_model(Resources, raw)
 
 
-def apply(container_id: str, raw: dict[str, Any]) -> list[dict[str, str]]:
+def apply(path: str, raw: dict[str, Any]) -> list[dict[str, str]]:
     """Write the limits the kernel does not already have; the writes made."""
     from ..cgroups.factory import open_manager
 
     if not raw:
         return []
-    writes = open_manager(cgroup_path(container_id)).apply(validate(raw))
+    writes = open_manager(path).apply(validate(raw))
     return [w.as_dict() for w in writes]
 
 
-def stats(container_id: str) -> dict[str, Any]:
+def stats(path: str) -> dict[str, Any]:
     from ..cgroups.factory import open_manager
 
-    return open_manager(cgroup_path(container_id)).stats().as_dict()
+    return open_manager(path).stats().as_dict()

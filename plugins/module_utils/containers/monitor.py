@@ -167,7 +167,7 @@ class Monitor:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
         try:
-            limits.apply(container_id, config.get("resources") or {})
+            limits.apply(limits.of(record), config.get("resources") or {})
         except BerthError:
             self.inits.pop(pid, None)
             runtime.delete(root, container_id, force=True)

@@ -48,6 +48,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_options", {"type": "dict"}, kind="dict"),
     Option("healthcheck", {"type": "dict"}, kind="dict"),
     Option("oom_score_adj", {"type": "int"}),
+    Option("cgroup_parent", {"type": "str"}),
     Option("paused", {"type": "bool"}, update="in_place"),
     # resource limits (Docker's names and units), changed in place like `docker update`
     *(Option(name, {"type": kind}, update="in_place") for name, kind in (

@@ -39,7 +39,8 @@ class ContainerService:
     def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
                stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
                log_max_file: int = 1, options: dict[str, Any] | None = None,
-               healthcheck: dict[str, Any] | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any]:
+               healthcheck: dict[str, Any] | None = None, resources: dict[str, Any] | None = None,
+               cgroup_parent: str | None = None) -> dict[str, Any]:
         """A created container (record + bundle). ``options`` are the values the
         task stated, kept for comparing the next run's (see options.py)."""
         policy.parse(restart_policy)
@@ -55,6 +56,7 @@ class ContainerService:
             probe = health.from_image(json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {})
         config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
                   "healthcheck": probe if health.probe_argv(probe) else None, "resources": resources or {},
+                  "cgroup_parent": cgroup_parent,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
         with self.store.meta.transaction() as txn:
@@ -62,14 +64,22 @@ class ContainerService:
                                                 "options": options or {},
                                                 "state": {"status": "created", "restart_count": 0}})
         try:
+            record = self._set_cgroup_path(record, cgroup_parent)
             bundle = self.store.directory(record["id"]) / "bundle"
             written = write_bundle(self.engine, record["id"], request, bundle)
-            written.setdefault("linux", {})["cgroupsPath"] = limits.cgroup_path(record["id"])
+            written.setdefault("linux", {})["cgroupsPath"] = limits.of(record)
             atomic_write_json(bundle / "config.json", written)
         except BaseException:
             self.store.forget(record["id"])
             raise
         return self.store.meta.get(record["id"])
+
+    def _set_cgroup_path(self, record: dict[str, Any], parent: str | None) -> dict[str, Any]:
+        with self.store.meta.transaction() as txn:
+            current = txn.get(record["id"])
+            current["config"]["cgroup_path"] = limits.cgroup_path(record["id"], parent)
+            txn.put(record["id"], current)
+        return current
 
     def remove(self, ref: str, *, force: bool = False) -> str:
         record = self.refresh(self.store.get(ref))
@@ -236,7 +246,7 @@ class ContainerService:
             current["config"]["resources"] = {**current["config"].get("resources", {}), **raw}
             txn.put(record["id"], current)
         if record["state"]["status"] == "running":
-            return limits.apply(record["id"], current["config"]["resources"])
+            return limits.apply(limits.of(current), current["config"]["resources"])
         return []
 
     def pause(self, ref: str, paused: bool) -> dict[str, Any]:
@@ -255,7 +265,7 @@ class ContainerService:
         if record["state"].get("status") != "running":
             return None
         with contextlib.suppress(BerthError, OSError):
-            return limits.stats(record["id"])
+            return limits.stats(limits.of(record))
         return None
 
     def restore(self) -> list[str]:
