@@ -74,16 +74,19 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
     monitor = int((work / "run" / "monitor.pid").read_text())
     pss, rss = memory([monitor])
     subprocess.run([*berth, "rm", "-f", *[f"d{i}" for i in range(count)]], capture_output=True, check=False)
-    api = _detached_via_api(engine, count)
+    api = _detached_via_api(engine, count, "api")
+    limited = _detached_via_api(engine, count, "lim", {"memory": "256m", "cpus": "0.5", "pids_limit": 100})
     return {"run --rm true (median ms)": round(statistics.median(run_rm), 1),
             f"{count} detached: ms each (median)": round(statistics.median(detached), 1),
             f"engine PSS per container at {count} (MB)": round(pss / count, 2),
             f"engine RSS per container at {count} (MB)": round(rss / count, 2),
             f"{count} detached via the engine API (no CLI start-up): ms each": api,
+            "same with memory, cpus and pids limits: ms each": limited,
+            "cost of the limits at start (ms)": round(limited - api, 1),
             "engine processes": 1}
 
 
-def _detached_via_api(engine: Engine, count: int) -> float:
+def _detached_via_api(engine: Engine, count: int, prefix: str, resources: dict | None = None) -> float:
     from ansible_collections.berth.engine.plugins.module_utils.bundle import BundleRequest
     from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 
@@ -91,11 +94,12 @@ def _detached_via_api(engine: Engine, count: int) -> float:
     times = []
     for i in range(count):
         start = time.perf_counter()
-        record = service.create(f"api{i}", BundleRequest(image="local/box:1", command=["sleep", "600"]))
+        record = service.create(f"{prefix}{i}", BundleRequest(image="local/box:1", command=["sleep", "600"]),
+                                resources=resources)
         service.start(record["id"])
         times.append((time.perf_counter() - start) * 1000)
     for i in range(count):
-        service.remove(f"api{i}", force=True)
+        service.remove(f"{prefix}{i}", force=True)
     return round(statistics.median(times), 1)
 
 
