@@ -157,29 +157,53 @@ options:
     type: list
     elements: dict
     suboptions:
-      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
-      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+      path:
+        description: The block device, such as V(/dev/sda).
+        type: str
+        required: true
+      rate:
+        description: The limit - bytes with Docker units for bps (such as V(10m)), a count for iops.
+        type: str
+        required: true
   device_write_bps:
     description: Per-device write bps limits, like C(docker --device-write-bps). Updated in place.
     type: list
     elements: dict
     suboptions:
-      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
-      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+      path:
+        description: The block device, such as V(/dev/sda).
+        type: str
+        required: true
+      rate:
+        description: The limit - bytes with Docker units for bps (such as V(10m)), a count for iops.
+        type: str
+        required: true
   device_read_iops:
     description: Per-device read iops limits, like C(docker --device-read-iops). Updated in place.
     type: list
     elements: dict
     suboptions:
-      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
-      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+      path:
+        description: The block device, such as V(/dev/sda).
+        type: str
+        required: true
+      rate:
+        description: The limit - bytes with Docker units for bps (such as V(10m)), a count for iops.
+        type: str
+        required: true
   device_write_iops:
     description: Per-device write iops limits, like C(docker --device-write-iops). Updated in place.
     type: list
     elements: dict
     suboptions:
-      path: {description: The block device, such as V(/dev/sda)., type: str, required: true}
-      rate: {description: The limit (bytes with Docker units for bps, such as V(10m); a count for iops)., type: str, required: true}
+      path:
+        description: The block device, such as V(/dev/sda).
+        type: str
+        required: true
+      rate:
+        description: The limit - bytes with Docker units for bps (such as V(10m)), a count for iops.
+        type: str
+        required: true
   healthy_timeout:
     description: Seconds O(state=healthy) waits for the healthcheck to pass.
     type: int

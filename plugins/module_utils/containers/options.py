@@ -60,6 +60,8 @@ OPTIONS: tuple[Option, ...] = (
              update="in_place") for name in ("device_read_bps", "device_write_bps", "device_read_iops",
                                              "device_write_iops")),
 )
+
+
 RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares", "cpu_period",
              "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "device_read_bps",
              "device_write_bps", "device_read_iops", "device_write_iops")
