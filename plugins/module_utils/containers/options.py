@@ -62,6 +62,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+BY_NAME = {option.name: option for option in OPTIONS}
 RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares", "cpu_period",
              "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "device_read_bps",
              "device_write_bps", "device_read_iops", "device_write_iops")
@@ -70,7 +71,6 @@ RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness",
 def resources(values: dict[str, Any]) -> dict[str, Any]:
     """The resource limits among the stated options (raw, as the task gives them)."""
     return {name: values[name] for name in RESOURCES if values.get(name) is not None}
-BY_NAME = {option.name: option for option in OPTIONS}
 
 
 def argument_spec() -> dict[str, dict[str, Any]]:
