@@ -125,7 +125,12 @@ class Monitor:
         while b"\n" in buffer:
             line, _sep, rest = bytes(buffer).partition(b"\n")
             buffer[:] = rest
-            self._request(conn, json.loads(line))
+            try:
+                request = json.loads(line)
+            except ValueError:
+                _reply(conn, {"ok": False, "error": {"kind": "invalid_input", "message": "not a JSON request"}})
+                continue
+            self._request(conn, request)
 
     def _request(self, conn: socket.socket, request: dict[str, Any]) -> None:
         try:
@@ -140,6 +145,9 @@ class Monitor:
                 _reply(conn, {"ok": True, "pid": os.getpid()})
         except BerthError as err:
             _reply(conn, {"ok": False, "error": err.as_dict()})
+        except (OSError, KeyError, TypeError, ValueError) as err:
+            # one bad request must not take down the monitor of every container
+            _reply(conn, {"ok": False, "error": {"kind": "invalid_state", "message": f"monitor: {err!r}"}})
 
     # -- starting --------------------------------------------------------------------
     def start(self, container_id: str) -> int:
@@ -153,10 +161,16 @@ class Monitor:
         bundle = str(self.store.directory(container_id) / "bundle")
         with contextlib.suppress(BerthError):
             runtime.delete(root, container_id, force=True)   # leftovers of a crash
-        with _stdio(out_w, err_w):
-            created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
-        os.close(out_w)
-        os.close(err_w)
+        try:
+            with _stdio(out_w, err_w):
+                created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
         pid = created["pid"]
         self.inits[pid] = container_id
         writer = self.logs.get(container_id) or LogWriter(self.store.log_path(container_id),
