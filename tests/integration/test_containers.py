@@ -209,3 +209,33 @@ def test_export_is_the_merged_filesystem(berth: Berth, tmp_path: Path) -> None:
         assert tar.extractfile("./data/x").read() == b"hi\n"  # type: ignore[union-attr]
     assert "./bin/busybox" in names and "./etc/motd" not in names and "./etc/passwd" in names
     assert not mounts_under(berth.state)
+
+
+def test_exec_with_a_tty(berth: Berth) -> None:
+    """`berth exec -it` on a pseudo-terminal: the shell sees a tty, input reaches it, its exit code comes back."""
+    import pty
+
+    berth("run", "-d", "--name", "term", IMAGE, "sleep", "300")
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs
+        os.execv(berth.prefix[0], [*berth.prefix, "exec", "-it", "term", "sh"])
+    import select
+    import time
+
+    os.write(fd, b"tty; echo typed-$((6*7)); exit 6\n")
+    output, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.5)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 6
+    assert b"/dev/pts/0" in output and b"typed-42" in output

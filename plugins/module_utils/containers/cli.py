@@ -61,6 +61,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     execute.add_argument("-u", "--user")
     execute.add_argument("-w", "--workdir")
     execute.add_argument("-i", "--interactive", action="store_true", help="pass stdin to the command")
+    execute.add_argument("-t", "--tty", action="store_true", help="on a terminal (with -i: a shell)")
     execute.add_argument("container")
     execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")
     export = sub.add_parser("export", parents=[common], help="a container's filesystem as a tarball")
@@ -160,6 +161,9 @@ def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     env = dict(item.partition("=")[::2] for item in args.env)
+    if args.tty:
+        return {"_rc": ContainerService(engine).execute_tty(args.container, args.cmd, env=env, user=args.user,
+                                                            workdir=args.workdir)}
     stdin = sys.stdin.buffer.read() if args.interactive else None
     done = ContainerService(engine).execute(args.container, args.cmd, env=env, user=args.user, workdir=args.workdir,
                                             stdin=stdin)

@@ -166,6 +166,18 @@ class ContainerService:
                 ) -> subprocess.CompletedProcess[bytes]:
         """A command in the running container's namespaces and cgroup (its env,
         user and workdir unless given); rc, stdout and stderr."""
+        command = self._exec_command(ref, argv, env=env, user=user, workdir=workdir)
+        return subprocess.run(command, input=stdin or b"", capture_output=True, timeout=timeout, check=False)
+
+    def execute_tty(self, ref: str, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
+                    workdir: str | None = None) -> int:
+        """`exec -it`: the command on a terminal, proxied to ours; its exit code."""
+        from .tty import run_with_tty
+
+        return run_with_tty(self._exec_command(ref, argv, env=env, user=user, workdir=workdir))
+
+    def _exec_command(self, ref: str, argv: list[str], *, env: dict[str, str] | None, user: str | None,
+                      workdir: str | None) -> list[str]:
         record = self.refresh(self.store.get(ref))
         if record["state"]["status"] != "running":
             raise Conflict(f"container {record['name']} is not running", field="name",
@@ -183,8 +195,7 @@ class ContainerService:
             command += ["-e", f"{key}={value}"]
         if workdir:
             command += ["--cwd", workdir]
-        return subprocess.run([*command, record["id"], *argv], input=stdin or b"", capture_output=True,
-                              timeout=timeout, check=False)
+        return [*command, record["id"], *argv]
 
     def wait_healthy(self, refs: list[str], timeout: float) -> list[dict[str, Any]]:
         """Until every container is healthy; an unhealthy or exited one, or the
