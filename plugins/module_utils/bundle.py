@@ -16,6 +16,7 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .bundle_host import apply_host_config
 from .engine import Engine
 from .errors import InvalidInput
 from .fsutil import atomic_write_json
@@ -50,6 +51,11 @@ class BundleRequest:
     labels: dict[str, str] = field(default_factory=dict)
     terminal: bool = False
     oom_score_adj: int | None = None
+    tmpfs: list[str] = field(default_factory=list)
+    ulimits: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+    privileged: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +88,8 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
     config["mounts"].insert(0, _root_mount(lowerdirs, directory))
     config["annotations"] = {**request.labels, "org.opencontainers.image.ref.name": request.image,
                              "berth.image.id": record.id}
+    apply_host_config(config, tmpfs=request.tmpfs, ulimits=request.ulimits, sysctls=request.sysctls,
+                      devices=request.devices, privileged=request.privileged)
     return config
 
 

@@ -104,6 +104,26 @@ options:
       - Without it the image's HEALTHCHECK applies. The monitor runs the probe inside the container and keeps the
         status (starting, healthy, unhealthy) and the last five results in the container's state.
     type: dict
+  tmpfs:
+    description: tmpfs mounts, V(/path) or V(/path:size=64m,mode=1777) (noexec, nosuid, nodev unless given).
+    type: list
+    elements: str
+  ulimits:
+    description: Resource limits as V(name:soft[:hard]), such as V(nofile:1024:2048) (capped at the host's hard limit).
+    type: list
+    elements: str
+  sysctls:
+    description: Namespaced kernel parameters, such as C(net.ipv4.ip_unprivileged_port_start).
+    type: dict
+  devices:
+    description: Host devices, V(/dev/host[:/dev/container[:rwm]]).
+    type: list
+    elements: str
+  privileged:
+    description:
+      - Every capability, nothing masked or read-only in /proc, /sys writable, every device allowed by the device
+        cgroup (host devices are not bound in; name them in O(devices)).
+    type: bool
   cgroup_parent:
     description:
       - The cgroup the container's own cgroup (C(berth-<id>)) is made under, such as a budget converged with

@@ -221,3 +221,41 @@ def test_cgroup_parent_puts_the_container_under_a_budget(env: dict[str, Any]) ->
         {"berth.engine.cgroup": {"path": "berth-budget", "state": "absent"}},
     ], name="teardown.yml", module_defaults=env["defaults"])
     assert run_playbook(teardown).failed == 0
+
+
+def test_host_config_options(env: dict[str, Any]) -> None:
+    probe = ("grep -E ' /scratch ' /proc/self/mountinfo | grep -c 'size=1024k'; ulimit -Sn; ulimit -Hn;"
+             "cat /proc/sys/kernel/shm_rmid_forced; stat -c '%t:%T' /dev/mynull; echo x > /dev/mynull && echo wrote;"
+             "exec sleep 300")
+    task = {"name": "hosty", "image": IMAGE, "command": ["sh", "-c", probe], "tmpfs": ["/scratch:size=1m"],
+            "ulimits": ["nofile:512:1024"], "sysctls": {"kernel.shm_rmid_forced": 1},
+            "devices": ["/dev/null:/dev/mynull:rw"]}
+    assert_converges(_play(env, task))
+    store = ContainerStore(env["engine"])
+
+    def output() -> list[str]:
+        path = store.log_path(store.get("hosty")["id"])
+        text = "".join(json.loads(line)["log"] for line in path.read_text().splitlines()) if path.exists() else ""
+        return text.split()
+
+    assert wait_for(lambda: len(output()) >= 6)
+    assert output() == ["1", "512", "1024", "1", "1:3", "wrote"]
+    privileged = run_playbook(_play(env, {"name": "priv", "image": IMAGE, "privileged": True,
+                                          "command": ["sh", "-c", "grep CapEff /proc/self/status; exec sleep 300"]},
+                                    name="priv.yml"))
+    assert privileged.failed == 0
+    assert wait_for(lambda: store.log_path(store.get("priv")["id"]).exists()
+                    and "CapEff" in store.log_path(store.get("priv")["id"]).read_text())
+    host_bounding = next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                         if line.startswith("CapBnd:"))
+    assert host_bounding in store.log_path(store.get("priv")["id"]).read_text()
+
+
+@pytest.mark.parametrize(("task", "field"), [
+    ({"tmpfs": ["relative"]}, "tmpfs"), ({"ulimits": ["files:1"]}, "ulimits"),
+    ({"devices": ["/dev/nonexistent"]}, "devices"),
+])
+def test_bad_host_config(env: dict[str, Any], task: dict[str, Any], field: str) -> None:
+    result = run_playbook(_play(env, {"name": "bad", "image": IMAGE, **task}))
+    assert result.failed == 1 and f"{field}:" in result.output, result.output[-2000:]
+    assert ContainerStore(env["engine"]).find("bad") is None

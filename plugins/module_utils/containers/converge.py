@@ -144,7 +144,9 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                             working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
                             read_only=bool(wanted.get("read_only")), cap_add=wanted.get("capabilities") or [],
                             cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {},
-                            oom_score_adj=wanted.get("oom_score_adj"))
+                            oom_score_adj=wanted.get("oom_score_adj"), tmpfs=wanted.get("tmpfs") or [],
+                            ulimits=wanted.get("ulimits") or [], sysctls=wanted.get("sysctls") or {},
+                            devices=wanted.get("devices") or [], privileged=bool(wanted.get("privileged")))
     size, files = _log_options(wanted.get("log_options") or {})
     return service.create(params["name"], request, restart_policy=_policy(wanted),
                           auto_remove=bool(wanted.get("auto_remove")),

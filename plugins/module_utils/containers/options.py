@@ -48,6 +48,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_options", {"type": "dict"}, kind="dict"),
     Option("healthcheck", {"type": "dict"}, kind="dict"),
     Option("oom_score_adj", {"type": "int"}),
+    Option("tmpfs", {"type": "list", "elements": "str"}, kind="set"),
+    Option("ulimits", {"type": "list", "elements": "str"}, kind="set"),
+    Option("sysctls", {"type": "dict"}, kind="dict"),
+    Option("devices", {"type": "list", "elements": "str"}, kind="set"),
+    Option("privileged", {"type": "bool"}),
     Option("cgroup_parent", {"type": "str"}),
     Option("paused", {"type": "bool"}, update="in_place"),
     # resource limits (Docker's names and units), changed in place like `docker update`
@@ -90,8 +95,9 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
         values["env"] = {**env, **(values.get("env") or {})}
     if "env" in values:
         values["env"] = {str(k): _text(v) for k, v in values["env"].items()}
-    if "labels" in values:
-        values["labels"] = {str(k): _text(v) for k, v in values["labels"].items()}
+    for name in ("labels", "sysctls"):
+        if name in values:
+            values[name] = {str(k): _text(v) for k, v in values[name].items()}
     return values
 
 
