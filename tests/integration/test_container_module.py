@@ -259,3 +259,10 @@ def test_bad_host_config(env: dict[str, Any], task: dict[str, Any], field: str) 
     result = run_playbook(_play(env, {"name": "bad", "image": IMAGE, **task}))
     assert result.failed == 1 and f"{field}:" in result.output, result.output[-2000:]
     assert ContainerStore(env["engine"]).find("bad") is None
+
+
+def test_a_paused_container_can_be_removed(env: dict[str, Any]) -> None:
+    assert run_playbook(_play(env, {"name": "frozen", "image": IMAGE, "paused": True})).failed == 0
+    assert ContainerStore(env["engine"]).get("frozen")["state"]["paused"] is True
+    gone = run_playbook(_play(env, {"name": "frozen", "state": "absent"}, name="gone.yml"))
+    assert gone.failed == 0 and ContainerStore(env["engine"]).find("frozen") is None

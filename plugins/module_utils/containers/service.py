@@ -103,6 +103,8 @@ class ContainerService:
         record = self.refresh(self.store.get(ref))
         config = record["config"]
         wait = config.get("stop_timeout", 10) if timeout is None else timeout
+        if record["state"].get("paused") and record["state"]["status"] == "running":
+            self.pause(record["id"], False)  # a frozen process cannot act on, or die from, a signal
         if record["state"]["status"] in ("running", "restarting"):
             self._ask({"op": "stop", "id": record["id"], "signal": _signal_number(config.get("stop_signal")),
                        "timeout": wait}, timeout=wait + 60)
