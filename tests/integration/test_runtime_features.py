@@ -19,7 +19,7 @@ from tests.support.runtime import (
     container_leaks,
     make_rootfs,
     mounts_under,
-    runc,
+    run_both,
     runc_spec,
     sections,
     wait_for,
@@ -36,15 +36,10 @@ def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _both(tmp_path: Path, bundle: Path, name: str) -> dict[str, str]:
-    outputs = {}
-    for label, runner in (("runc", runc), ("berth", berth)):
-        cid = f"berth-rt-{name}-{label}"
-        result = runner(tmp_path / f"{label}-root", "run", "--bundle", str(bundle), cid)
-        assert result.returncode == 0, f"{label}: {result.stderr}"
-        assert not container_leaks(cid, tmp_path / f"{label}-root")
-        outputs[label] = result.stdout
-    assert outputs["berth"] == outputs["runc"]
-    return sections(outputs["berth"])
+    """Both runtimes must print exactly the same; berth's report by section."""
+    runc_out, berth_out = run_both(tmp_path, bundle, name)
+    assert berth_out == runc_out
+    return sections(berth_out)
 
 
 def test_seccomp_profile_is_enforced_like_runc(tmp_path: Path, rootfs: Path) -> None:

@@ -17,10 +17,9 @@ from tests.support.runtime import (
     BERTH_RUNTIME,
     PROBE,
     berth,
-    container_leaks,
     make_rootfs,
     normalized_mounts,
-    runc,
+    run_both,
     runc_spec,
     sections,
     write_config,
@@ -38,18 +37,6 @@ def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_rootfs(tmp_path_factory.mktemp("runtime-rootfs"))
 
 
-def _both(tmp_path: Path, bundle: Path, name: str) -> tuple[str, str]:
-    """Run the bundle under each runtime; return (runc stdout, berth stdout)."""
-    outputs = []
-    for label, runner in (("runc", runc), ("berth", berth)):
-        cid = f"berth-rt-{name}-{label}"
-        result = runner(tmp_path / f"{label}-root", "run", "--bundle", str(bundle), cid)
-        assert result.returncode == 0, f"{label}: {result.stderr}"
-        assert not container_leaks(cid, tmp_path / f"{label}-root")
-        outputs.append(result.stdout)
-    return outputs[0], outputs[1]
-
-
 def _assert_same(runc_out: str, berth_out: str, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
     expected, actual = sections(runc_out), sections(berth_out)
     for key in set(expected) - set(skip):
@@ -60,7 +47,7 @@ def _assert_same(runc_out: str, berth_out: str, *, skip: tuple[str, ...] = ()) -
 def test_probe_matches_runc_on_a_runc_spec_bundle(tmp_path: Path, rootfs: Path) -> None:
     bundle = tmp_path / "bundle"
     runc_spec(bundle, rootfs, ["sh", "-c", PROBE])
-    facts = _assert_same(*_both(tmp_path, bundle, "probe"))
+    facts = _assert_same(*run_both(tmp_path, bundle, "probe"))
     assert facts["pid"] == "1"
     assert facts["hostname"] == "runc"
     assert facts["others"] == "0" and facts["pids"] == "small", "host processes are visible"
@@ -79,7 +66,7 @@ def test_probe_matches_runc_on_a_runc_spec_bundle(tmp_path: Path, rootfs: Path) 
 def test_mount_table_matches_runc(tmp_path: Path, rootfs: Path) -> None:
     bundle = tmp_path / "bundle"
     runc_spec(bundle, rootfs, ["cat", "/proc/self/mountinfo"])
-    runc_out, berth_out = _both(tmp_path, bundle, "mounts")
+    runc_out, berth_out = run_both(tmp_path, bundle, "mounts")
     assert _relaxed(normalized_mounts(berth_out)) == _relaxed(normalized_mounts(runc_out))
     # berth keeps the source's nosuid,nodev,noexec when it remounts a path
     # read-only (the /proc paths; a root on a nosuid tmpfs), as crun does;
@@ -109,7 +96,7 @@ def test_docker_defaults_from_berth_spec_match_runc(tmp_path: Path, rootfs: Path
     config["root"]["path"] = str(rootfs)
     config["process"]["args"] = ["sh", "-c", PROBE]
     write_config(bundle, config)
-    facts = _assert_same(*_both(tmp_path, bundle, "docker"))
+    facts = _assert_same(*run_both(tmp_path, bundle, "docker"))
     assert f"CapBnd:\t{DOCKER_DEFAULT_CAPS}" in facts["caps"]
     assert f"CapEff:\t{DOCKER_DEFAULT_CAPS}" in facts["caps"]
     assert facts["root"] == "writable"
@@ -135,7 +122,7 @@ def test_user_namespace_bundle_matches_runc(tmp_path: Path, open_dir: Path) -> N
     config["linux"]["uidMappings"] = mapping
     config["linux"]["gidMappings"] = mapping
     write_config(bundle, config)
-    facts = _assert_same(*_both(tmp_path, bundle, "userns"))
+    facts = _assert_same(*run_both(tmp_path, bundle, "userns"))
     assert facts["map"].split()[:3] == ["0", "100000", "65536"]
     assert facts["owner"] == "65534:65534"      # host root is unmapped inside: nobody
 
@@ -156,7 +143,7 @@ def test_user_cwd_env_limits_and_sysctls(tmp_path: Path, rootfs: Path) -> None:
     config["linux"]["sysctl"] = {"kernel.shm_rmid_forced": "1", "net.ipv4.ip_forward": "1"}
     write_config(bundle, config)
     # runc 1.1.5 predates the spec's domainname: compared against the spec, not runc
-    facts = _assert_same(*_both(tmp_path, bundle, "user"), skip=("host",))
+    facts = _assert_same(*run_both(tmp_path, bundle, "user"), skip=("host",))
     assert facts["id"].split() == ["65534", "65534", "65534", "5", "100"]
     assert facts["cwd"] == "/tmp" and facts["env"] == "hello"
     assert facts["nofile"].split() == ["512", str(min(4096, host_hard))]

@@ -110,6 +110,19 @@ def runc(root: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[s
                           timeout=60, check=False, **kwargs)
 
 
+def run_both(tmp_path: Path, bundle: Path, name: str) -> tuple[str, str]:
+    """Run the bundle under runc, then berth-runtime, each leaving nothing
+    behind; their stdouts (runc's, berth's)."""
+    outputs = []
+    for label, runner in (("runc", runc), ("berth", berth)):
+        cid = f"berth-rt-{name}-{label}"
+        result = runner(tmp_path / f"{label}-root", "run", "--bundle", str(bundle), cid)
+        assert result.returncode == 0, f"{label}: {result.stderr}"
+        assert not container_leaks(cid, tmp_path / f"{label}-root")
+        outputs.append(result.stdout)
+    return outputs[0], outputs[1]
+
+
 def sections(output: str) -> dict[str, str]:
     found: dict[str, list[str]] = {}
     current = "preamble"

@@ -25,13 +25,11 @@ import selectors
 import signal
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
-from ..runtime import state as runtime_state
 from . import health, limits, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
@@ -227,10 +225,10 @@ class Monitor:
         self.next_probe.pop(container_id, None)
         self._drain(container_id)
         root = str(self.store.runtime_root)
-        oom = _oom_killed(root, container_id)
+        record = self.store.meta.find(container_id)
+        oom = _oom_killed(record) if record is not None else False
         with contextlib.suppress(BerthError):
             runtime.delete(root, container_id, force=True)
-        record = self.store.meta.find(container_id)
         if record is None:
             return
         state = record["state"]
@@ -450,19 +448,10 @@ def _stdio(out_fd: int, err_fd: int):  # type: ignore[no-untyped-def]
         os.close(devnull)
 
 
-def _oom_killed(root: str, container_id: str) -> bool:
-    try:
-        record = runtime_state.load(root, container_id)
-    except BerthError:
-        return False
-    for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        for name, key in (("memory.oom_control", "oom_kill"), ("memory.events", "oom_kill")):
-            path = Path(base) / record["cgroup"] / name
-            with contextlib.suppress(OSError):
-                for line in path.read_text().splitlines():
-                    field, _sep, value = line.partition(" ")
-                    if field == key and value.strip().isdigit() and int(value) > 0:
-                        return True
+def _oom_killed(record: dict[str, Any]) -> bool:
+    """Read before the runtime removes the cgroup: the kernel's OOM-kill count (cgroup drivers' stats)."""
+    with contextlib.suppress(BerthError, OSError):
+        return bool(limits.stats(limits.of(record)).get("oom_kills"))
     return False
 
 
