@@ -24,6 +24,7 @@ from .image.store import ImageStore
 from .runtime import caps
 from .runtime.defaults import default_spec
 from .userdb import resolve_user
+from .volumes import specs
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -56,6 +57,7 @@ class BundleRequest:
     sysctls: dict[str, str] = field(default_factory=dict)
     devices: list[str] = field(default_factory=list)
     privileged: bool = False
+    mounts: list[dict] = field(default_factory=list)   # volumes/specs.py's normalised form, sources named
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +92,7 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
                              "berth.image.id": record.id}
     apply_host_config(config, tmpfs=request.tmpfs, ulimits=request.ulimits, sysctls=request.sysctls,
                       devices=request.devices, privileged=request.privileged)
+    _user_mounts(engine, config, request.mounts)
     return config
 
 
@@ -153,6 +156,24 @@ def _capabilities(cap_add: list[str], cap_drop: list[str], uid: int) -> dict:
 def _cap_name(name: str) -> str:
     upper = name.upper()
     return upper if upper.startswith("CAP_") else f"CAP_{upper}"
+
+
+def _user_mounts(engine: Engine, config: dict, mounts: list[dict]) -> None:
+    """Volumes, binds and tmpfs mounts in place of any default at the same path."""
+    if not mounts:
+        return
+    volumes = engine.layout.state_root / "volumes"
+    rendered = [specs.oci_mount(m, _host_path(volumes, m)) for m in mounts]
+    config["mounts"] = specs.place(config["mounts"], rendered)
+    propagation = specs.root_propagation(mounts)
+    if propagation:
+        config.setdefault("linux", {})["rootfsPropagation"] = propagation
+
+
+def _host_path(volumes: Path, mount: dict) -> str:
+    if mount["type"] == "volume":
+        return str(volumes / (mount["source"] or "anonymous") / "_data")   # anonymous: named at create
+    return mount["source"]
 
 
 def _root_mount(lowerdirs: list[Path], directory: Path) -> dict:

@@ -108,6 +108,71 @@ options:
     description: tmpfs mounts, V(/path) or V(/path:size=64m,mode=1777) (noexec, nosuid, nodev unless given).
     type: list
     elements: str
+  volumes:
+    description:
+      - Mounts in Docker's short syntax. V(name:/path[:ro]) mounts the named volume (created on first use);
+        V(/host/path:/path[:ro,rshared]) bind-mounts a host file or directory (a missing host directory is created,
+        as C(docker run -v) does); V(/path) mounts a new anonymous volume.
+      - Options after the second colon, comma-separated, are V(ro), V(rw), V(nocopy) (volumes) and a propagation
+        (binds) V(private), V(rprivate) (the default), V(shared), V(rshared), V(slave) or V(rslave). Shared and
+        slave propagation need the host mount holding the source to be shared.
+      - An empty volume mounted over a directory with content in the image receives that content first (Docker's
+        copy-up), unless V(nocopy).
+      - The image's C(VOLUME) paths not covered here or in O(mounts) get anonymous volumes.
+    type: list
+    elements: str
+  mounts:
+    description:
+      - Mounts in the long syntax (as community.docker's C(mounts)). Each container path may appear once across
+        O(volumes), O(mounts) and O(tmpfs).
+    type: list
+    elements: dict
+    suboptions:
+      target:
+        description: The path inside the container.
+        type: str
+        required: true
+      source:
+        description:
+          - The volume's name (V(volume); left out for an anonymous volume) or the host path (V(bind), which must
+            exist: this syntax never creates it).
+        type: str
+      type:
+        description: What to mount.
+        type: str
+        choices: [volume, bind, tmpfs]
+        default: volume
+      read_only:
+        description: Mount read-only (writes fail with EROFS).
+        type: bool
+      propagation:
+        description: Bind propagation (V(rprivate) when left out).
+        type: str
+        choices: [private, rprivate, shared, rshared, slave, rslave]
+      no_copy:
+        description: Do not copy the image's content into an empty volume.
+        type: bool
+      tmpfs_size:
+        description: Size limit of a tmpfs mount, such as V(64m) (enforced by the kernel).
+        type: str
+      tmpfs_mode:
+        description: Octal mode of a tmpfs mount's root, such as V('1777').
+        type: str
+      labels:
+        description: Labels of a volume created by this mount.
+        type: dict
+      volume_driver:
+        description: Driver of a volume created by this mount (only V(local)).
+        type: str
+      volume_options:
+        description: Driver options of a volume created by this mount (see M(berth.engine.volume)).
+        type: dict
+  keep_volumes:
+    description:
+      - When the container is removed or recreated, keep its anonymous volumes (V(false) removes them, like
+        C(docker rm -v)). Named volumes are never removed with a container.
+    type: bool
+    default: true
   ulimits:
     description: Resource limits as V(name:soft[:hard]), such as V(nofile:1024:2048) (capped at the host's hard limit).
     type: list
@@ -319,6 +384,7 @@ def main() -> None:
             recreate={"type": "bool", "default": False},
             restart={"type": "bool", "default": False},
             healthy_timeout={"type": "int", "default": 300},
+            keep_volumes={"type": "bool", "default": True},
             **option_spec()),
         required_if=[("state", "present", ["image"]), ("state", "started", ["image"]),
                      ("state", "stopped", ["image"]), ("state", "healthy", ["image"])],

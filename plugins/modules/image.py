@@ -75,6 +75,7 @@ options:
       user: {description: "User (name or uid[:gid]).", type: str}
       labels: {description: Labels., type: dict, default: {}}
       exposed_ports: {description: Exposed ports such as V(80/tcp)., type: list, elements: str, default: []}
+      volumes: {description: "Volume paths (a Dockerfile's VOLUME), such as V(/data).", type: list, elements: str, default: []}
   repository:
     description:
       - Also tag the image as this name[:tag] (tag defaults to the source tag). With O(push=true), push there.
@@ -208,6 +209,7 @@ IMPORT_CONFIG = {
     "user": {"type": "str"},
     "labels": {"type": "dict", "default": {}},
     "exposed_ports": {"type": "list", "elements": "str", "default": []},
+    "volumes": {"type": "list", "elements": "str", "default": []},
 }
 
 ARGS = argument_spec(

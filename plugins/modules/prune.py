@@ -28,6 +28,19 @@ options:
         description: Only images without tags (V(false) also removes tagged images no container uses).
         type: bool
         default: true
+  volumes:
+    description: Prune volumes no container uses (running or stopped).
+    type: bool
+    default: false
+  volumes_filters:
+    description: Which volumes to prune.
+    type: dict
+    default: {}
+    suboptions:
+      all:
+        description: Also named volumes (by default only anonymous ones, as C(docker volume prune) since Docker 23).
+        type: bool
+        default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -55,6 +68,15 @@ images_space_reclaimed:
   description: Bytes of blobs freed (compressed layers, configs, manifests).
   returned: always
   type: int
+volumes:
+  description: Names of the volumes removed (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+volumes_space_reclaimed:
+  description: Bytes the removed volumes took on disk.
+  returned: always
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -64,6 +86,7 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import ar
 try:
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     from ansible_collections.berth.engine.plugins.module_utils.image.prune import prune_images
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 except ImportError:
     pass  # run_module() reports the missing dependency
 
@@ -73,17 +96,25 @@ def main() -> None:
         argument_spec=argument_spec(
             images={"type": "bool", "default": False},
             images_filters={"type": "dict", "default": {},
-                            "options": {"dangling_only": {"type": "bool", "default": True}}}),
+                            "options": {"dangling_only": {"type": "bool", "default": True}}},
+            volumes={"type": "bool", "default": False},
+            volumes_filters={"type": "dict", "default": {}, "options": {"all": {"type": "bool", "default": False}}}),
         supports_check_mode=True)
 
     def action() -> dict:
         params = module.params
-        result: dict = {"changed": False, "images": [], "images_space_reclaimed": 0}
+        result: dict = {"changed": False, "images": [], "images_space_reclaimed": 0, "volumes": [],
+                        "volumes_space_reclaimed": 0}
+        engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
+        if params["volumes"]:   # volumes before images, the order of `docker system prune`
+            removed, reclaimed = VolumeService(engine).prune(all_volumes=params["volumes_filters"]["all"],
+                                                             check_mode=module.check_mode)
+            result.update(changed=bool(removed), volumes=removed, volumes_space_reclaimed=reclaimed)
         if params["images"]:
-            engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
             removed, reclaimed = prune_images(engine, dangling_only=params["images_filters"]["dangling_only"],
                                               check_mode=module.check_mode)
-            result.update(changed=bool(removed), images=removed, images_space_reclaimed=reclaimed)
+            result.update(changed=result["changed"] or bool(removed), images=removed,
+                          images_space_reclaimed=reclaimed)
         return result
 
     run_module(module, action)

@@ -36,6 +36,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--health-retries", type=int, default=3)
         parser.add_argument("--health-start-period", default="0s")
         parser.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
+        parser.add_argument("-v", "--volume", action="append", default=[],
+                            help="name:/path[:ro], /host/path:/path[:ro,rshared] or /path (anonymous)")
+        parser.add_argument("--mount", action="append", default=[],
+                            help="type=volume|bind|tmpfs,source=...,target=...[,readonly][,tmpfs-size=64m]")
+        parser.add_argument("--tmpfs", action="append", default=[], help="/path[:size=64m,mode=1777]")
         if name == "run":
             parser.add_argument("-d", "--detach", action="store_true")
         parser.add_argument("image")
@@ -48,6 +53,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
             parser.add_argument("-t", "--time", type=float)
         if name == "rm":
             parser.add_argument("-f", "--force", action="store_true")
+            parser.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes too")
     ps = sub.add_parser("ps", parents=[common], help="list containers")
     ps.add_argument("-a", "--all", action="store_true")
     logs = sub.add_parser("logs", parents=[common], help="a container's output")
@@ -77,9 +83,35 @@ def _request(args: argparse.Namespace) -> BundleRequest:
     for item in args.env:
         key, _sep, value = item.partition("=")
         env[key] = value
+    mounts = None
+    if args.volume or args.mount:
+        from ..volumes import specs
+
+        mounts = specs.parse_all(args.volume, [_mount_option(m) for m in args.mount], args.tmpfs)
     return BundleRequest(image=args.image, command=args.cmd or None,
                          entrypoint=[args.entrypoint] if args.entrypoint else None, env=env, user=args.user,
-                         working_dir=args.workdir, hostname=args.hostname, read_only=args.read_only)
+                         working_dir=args.workdir, hostname=args.hostname, read_only=args.read_only,
+                         tmpfs=args.tmpfs, mounts=mounts or [])
+
+
+_MOUNT_KEYS = {"src": "source", "source": "source", "dst": "target", "destination": "target", "target": "target",
+               "type": "type", "readonly": "read_only", "ro": "read_only", "bind-propagation": "propagation",
+               "volume-nocopy": "no_copy", "tmpfs-size": "tmpfs_size", "tmpfs-mode": "tmpfs_mode"}
+
+
+def _mount_option(text: str) -> dict[str, Any]:
+    """Docker's --mount: comma-separated key=value (readonly and volume-nocopy may stand alone)."""
+    entry: dict[str, Any] = {}
+    for part in (p for p in text.split(",") if p):
+        key, sep, value = part.partition("=")
+        if key not in _MOUNT_KEYS:
+            raise InvalidInput(f"--mount {text!r}: unknown key {key!r}", field="mounts",
+                               hint=f"keys: {', '.join(sorted(_MOUNT_KEYS))}")
+        name = _MOUNT_KEYS[key]
+        entry[name] = (value.lower() in ("1", "true", "")) if name in ("read_only", "no_copy") else value
+        if name in ("read_only", "no_copy") and not sep:
+            entry[name] = True
+    return entry
 
 
 def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
@@ -125,7 +157,7 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
     service.follow(created["id"], _write_entry, finished)
     if args.rm:
-        service.remove(created["id"], force=True)
+        service.remove(created["id"], force=True, volumes=True)
     code = outcome.get("state", {}).get("exit_code")
     return {"_rc": code if code is not None else 0}
 
@@ -193,7 +225,7 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "create": (_create, True),
     "start": (_each(lambda s, ref, _a: s.start(ref)["state"]["status"]), True),
     "stop": (_each(lambda s, ref, a: s.stop(ref, timeout=a.time)["state"]["status"]), True),
-    "rm": (_each(lambda s, ref, a: s.remove(ref, force=a.force)), True),
+    "rm": (_each(lambda s, ref, a: s.remove(ref, force=a.force, volumes=a.volumes)), True),
     "inspect": (_each(lambda s, ref, _a: s.refresh(s.store.get(ref))), False),
     "ps": (_ps, False),
     "logs": (_logs, False),

@@ -13,7 +13,7 @@ from ..bundle import BundleRequest
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
 from ..image.store import ImageStore
-from . import limits
+from . import limits, mounting
 from . import options as table
 from .service import ContainerService
 
@@ -39,10 +39,11 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
         if current is not None:
             plan.actions.append("remove")
             if not check_mode:
-                service.remove(current["id"], force=True)
+                service.remove(current["id"], force=True, volumes=not params.get("keep_volumes", True))
         return _result(plan, None)
     wanted = table.desired(params)
     limits.validate(table.resources(wanted))  # units and ranges checked before anything is planned
+    mounting.check_binds(_mounts(params))     # and volume/mount specs
     image_id = _image_id(engine, params, check_mode, plan)
     how = table.comparisons(params.get("comparisons"))
     recreate = current is None or bool(params.get("recreate"))
@@ -94,11 +95,13 @@ def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, 
         if current is not None:
             plan.actions.append("recreate")
             if not check:
-                service.remove(current["id"], force=True)
+                service.remove(current["id"], force=True, volumes=not params.get("keep_volumes", True))
         else:
             plan.actions.append("create")
+        mounts = _mounts(params)
+        plan.actions += [f"create volume {name}" for name in mounting.missing_volumes(service.engine, mounts)]
         if not check:
-            record = _create(service, params, wanted)
+            record = _create(service, params, wanted, mounts)
     else:
         in_place = [d for d in plan.differences if d["update"] == "in_place"]
         if in_place:
@@ -138,7 +141,14 @@ def _pause(service: ContainerService, wanted: dict[str, Any], current: dict | No
         service.pause(record["id"], bool(wanted["paused"]))
 
 
-def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+def _mounts(params: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..volumes import specs
+
+    return specs.parse_all(params.get("volumes"), params.get("mounts"), params.get("tmpfs"))
+
+
+def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any],
+            mounts: list[dict[str, Any]]) -> dict[str, Any]:
     request = BundleRequest(image=params["image"], command=wanted.get("command"), entrypoint=wanted.get("entrypoint"),
                             env=wanted.get("env") or {}, user=wanted.get("user"),
                             working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
@@ -146,7 +156,8 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                             cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {},
                             oom_score_adj=wanted.get("oom_score_adj"), tmpfs=wanted.get("tmpfs") or [],
                             ulimits=wanted.get("ulimits") or [], sysctls=wanted.get("sysctls") or {},
-                            devices=wanted.get("devices") or [], privileged=bool(wanted.get("privileged")))
+                            devices=wanted.get("devices") or [], privileged=bool(wanted.get("privileged")),
+                            mounts=mounts)
     size, files = _log_options(wanted.get("log_options") or {})
     return service.create(params["name"], request, restart_policy=_policy(wanted),
                           auto_remove=bool(wanted.get("auto_remove")),

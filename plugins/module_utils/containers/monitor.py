@@ -30,7 +30,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
-from . import health, limits, policy
+from . import health, limits, mounting, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
 
@@ -40,6 +40,7 @@ IDLE_EXIT = 0.5  # seconds with nothing to watch before the monitor exits
 
 class Monitor:
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.store = ContainerStore(engine)
         self.run_root = engine.layout.run_root
         self.sel = selectors.DefaultSelector()
@@ -159,6 +160,7 @@ class Monitor:
         bundle = str(self.store.directory(container_id) / "bundle")
         with contextlib.suppress(BerthError):
             runtime.delete(root, container_id, force=True)   # leftovers of a crash
+        mounting.before_start(self.engine, config)
         try:
             with _stdio(out_w, err_w):
                 created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
@@ -248,6 +250,7 @@ class Monitor:
         elif config.get("auto_remove"):
             self._close_log(container_id)
             self.store.forget(container_id)
+            mounting.remove_anonymous(self.engine, record)   # --rm takes anonymous volumes along, as Docker's
         else:
             self._close_log(container_id)
 

@@ -9,6 +9,7 @@ states them, not merged with the image, so image defaults are not drift.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,19 @@ from typing import Any
 from ..errors import InvalidInput
 
 COMPARISONS = ("strict", "ignore", "allow_more_present")
+MOUNT_SUBOPTIONS: dict[str, Any] = {
+    "target": {"type": "str", "required": True},
+    "source": {"type": "str"},
+    "type": {"type": "str", "choices": ["volume", "bind", "tmpfs"], "default": "volume"},
+    "read_only": {"type": "bool"},
+    "propagation": {"type": "str", "choices": ["private", "rprivate", "shared", "rshared", "slave", "rslave"]},
+    "no_copy": {"type": "bool"},
+    "tmpfs_size": {"type": "str"},
+    "tmpfs_mode": {"type": "str"},
+    "labels": {"type": "dict"},
+    "volume_driver": {"type": "str"},
+    "volume_options": {"type": "dict"},
+}
 
 
 @dataclass(frozen=True)
@@ -25,7 +39,7 @@ class Option:
     spec: dict[str, Any]
     comparison: str = "strict"       # the default; a task's `comparisons` overrides it
     update: str = "recreate"         # or "in_place"
-    kind: str = "value"              # value | set | dict: how "allow_more_present" reads it
+    kind: str = "value"              # value | set (case-blind) | paths (case-kept set) | dict
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -53,6 +67,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sysctls", {"type": "dict"}, kind="dict"),
     Option("devices", {"type": "list", "elements": "str"}, kind="set"),
     Option("privileged", {"type": "bool"}),
+    Option("volumes", {"type": "list", "elements": "str"}, kind="paths"),
+    Option("mounts", {"type": "list", "elements": "dict", "options": MOUNT_SUBOPTIONS}, kind="paths"),
     Option("cgroup_parent", {"type": "str"}),
     Option("paused", {"type": "bool"}, update="in_place"),
     # resource limits (Docker's names and units), changed in place like `docker update`
@@ -95,6 +111,10 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
         values["env"] = {**env, **(values.get("env") or {})}
     if "env" in values:
         values["env"] = {str(k): _text(v) for k, v in values["env"].items()}
+    if "mounts" in values:
+        from ..volumes.specs import comparable
+
+        values["mounts"] = comparable(values["mounts"])
     for name in ("labels", "sysctls"):
         if name in values:
             values[name] = {str(k): _text(v) for k, v in values[name].items()}
@@ -152,9 +172,15 @@ def differences(current: dict[str, Any], wanted: dict[str, Any], how: dict[str, 
     return found
 
 
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+
+
 def _same(option: Option, before: Any, after: Any, how: str) -> bool:
-    if option.kind == "set":
-        have, want = {str(v).upper() for v in before or []}, {str(v).upper() for v in after or []}
+    if option.kind in ("set", "paths"):
+        fold = str.upper if option.kind == "set" else str
+        have = {fold(_key(v)) for v in before or []}
+        want = {fold(_key(v)) for v in after or []}
         return want <= have if how == "allow_more_present" else have == want
     if option.kind == "dict":
         have, want = dict(before or {}), dict(after or {})

@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
 from ..image.store import ImageStore
-from . import health, limits, logs, policy
+from . import health, limits, logs, mounting, policy
 from .store import ContainerStore
 
 _ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
@@ -51,26 +51,36 @@ class ContainerService:
         if resources:
             limits.validate(resources)
         image = ImageStore(self.engine).resolve(request.image)
+        image_config = json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {}
         probe = health.from_option(healthcheck)
         if probe is None and healthcheck is None:
-            probe = health.from_image(json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {})
+            probe = health.from_image(image_config)
+        request = mounting.prepare(request, image_config)
         config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
                   "healthcheck": probe if health.probe_argv(probe) else None, "resources": resources or {},
                   "cgroup_parent": cgroup_parent,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
                   "log_max_file": log_max_file}
+        made: list[str] = []
         with self.store.meta.transaction() as txn:
-            record = self.store.add(txn, name, {"image": request.image, "image_id": image.id, "config": config,
-                                                "options": options or {},
-                                                "state": {"status": "created", "restart_count": 0}})
+            made = mounting.ensure_volumes(self.engine, request.mounts)
+            try:
+                record = self.store.add(txn, name, {"image": request.image, "image_id": image.id,
+                                                    "config": config, "options": options or {},
+                                                    "state": {"status": "created", "restart_count": 0}})
+            except BaseException:
+                mounting.drop_volumes(self.engine, made)
+                raise
         try:
             record = self._set_cgroup_path(record, cgroup_parent)
             bundle = self.store.directory(record["id"]) / "bundle"
             written = write_bundle(self.engine, record["id"], request, bundle)
             written.setdefault("linux", {})["cgroupsPath"] = limits.of(record)
             atomic_write_json(bundle / "config.json", written)
+            mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""))
         except BaseException:
             self.store.forget(record["id"])
+            mounting.drop_volumes(self.engine, made)
             raise
         return self.store.meta.get(record["id"])
 
@@ -81,7 +91,8 @@ class ContainerService:
             txn.put(record["id"], current)
         return current
 
-    def remove(self, ref: str, *, force: bool = False) -> str:
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        """Remove a container; with ``volumes``, its anonymous volumes too (`docker rm -v`)."""
         record = self.refresh(self.store.get(ref))
         if record["state"]["status"] in ("running", "restarting"):
             if not force:
@@ -89,6 +100,8 @@ class ContainerService:
                                hint="stop it first, or remove with force")
             self.stop(ref, timeout=0)
         self.store.forget(record["id"])
+        if volumes:
+            mounting.remove_anonymous(self.engine, record)
         return record["id"]
 
     # -- start / stop ----------------------------------------------------------------

@@ -30,6 +30,7 @@ class ImportConfig(StrictModel):
     user: str | None = None
     labels: dict[str, str] = {}
     exposed_ports: list[str] = []
+    volumes: list[str] = []
 
 
 class ImageRequest(StrictModel):

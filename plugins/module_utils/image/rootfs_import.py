@@ -173,12 +173,20 @@ def _xattr_headers(path: Path) -> dict[str, str]:
     return headers
 
 
+def _volume(path: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidInput(f"volume {path!r} is not an absolute path", field="import_config.volumes",
+                           hint="give container paths such as /data")
+    return path
+
+
 def _config_bytes(layer: _Layer, config: ImportConfig) -> bytes:
     created = _iso(layer.newest_mtime)
     container: dict = {"Env": [f"{k}={v}" for k, v in config.env.items()] or None}
     for key, value in (("Cmd", config.cmd), ("Entrypoint", config.entrypoint), ("WorkingDir", config.working_dir),
                        ("User", config.user), ("Labels", dict(config.labels) or None),
-                       ("ExposedPorts", {_port(p): {} for p in config.exposed_ports} or None)):
+                       ("ExposedPorts", {_port(p): {} for p in config.exposed_ports} or None),
+                       ("Volumes", {_volume(v): {} for v in config.volumes} or None)):
         container[key] = value
     host = Platform.host()
     doc = {"architecture": host.architecture, "os": "linux", "created": created,

@@ -89,14 +89,15 @@ def prepare_root(rootfs: str, propagation: str | None, root_mounts: list[dict], 
     """Stop mount events leaking to the host, then make ``rootfs`` a mount
     point: the engine's overlay (a mount with destination /) or a self bind."""
     calls.mount(None, "/", None, sc.MS_REC | PROPAGATION.get(propagation or "rslave", sc.MS_SLAVE | sc.MS_REC))
+    if propagation in ("shared", "rshared"):
+        # pivot_root refuses a shared new root or parent (as runc, make the parent private first, so the
+        # root mounted below it is private too); binds keep their own shared propagation.
+        calls.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, sc.MS_PRIVATE)
     for mount in root_mounts:
         flags, _prop, data = parse_options(mount.get("options") or [])
         calls.mount(mount.get("source") or mount["type"], rootfs, mount["type"], flags, data or None)
     if not root_mounts:
         calls.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-    if propagation in ("shared", "rshared"):
-        # pivot_root refuses a shared parent; the parent of the root is ours to change.
-        calls.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, sc.MS_PRIVATE)
 
 
 def _mount_point_of(path: str) -> str:

@@ -1,0 +1,136 @@
+"""A container's volumes and binds around its lifecycle: named volumes made
+on first use and anonymous ones for the image's VOLUMEs at create, bind
+sources checked, Docker's copy-up into empty volumes, driver-option mounts
+made again before a start (after a reboot), and anonymous volumes removed
+with the container only when asked (`docker rm -v`)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from ..bundle import BundleRequest
+from ..engine import Engine
+from ..errors import BerthError, Conflict, InvalidInput
+from ..mountinfo import read_mounts
+from ..volumes import specs
+from ..volumes.service import VolumeService
+
+
+def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:
+    """The request with the image's VOLUMEs added and every anonymous volume named;
+    binds checked (a short-syntax source is created, like Docker's -v)."""
+    mounts = specs.name_anonymous(specs.with_image_volumes(request.mounts, image_config.get("Volumes"),
+                                                          request.tmpfs))
+    for item in mounts:
+        if item["type"] == "bind":
+            _check_bind(item)
+    return dataclasses.replace(request, mounts=mounts)
+
+
+def check_binds(mounts: list[dict[str, Any]]) -> None:
+    """What a create would refuse about bind sources (check mode asks this too)."""
+    for item in mounts:
+        if item["type"] == "bind" and not item.get("create_source") and not os.path.exists(item["source"]):
+            raise InvalidInput(f"bind source {item['source']} does not exist", field="mounts",
+                               hint="create it on the host first (the mounts syntax never creates it)")
+
+
+def _check_bind(item: dict[str, Any]) -> None:
+    source = item["source"]
+    check_binds([item])
+    if not os.path.exists(source):
+        os.makedirs(source, exist_ok=True)
+    propagation = item.get("propagation") or ""
+    if propagation in ("shared", "rshared", "slave", "rslave"):
+        tags = _propagation_of(source)
+        allowed = ("shared:",) if "shared" in propagation else ("shared:", "master:")
+        if not any(tag.startswith(allowed) for tag in tags):
+            raise InvalidInput(f"propagation {propagation} for {source}: its mount is private", field="mounts",
+                               hint=f"make the host mount holding it shared first: mount --make-rshared "
+                                    f"{_mount_point(source)}")
+
+
+def _mount_point(path: str) -> str:
+    return _mount_of(path)[0]
+
+
+def _propagation_of(path: str) -> tuple[str, ...]:
+    return _mount_of(path)[1]
+
+
+def _mount_of(path: str) -> tuple[str, tuple[str, ...]]:
+    """The mount holding ``path`` (the longest mount point above it; the last
+    one mounted there wins) and its propagation tags. os.path.ismount misses
+    a directory bind-mounted onto itself, so mountinfo decides."""
+    real = os.path.realpath(path)
+    best = ("/", ())
+    for entry in read_mounts():
+        point = entry.mount_point
+        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best[0]):
+            best = (point, entry.optional)
+    return best
+
+
+def ensure_volumes(engine: Engine, mounts: list[dict[str, Any]]) -> list[str]:
+    """Create the volumes that do not exist yet; their names (to undo a failed create)."""
+    service = VolumeService(engine)
+    made = []
+    with service.meta.transaction() as txn:
+        try:
+            for item in mounts:
+                if item["type"] == "volume":
+                    _record, created = service.ensure(txn, item["source"], "local", item.get("volume_options"),
+                                                      item.get("labels"), bool(item.get("anonymous")))
+                    if created:
+                        made.append(item["source"])
+        except BaseException:
+            for name in made:
+                service._destroy(txn, name)
+            raise
+    return made
+
+
+def drop_volumes(engine: Engine, names: list[str]) -> None:
+    service = VolumeService(engine)
+    for name in names:
+        with contextlib.suppress(BerthError):
+            service.remove(name)
+
+
+def copy_up(engine: Engine, mounts: list[dict[str, Any]], lowerdirs: list[Path]) -> list[str]:
+    """Fill empty volumes from the image's content at their paths (unless no_copy)."""
+    service = VolumeService(engine)
+    return [m["target"] for m in mounts
+            if m["type"] == "volume" and not m.get("no_copy") and service.copy_up(m["source"], lowerdirs, m["target"])]
+
+
+def before_start(engine: Engine, config: dict[str, Any]) -> None:
+    """Volumes' driver-option mounts and short-syntax bind sources, again after a reboot."""
+    service = VolumeService(engine)
+    for item in config.get("mounts") or []:
+        if item["type"] == "volume":
+            service.ensure_mounted(item["source"])
+        elif item["type"] == "bind" and item.get("create_source"):
+            os.makedirs(item["source"], exist_ok=True)
+
+
+def remove_anonymous(engine: Engine, record: dict[str, Any]) -> list[str]:
+    """`docker rm -v`: the container's anonymous volumes no other container uses."""
+    service = VolumeService(engine)
+    removed = []
+    for item in record.get("config", {}).get("mounts") or []:
+        if item["type"] == "volume" and item.get("anonymous"):
+            with contextlib.suppress(Conflict):
+                if service.remove(item["source"]):
+                    removed.append(item["source"])
+    return removed
+
+
+def missing_volumes(engine: Engine, mounts: list[dict[str, Any]]) -> list[str]:
+    """Named volumes a create would make (for check mode's plan)."""
+    service = VolumeService(engine)
+    return [m["source"] for m in mounts if m["type"] == "volume" and m["source"] and service.find(m["source"]) is None]

@@ -1,0 +1,249 @@
+"""Named and anonymous volumes of the `local` driver.
+
+One record per volume in the ``volumes`` collection (keyed by name, as
+Docker's are) and a directory ``<state_root>/volumes/<name>/_data`` that is
+the volume. `driver_options` follow Docker's local driver: ``type``,
+``device`` and ``o`` describe a mount (tmpfs, a bind of a host dir, any
+filesystem mount(8) knows) made on ``_data`` when a container first needs it
+and undone when the volume is removed.
+
+A volume is in use while any container record (running or not) names it;
+removing one in use is refused. Removal takes the ``containers`` lock, then
+``volumes`` (the lock order), so no container can start using a volume
+that is being deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..engine import Engine
+from ..errors import Conflict, InvalidInput, InvalidState, NotFound
+from ..fsutil import disk_usage, remove_tree
+from ..metadata import Transaction
+from .specs import validate_volume_name
+
+DRIVER_OPTIONS = ("type", "device", "o")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def validate_options(driver: str, options: dict[str, Any], field: str = "driver_options") -> dict[str, str]:
+    if driver != "local":
+        raise InvalidInput(f"volume driver {driver!r} is not available", field="driver",
+                           hint="berth has the local driver only")
+    unknown = sorted(set(options) - set(DRIVER_OPTIONS))
+    if unknown:
+        raise InvalidInput(f"unknown driver options {unknown}", field=field,
+                           hint="the local driver takes type, device and o (as `docker volume create --opt`)")
+    values = {str(k): str(v) for k, v in options.items()}
+    if values and "type" not in values:
+        raise InvalidInput("driver options need a type", field=field,
+                           hint="e.g. type: tmpfs, device: tmpfs, o: size=64m; or type: none, o: bind, device: /srv")
+    if values.get("type") not in (None, "tmpfs") and "device" not in values:
+        raise InvalidInput(f"type {values['type']!r} needs a device", field=field,
+                           hint="give the device (a host path for o=bind, a block device or remote spec otherwise)")
+    if _is_bind(values) and not os.path.isdir(values["device"]):
+        raise InvalidInput(f"bind device {values['device']} is not a directory", field=field,
+                           hint="create the host directory first")
+    return values
+
+
+def _is_bind(options: dict[str, str]) -> bool:
+    return "bind" in options.get("o", "").split(",")
+
+
+class VolumeService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.meta = engine.metadata("volumes")
+        self.root = engine.layout.state_root / "volumes"
+
+    # -- reading ---------------------------------------------------------------------
+    def find(self, name: str) -> dict[str, Any] | None:
+        validate_volume_name(name)
+        return self.meta.find(name)
+
+    def get(self, name: str) -> dict[str, Any]:
+        record = self.find(name)
+        if record is None:
+            raise NotFound(f"volume {name!r} does not exist", field="name",
+                           hint="create it with berth.engine.volume, or list them with berth.engine.volume_info")
+        return record
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.meta.list()
+
+    def mountpoint(self, name: str) -> Path:
+        return self.root / name / "_data"
+
+    def users(self, name: str) -> list[str]:
+        """Names of the containers (running or not) whose config mounts this volume."""
+        found = []
+        for record in self.engine.metadata("containers").list():
+            if any(m.get("type") == "volume" and m.get("source") == name
+                   for m in record.get("config", {}).get("mounts") or []):
+                found.append(record["name"])
+        return sorted(found)
+
+    def facts(self, record: dict[str, Any], *, size: bool = True) -> dict[str, Any]:
+        path = self.mountpoint(record["name"])
+        facts = {**record, "mountpoint": str(path), "users": self.users(record["name"]),
+                 "mounted": os.path.ismount(path) if record.get("options") else None}
+        if size:
+            facts["size"] = disk_usage(path)
+        return facts
+
+    # -- creating --------------------------------------------------------------------
+    def planned(self, name: str, driver: str = "local", options: dict[str, Any] | None = None,
+                labels: dict[str, Any] | None = None, anonymous: bool = False) -> dict[str, Any]:
+        """The record a creation would write (validated; nothing is touched)."""
+        validate_volume_name(name)
+        return {"name": name, "driver": driver, "options": validate_options(driver, options or {}),
+                "labels": {str(k): str(v) for k, v in (labels or {}).items()}, "anonymous": anonymous,
+                "created": now(), "mountpoint": str(self.mountpoint(name))}
+
+    def create(self, name: str, driver: str = "local", options: dict[str, Any] | None = None,
+               labels: dict[str, Any] | None = None, anonymous: bool = False) -> dict[str, Any]:
+        with self.meta.transaction() as txn:
+            return self.ensure(txn, name, driver, options, labels, anonymous)[0]
+
+    def ensure(self, txn: Transaction, name: str, driver: str = "local", options: dict[str, Any] | None = None,
+               labels: dict[str, Any] | None = None, anonymous: bool = False) -> tuple[dict[str, Any], bool]:
+        """The volume, created when missing (under the caller's ``volumes`` transaction)."""
+        current = txn.find(name)
+        if current is not None:
+            return current, False
+        record = self.planned(name, driver, options, labels, anonymous)
+        path = self.mountpoint(name)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            txn.create(name, record)
+        except BaseException:
+            remove_tree(path.parent)
+            raise
+        return record, True
+
+    # -- mounting (driver options) -------------------------------------------------------
+    def ensure_mounted(self, name: str) -> Path:
+        """The volume's host path, its driver-option mount made if needed."""
+        record = self.get(name)
+        path = self.mountpoint(name)
+        path.mkdir(parents=True, exist_ok=True)
+        options = record.get("options") or {}
+        if options and not os.path.ismount(path):
+            _mount(options, path)
+        return path
+
+    # -- removing --------------------------------------------------------------------
+    def remove(self, name: str, *, check_mode: bool = False) -> bool:
+        """Remove a volume no container uses; False when it does not exist."""
+        with self.engine.metadata("containers").transaction(), self.meta.transaction() as txn:
+            if txn.find(validate_volume_name(name)) is None:
+                return False
+            users = self.users(name)
+            if users:
+                raise Conflict(f"volume {name} is in use by {', '.join(users)}", field="name",
+                               hint="remove those containers first (a stopped container still uses its volumes)")
+            if not check_mode:
+                self._destroy(txn, name)
+            return True
+
+    def _destroy(self, txn: Transaction, name: str) -> None:
+        path = self.mountpoint(name)
+        if os.path.ismount(path):
+            from ..syscalls import MNT_DETACH, default_syscalls
+
+            default_syscalls().umount2(path, MNT_DETACH)
+        txn.delete(name)
+        trash = self.engine.layout.tmp / f"volume-{name}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path.parent, trash)  # gone from view at once; the rm -r may then take its time
+        remove_tree(trash)
+
+    def prune(self, *, all_volumes: bool, check_mode: bool) -> tuple[list[str], int]:
+        """Unused volumes (anonymous ones only unless ``all_volumes``, as Docker 23+); names and bytes freed."""
+        doomed, freed = [], 0
+        with self.engine.metadata("containers").transaction(), self.meta.transaction() as txn:
+            for record in txn.list():
+                if (record.get("anonymous") or all_volumes) and not self.users(record["name"]):
+                    doomed.append(record["name"])
+                    freed += disk_usage(self.mountpoint(record["name"]))
+                    if not check_mode:
+                        self._destroy(txn, record["name"])
+        return doomed, freed
+
+    # -- copy-up ---------------------------------------------------------------------
+    def copy_up(self, name: str, lowerdirs: list[Path], target: str) -> bool:
+        """Docker's copy-up: an empty volume mounted over a directory that has
+        content in the image first receives that content (owner and modes too)."""
+        path = self.ensure_mounted(name)
+        if any(path.iterdir()) or not _in_image(lowerdirs, target):
+            return False
+        if len(lowerdirs) == 1:  # one layer has no whiteouts to hide anything: read it directly
+            return _copy_from(lowerdirs[0] / target.lstrip("/"), path)
+        from ..syscalls import MNT_DETACH, MS_RDONLY, default_syscalls
+
+        calls = default_syscalls()
+        with tempfile.TemporaryDirectory(dir=self.engine.layout.tmp) as scratch:
+            merged = Path(scratch)
+            # a read-only overlay (no upperdir) shows the image as the container sees it
+            calls.mount("overlay", merged, "overlay", MS_RDONLY, f"lowerdir={':'.join(str(p) for p in lowerdirs)}")
+            try:
+                return _copy_from(merged / target.lstrip("/"), path)
+            finally:
+                calls.umount2(merged, MNT_DETACH)
+
+
+def _copy_from(source: Path, destination: Path) -> bool:
+    if not source.is_dir() or source.is_symlink():
+        return False
+    _copy_tree(source, destination)
+    return True
+
+
+def _in_image(lowerdirs: list[Path], target: str) -> bool:
+    """Cheap pre-check (no mount): some layer has a directory at the target."""
+    relative = target.lstrip("/")
+    return any((lower / relative).is_dir() for lower in lowerdirs)
+
+
+def _copy_tree(source: Path, destination: Path) -> None:
+    for entry in source.iterdir():
+        target = destination / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=shutil.copy2)
+        else:
+            shutil.copy2(entry, target, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(destination):
+        for item in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            original = source / os.path.relpath(item, destination)
+            st = os.lstat(original)
+            os.lchown(item, st.st_uid, st.st_gid)
+    st = source.stat()
+    os.chown(destination, st.st_uid, st.st_gid)
+    os.chmod(destination, st.st_mode & 0o7777)
+
+
+def _mount(options: dict[str, str], path: Path) -> None:
+    from ..runtime.mounts import parse_options
+    from ..syscalls import MS_BIND, MS_REC, default_syscalls
+
+    flags, _propagation, data = parse_options([o for o in options.get("o", "").split(",") if o])
+    calls = default_syscalls()
+    try:
+        if _is_bind(options):
+            calls.mount(options["device"], path, None, MS_BIND | (flags & MS_REC))
+            return
+        calls.mount(options.get("device") or options["type"], path, options["type"], flags, data or None)
+    except InvalidState as err:
+        raise InvalidState(f"cannot mount volume ({options}): {err}", field="driver_options",
+                           hint="check type, device and o as you would for mount(8)") from None

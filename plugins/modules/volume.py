@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# Copyright: berth developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: volume
+short_description: Converge a named volume (the local driver) in berth's store
+version_added: 0.1.0
+description:
+  - Creates and removes named volumes: directories under the state root (C(<state_root>/volumes/<name>/_data)) that
+    outlive the containers mounting them, or, with O(driver_options), a mount made there when a container first
+    needs it (like Docker's local driver with C(--opt)).
+  - A volume's data is not thrown away by default. When an existing volume's driver, options or labels differ from
+    the task, the difference is reported (RV(differences) and a warning) and the volume is kept; O(recreate) decides.
+  - Removing a volume that a container uses (running or stopped) is refused; remove the container first.
+  - Unused volumes are removed with M(berth.engine.prune).
+extends_documentation_fragment:
+  - berth.engine.engine
+options:
+  name:
+    description: The volume's name (2-128 characters from V([a-zA-Z0-9_.-]), starting with a letter or digit).
+    type: str
+    required: true
+    aliases: [volume_name]
+  state:
+    description: V(present) creates the volume when missing; V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  driver:
+    description: The volume driver; only V(local) exists.
+    type: str
+    default: local
+  driver_options:
+    description:
+      - Docker's local-driver options. V(type) is a filesystem type (V(tmpfs), V(none) with V(o=bind), or any type
+        mount(8) knows), V(device) what to mount (a host directory for binds), V(o) comma-separated mount options
+        (V(size=64m), V(bind), V(ro), ...).
+      - A tmpfs volume's content lives in memory and is lost when the volume is removed or the host reboots.
+    type: dict
+    default: {}
+  labels:
+    description: Labels (metadata) of the volume.
+    type: dict
+    default: {}
+  recreate:
+    description:
+      - V(never) (the default) keeps an existing volume whatever differs, and reports the difference.
+      - V(options-changed) removes and re-creates it (losing its data) when driver, options or labels differ.
+      - V(always) re-creates it on every run.
+      - A volume in use is never removed; the task fails instead.
+    type: str
+    choices: [never, options-changed, always]
+    default: never
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+author:
+  - berth developers (@berth)
+"""
+
+EXAMPLES = r"""
+- name: A volume for a database's data
+  berth.engine.volume:
+    name: pgdata
+    labels:
+      app: db
+
+- name: A 64 MB tmpfs volume
+  berth.engine.volume:
+    name: scratch
+    driver_options:
+      type: tmpfs
+      device: tmpfs
+      o: size=64m,mode=1777
+
+- name: A volume that is a host directory
+  berth.engine.volume:
+    name: shared
+    driver_options:
+      type: none
+      o: bind
+      device: /srv/shared
+
+- name: Remove it (refused while a container uses it)
+  berth.engine.volume:
+    name: scratch
+    state: absent
+"""
+
+RETURN = r"""
+volume:
+  description: The volume's facts (empty when absent; the planned record in check mode).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+    driver:
+      description: V(local).
+      type: str
+    options:
+      description: Driver options.
+      type: dict
+    labels:
+      description: Labels.
+      type: dict
+    mountpoint:
+      description: The host path containers mount.
+      type: str
+    anonymous:
+      description: Whether a container created it for an anonymous mount.
+      type: bool
+    users:
+      description: Names of the containers that mount it.
+      type: list
+      elements: str
+    size:
+      description: Bytes it takes on disk.
+      type: int
+actions:
+  description: What was done (or would be, in check mode), such as V(create), V(recreate), V(remove).
+  returned: always
+  type: list
+  elements: str
+differences:
+  description: Options of an existing volume that differ from the task, with before and after values.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+
+try:
+    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import converge
+except ImportError:
+    pass  # run_module() reports the missing dependency
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            name={"type": "str", "required": True, "aliases": ["volume_name"]},
+            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+            driver={"type": "str", "default": "local"},
+            driver_options={"type": "dict", "default": {}},
+            labels={"type": "dict", "default": {}},
+            recreate={"type": "str", "default": "never", "choices": ["never", "options-changed", "always"]}),
+        supports_check_mode=True)
+
+    def action() -> dict:
+        params = module.params
+        engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
+        return converge(engine, params, check_mode=module.check_mode)
+
+    run_module(module, action)
+
+
+if __name__ == "__main__":
+    main()

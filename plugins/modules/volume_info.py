@@ -1,0 +1,93 @@
+#!/usr/bin/python
+# Copyright: berth developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: volume_info
+short_description: Inspect volumes in berth's store
+version_added: 0.1.0
+description:
+  - Without O(name), lists every volume. With O(name), inspects that volume (RV(exists) says whether it is there).
+  - Reports the mountpoint, driver, options, labels, the containers using the volume and its size on disk.
+  - Never changes anything.
+extends_documentation_fragment:
+  - berth.engine.engine
+options:
+  name:
+    description: The volume to inspect. Omit to list all.
+    type: str
+  size:
+    description: Measure each volume's size on disk (walks its files).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details: This module never changes anything.
+author:
+  - berth developers (@berth)
+"""
+
+EXAMPLES = r"""
+- name: Inspect one volume
+  berth.engine.volume_info:
+    name: pgdata
+  register: pgdata
+
+- name: Who uses it
+  ansible.builtin.debug:
+    msg: "{{ pgdata.volume.users }}"
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the volume named by O(name) exists.
+  returned: when O(name) is given
+  type: bool
+volume:
+  description: The volume's facts (see M(berth.engine.volume)); empty when it does not exist.
+  returned: when O(name) is given
+  type: dict
+volumes:
+  description: Every volume's facts.
+  returned: when O(name) is not given
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+
+try:
+    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+except ImportError:
+    pass  # run_module() reports the missing dependency
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(name={"type": "str"},
+                                                       size={"type": "bool", "default": True}),
+                           supports_check_mode=True)
+
+    def action() -> dict:
+        params = module.params
+        service = VolumeService(Engine.open(params["state_root"], params["run_root"], create=False))
+        if params["name"]:
+            record = service.find(params["name"])
+            return {"changed": False, "exists": record is not None,
+                    "volume": service.facts(record, size=params["size"]) if record else {}}
+        return {"changed": False, "volumes": [service.facts(r, size=params["size"]) for r in service.list()]}
+
+    run_module(module, action)
+
+
+if __name__ == "__main__":
+    main()
