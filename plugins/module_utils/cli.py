@@ -18,6 +18,7 @@ from .engine import Engine
 from .errors import BerthError
 from .hostinfo import host_info
 from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
+from .volumes import cli as volumes_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("fsck", parents=[common], help="re-hash every blob and report corrupt ones")
     sub.add_parser("recover", parents=[common], help="clean up after operations interrupted by a crash")
     containers.add_parsers(sub, common)
+    volumes_cli.add_parsers(sub, common)
     return parser
 
 
@@ -58,6 +60,7 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "fsck": (_cmd_fsck, False),
     "recover": (_cmd_recover, True),
     **containers.COMMANDS,
+    **volumes_cli.COMMANDS,
 }
 
 

@@ -177,3 +177,15 @@ def test_bad_input_creates_nothing(berth: Berth, args: list[str], words: str) ->
     assert result.returncode == 1 and words in result.stderr, result.stderr
     assert berth("inspect", "bad", check=False).returncode == 1
     assert not volumes(berth)
+
+
+def test_volume_verbs(berth: Berth) -> None:
+    berth("volume", "create", "v1", "-l", "app=x", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m")
+    assert json.loads(berth("volume", "ls", "--json").stdout) == {"v1": "local named"}
+    facts = json.loads(berth("volume", "inspect", "v1", "--json").stdout)["v1"]
+    assert facts["labels"] == {"app": "x"} and facts["options"]["type"] == "tmpfs" and facts["users"] == []
+    bad = berth("volume", "create", "v2", "-o", "size=1m", check=False)
+    assert bad.returncode == 1 and "unknown driver options ['size']" in bad.stderr
+    berth("volume", "rm", "v1")
+    assert berth("volume", "rm", "v1", check=False).returncode == 1
+    assert json.loads(berth("volume", "prune", "-a", "--json").stdout)["removed"] == []
