@@ -68,9 +68,11 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sh"]), parse_reference("local/box:1"))
     berth = [sys.executable, str(REPO / "bin" / "berth"), "--state-root", str(work / "state"),
              "--run-root", str(work / "run")]
-    timed([*berth, "run", "--rm", "--name", "warm", "local/box:1", "true"])
-    run_rm = [timed([*berth, "run", "--rm", "--name", f"r{i}", "local/box:1", "true"]) for i in range(runs)]
-    detached = [timed([*berth, "run", "-d", "--name", f"d{i}", "local/box:1", "sleep", "600"]) for i in range(count)]
+    none = ["--network", "none"]   # issue 7's figures are without network (bench_container_networks.py has them)
+    timed([*berth, "run", "--rm", *none, "--name", "warm", "local/box:1", "true"])
+    run_rm = [timed([*berth, "run", "--rm", *none, "--name", f"r{i}", "local/box:1", "true"]) for i in range(runs)]
+    detached = [timed([*berth, "run", "-d", *none, "--name", f"d{i}", "local/box:1", "sleep", "600"])
+                for i in range(count)]
     monitor = int((work / "run" / "monitor.pid").read_text())
     pss, rss = memory([monitor])
     subprocess.run([*berth, "rm", "-f", *[f"d{i}" for i in range(count)]], capture_output=True, check=False)
@@ -88,6 +90,7 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
 
 def _detached_via_api(engine: Engine, count: int, prefix: str, resources: dict | None = None) -> float:
     from ansible_collections.berth.engine.plugins.module_utils.bundle import BundleRequest
+    from ansible_collections.berth.engine.plugins.module_utils.containers.networking import wishes
     from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 
     service = ContainerService(engine)
@@ -95,7 +98,7 @@ def _detached_via_api(engine: Engine, count: int, prefix: str, resources: dict |
     for i in range(count):
         start = time.perf_counter()
         record = service.create(f"{prefix}{i}", BundleRequest(image="local/box:1", command=["sleep", "600"]),
-                                resources=resources)
+                                resources=resources, network=wishes("none", None, None, False))
         service.start(record["id"])
         times.append((time.perf_counter() - start) * 1000)
     for i in range(count):

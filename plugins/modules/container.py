@@ -167,6 +167,45 @@ options:
       volume_options:
         description: Driver options of a volume created by this mount (see M(berth.engine.volume)).
         type: dict
+  network_mode:
+    description:
+      - V(bridge) (the default network, made on first use), V(host) (the host's network namespace), V(none) (only
+        loopback), V(container:<name>) (another running container's namespace), or a network's name.
+      - Left out with O(networks) given, the first of O(networks) (and the default network is not attached, as in
+        community.docker).
+    type: str
+  networks:
+    description:
+      - Networks to attach (a veth C(eth0), C(eth1), ... per network; the default route goes through the first
+        non-internal one). Changing this list connects and disconnects a running container in place.
+      - On user-defined networks containers reach each other by name and alias (a hosts file per container, rewritten
+        as members come and go); on the default network V(bridge) they do not, as with Docker.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The network (made with M(berth.engine.network)).
+        type: str
+        required: true
+      ipv4_address:
+        description: A static address in the network's subnet (the network needs a stated subnet).
+        type: str
+      aliases:
+        description: More names the container answers to on this network.
+        type: list
+        elements: str
+  published_ports:
+    description:
+      - "Ports published on the host, in Docker's syntax: V(8080:80), V(127.0.0.1:8080:80), V(127.0.0.1::80) (a free host
+        port), V(80), ranges V(8000-8010:80-90), V(53:53/udp)."
+      - A published port answers on the host's 127.0.0.1, on its addresses, from other containers and from outside.
+        The host ports in use are in the container's C(state.ports). A host port already taken fails the start.
+    type: list
+    elements: str
+    aliases: [ports]
+  publish_all_ports:
+    description: Publish every port the image EXPOSEs on a free host port.
+    type: bool
   keep_volumes:
     description:
       - When the container is removed or recreated, keep its anonymous volumes (V(false) removes them, like

@@ -18,6 +18,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.networks import drop_networks
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
@@ -40,6 +41,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
                               name="cleanup.yml", module_defaults=defaults)
         run_playbook(play)
     assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
+    drop_networks(engine)
     leftovers = set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before
     assert not leftovers, leftovers
     assert not mounts_under(tmp_path)

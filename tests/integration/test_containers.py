@@ -18,6 +18,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.networks import drop_networks
 from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -57,6 +58,7 @@ def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for record in json.loads(tool("ps", "-a", "--json").stdout or "{}"):
         tool("rm", "-f", record, check=False)
     assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"
+    drop_networks(engine)
     leftovers = set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before
     assert not leftovers, leftovers
     assert not list((tool.run / "runtime").glob("*")) if (tool.run / "runtime").exists() else True

@@ -3,7 +3,6 @@ module's `volumes`/`mounts`, through real ansible-playbook runs."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
-from tests.support.playbook import assert_converges, run_playbook, write_playbook
+from tests.support.networks import drop_networks
+from tests.support.playbook import assert_converges, recorded, recording_play, run_playbook, write_playbook
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -37,21 +37,18 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
                                                                            "state": "absent"}}],
                                     name="cleanup.yml", module_defaults=defaults))
     assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
+    drop_networks(engine)
     for record in VolumeService(engine).list():
         VolumeService(engine).remove(record["name"])
     assert not mounts_under(tmp_path)
 
 
 def _play(env: dict[str, Any], tasks: list[dict[str, Any]], name: str = "play.yml") -> Path:
-    registered = [{**task, "register": f"r{i}"} for i, task in enumerate(tasks)]
-    dump = {"ansible.builtin.copy": {"content": "{{ [" + ", ".join(f"r{i}" for i in range(len(tasks)))
-                                     + "] | to_json }}", "dest": str(env["dir"] / "out.json")},
-            "check_mode": False, "changed_when": False}
-    return write_playbook(env["dir"], [*registered, dump], name=name, module_defaults=env["defaults"])
+    return recording_play(env["dir"], tasks, env["defaults"], name)
 
 
 def _out(env: dict[str, Any]) -> list[dict[str, Any]]:
-    return json.loads((env["dir"] / "out.json").read_text())
+    return recorded(env["dir"])
 
 
 def test_volume_converges_and_keeps_data_unless_told(env: dict[str, Any]) -> None:

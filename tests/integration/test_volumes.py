@@ -19,6 +19,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import i
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 from tests.integration.test_containers import Berth
+from tests.support.networks import drop_networks
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -41,6 +42,7 @@ def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for name in json.loads(tool("ps", "-a", "--json").stdout or "{}"):
         tool("rm", "-f", name, check=False)
     assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"
+    drop_networks(engine)
     for record in VolumeService(engine).list():
         VolumeService(engine).remove(record["name"])
     assert not mounts_under(tmp_path)

@@ -8,6 +8,7 @@ modules' own bookkeeping beyond what ansible-playbook reports.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,3 +82,18 @@ def assert_converges(playbook: Path, **kwargs: Any) -> list[PlayResult]:
             f"{result.output[-6000:]}")
         results.append(result)
     return results
+
+
+def recording_play(directory: Path, tasks: list[dict[str, Any]], module_defaults: dict[str, Any],
+                   name: str = "play.yml") -> Path:
+    """A playbook whose tasks' results are written to ``directory/out.json`` (see ``recorded``)."""
+    registered = [{**task, "register": f"r{i}"} for i, task in enumerate(tasks)]
+    dump = {"ansible.builtin.copy": {"content": "{{ [" + ", ".join(f"r{i}" for i in range(len(tasks)))
+                                     + "] | to_json }}", "dest": str(directory / "out.json")},
+            "check_mode": False, "changed_when": False}
+    return write_playbook(directory, [*registered, dump], name=name, module_defaults=module_defaults)
+
+
+def recorded(directory: Path) -> list[dict[str, Any]]:
+    """The task results the last ``recording_play`` run wrote."""
+    return json.loads((directory / "out.json").read_text())

@@ -41,6 +41,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--mount", action="append", default=[],
                             help="type=volume|bind|tmpfs,source=...,target=...[,readonly][,tmpfs-size=64m]")
         parser.add_argument("--tmpfs", action="append", default=[], help="/path[:size=64m,mode=1777]")
+        parser.add_argument("--network", "--net", action="append", default=[],
+                            help="bridge (default), host, none, container:NAME, or a network's name (repeatable)")
+        parser.add_argument("--network-alias", action="append", default=[], help="alias on the first network")
+        parser.add_argument("--ip", help="static IPv4 address on the first network")
+        parser.add_argument("-p", "--publish", action="append", default=[],
+                            help="[ip:][host_port:]container_port[/udp], e.g. 8080:80")
+        parser.add_argument("-P", "--publish-all", action="store_true", help="publish the image's EXPOSE ports")
         if name == "run":
             parser.add_argument("-d", "--detach", action="store_true")
         parser.add_argument("image")
@@ -115,12 +122,29 @@ def _mount_option(text: str) -> dict[str, Any]:
 
 
 def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
-    record = ContainerService(engine).create(args.name, _request(args), restart_policy=args.restart,
+    record = ContainerService(engine).create(args.name, _request(args), network=_network(args),
+                                             restart_policy=args.restart,
                                              auto_remove=args.rm if auto_remove is None else auto_remove,
                                              stop_signal=args.stop_signal,
                                              stop_timeout=args.stop_timeout, log_max_size=args.log_max_size,
                                              log_max_file=args.log_max_file, healthcheck=_healthcheck(args))
     return {"id": record["id"]}
+
+
+def _network(args: argparse.Namespace) -> dict[str, Any]:
+    from .networking import wishes
+
+    modes = [n for n in args.network if n in ("host", "none", "bridge") or n.startswith("container:")]
+    if modes and len(args.network) > 1:
+        raise InvalidInput(f"--network {modes[0]} cannot be combined with other networks", field="networks",
+                           hint="give one --network host|none|container:NAME, or network names only")
+    networks = [{"name": n} for n in args.network if n not in modes or n == "bridge"]
+    if not args.network and (args.network_alias or args.ip):
+        networks = [{"name": "bridge"}]   # Docker's default network: refused below with a hint
+    if networks and (args.network_alias or args.ip):
+        networks[0].update(aliases=args.network_alias, ipv4_address=args.ip)
+    mode = modes[0] if modes and modes[0] != "bridge" else None
+    return wishes(mode, networks or None, args.publish, args.publish_all)
 
 
 def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from ..bundle import BundleRequest
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
 from ..image.store import ImageStore
-from . import limits, mounting
+from . import limits, mounting, networking
 from . import options as table
 from .service import ContainerService
 
@@ -26,6 +26,7 @@ class Plan:
     differences: list[dict[str, Any]] = field(default_factory=list)
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
     wanted = table.desired(params)
     limits.validate(table.resources(wanted))  # units and ranges checked before anything is planned
     mounting.check_binds(_mounts(params))     # and volume/mount specs
+    network = _network(params)                # and network wishes
     image_id = _image_id(engine, params, check_mode, plan)
     how = table.comparisons(params.get("comparisons"))
     recreate = current is None or bool(params.get("recreate"))
@@ -54,10 +56,12 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
             plan.differences.append({"option": "image", "before": current.get("image_id"), "after": image_id,
                                      "update": "recreate"})
         recreate = recreate or any(d["update"] == "recreate" for d in plan.differences)
-    record = _apply(service, params, wanted, current, recreate, plan, check_mode)
+    record = _apply(service, params, wanted, current, recreate, plan, check_mode, network)
     if state == "healthy" and not check_mode and record is not None:
         record = service.wait_healthy([record["id"]], params.get("healthy_timeout") or 300)[0]
-    planned = {"name": name, "state": _target_status(state, current, plan), "options": wanted}
+    planned = {"name": name, "state": _target_status(state, current, plan), "image": params.get("image"),
+               "image_id": image_id, "options": wanted, "network_mode": network["network_mode"],
+               "networks": [n["name"] for n in network["networks"]], "published_ports": network["ports"]}
     plan.after = _view(record) if record else planned
     return _result(plan, record)
 
@@ -87,7 +91,7 @@ def _image_id(engine: Engine, params: dict[str, Any], check_mode: bool, plan: Pl
 
 
 def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any], current: dict | None,
-           recreate: bool, plan: Plan, check: bool) -> dict[str, Any] | None:
+           recreate: bool, plan: Plan, check: bool, network: dict[str, Any]) -> dict[str, Any] | None:
     state = "started" if params["state"] == "healthy" else params["state"]
     was_running = current is not None and current["state"]["status"] in RUNNING
     record = current
@@ -100,14 +104,19 @@ def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, 
             plan.actions.append("create")
         mounts = _mounts(params)
         plan.actions += [f"create volume {name}" for name in mounting.missing_volumes(service.engine, mounts)]
+        _missing_networks(service, network, plan, check)
         if not check:
-            record = _create(service, params, wanted, mounts)
+            record = _create(service, params, wanted, mounts, network)
     else:
         in_place = [d for d in plan.differences if d["update"] == "in_place"]
         if in_place:
             plan.actions.append("update " + ", ".join(d["option"] for d in in_place))
+            if any(d["option"] == "networks" for d in in_place):
+                _missing_networks(service, network, plan, check)
             if not check and current is not None:
                 record = _update(service, current, wanted)
+                if any(d["option"] == "networks" for d in in_place):
+                    service.set_networks(current["id"], network["networks"])
                 if any(d["option"] in table.RESOURCES for d in in_place):
                     service.update_resources(current["id"], table.resources(wanted))
     running = was_running and not recreate
@@ -147,8 +156,22 @@ def _mounts(params: dict[str, Any]) -> list[dict[str, Any]]:
     return specs.parse_all(params.get("volumes"), params.get("mounts"), params.get("tmpfs"))
 
 
+def _network(params: dict[str, Any]) -> dict[str, Any]:
+    return networking.wishes(params.get("network_mode"), params.get("networks"), params.get("published_ports"),
+                             bool(params.get("publish_all_ports")))
+
+
+def _missing_networks(service: ContainerService, network: dict[str, Any], plan: Plan, check: bool) -> None:
+    """In check mode a network an earlier task would create is planned for, not an error."""
+    missing = networking.missing_networks(service.engine, network)
+    if missing and check:
+        plan.warnings.append(f"network {', '.join(missing)} does not exist yet; an earlier task must create it")
+    elif missing:
+        networking.require_networks(service.engine, network)
+
+
 def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any],
-            mounts: list[dict[str, Any]]) -> dict[str, Any]:
+            mounts: list[dict[str, Any]], network: dict[str, Any]) -> dict[str, Any]:
     request = BundleRequest(image=params["image"], command=wanted.get("command"), entrypoint=wanted.get("entrypoint"),
                             env=wanted.get("env") or {}, user=wanted.get("user"),
                             working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
@@ -164,7 +187,8 @@ def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str,
                           stop_signal=wanted.get("stop_signal") or "SIGTERM",
                           stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
                           options=wanted, healthcheck=wanted.get("healthcheck"),
-                          resources=table.resources(wanted), cgroup_parent=wanted.get("cgroup_parent"))
+                          resources=table.resources(wanted), cgroup_parent=wanted.get("cgroup_parent"),
+                          network=network)
 
 
 def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -215,5 +239,9 @@ def _view(record: dict | None) -> dict[str, Any]:
 
 def _result(plan: Plan, record: dict | None) -> dict[str, Any]:
     changed = bool(plan.actions)
-    return {"changed": changed, "actions": plan.actions, "differences": plan.differences,
-            "container": record or {}, "diff": {"before": plan.before, "after": plan.after if changed else plan.before}}
+    result = {"changed": changed, "actions": plan.actions, "differences": plan.differences,
+              "container": record or {},
+              "diff": {"before": plan.before, "after": plan.after if changed else plan.before}}
+    if plan.warnings:
+        result["warnings"] = plan.warnings
+    return result

@@ -30,7 +30,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
-from . import health, limits, mounting, policy
+from . import health, limits, mounting, networking, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
 
@@ -161,6 +161,8 @@ class Monitor:
         with contextlib.suppress(BerthError):
             runtime.delete(root, container_id, force=True)   # leftovers of a crash
         mounting.before_start(self.engine, config)
+        if str(config.get("network_mode")).startswith("container:"):
+            networking.Networking(self.engine).prepare_bundle(record)
         try:
             with _stdio(out_w, err_w):
                 created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
@@ -182,7 +184,8 @@ class Monitor:
             self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
         try:
             limits.apply(limits.of(record), config.get("resources") or {})
-        except BerthError:
+            attached = networking.Networking(self.engine).attach(record, pid) if _networked(config) else {}
+        except BaseException:
             self.inits.pop(pid, None)
             runtime.delete(root, container_id, force=True)
             raise
@@ -191,7 +194,7 @@ class Monitor:
         health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
         self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
                                 exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health,
-                                paused=False)
+                                paused=False, networks=attached.get("networks", {}), ports=attached.get("ports", []))
         if health is not None:
             self.next_probe[container_id] = time.monotonic() + config["healthcheck"]["interval"]
         return pid
@@ -233,10 +236,11 @@ class Monitor:
             runtime.delete(root, container_id, force=True)
         if record is None:
             return
+        networking.detach(self.engine, record)
         state = record["state"]
         stopped_by_user = container_id in self.stops or state.get("stopped_by_user", False)
         self.store.update_state(container_id, status="exited", pid=0, finished_at=now(), exit_code=exit_code,
-                                oom_killed=oom, stopped_by_user=stopped_by_user)
+                                oom_killed=oom, stopped_by_user=stopped_by_user, networks={}, ports=[])
         self._finish_stop(container_id)   # replies after the record says exited
         self._wake_waiters(container_id, exit_code)
         config = record["config"]
@@ -449,6 +453,11 @@ def _stdio(out_fd: int, err_fd: int):  # type: ignore[no-untyped-def]
             os.dup2(fd, number)
             os.close(fd)
         os.close(devnull)
+
+
+def _networked(config: dict[str, Any]) -> bool:
+    """Whether the container's network needs setting up (old records have no network_mode: none)."""
+    return "network_mode" in config and config["network_mode"] != "none"
 
 
 def _oom_killed(record: dict[str, Any]) -> bool:

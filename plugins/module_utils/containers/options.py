@@ -18,6 +18,11 @@ from typing import Any
 from ..errors import InvalidInput
 
 COMPARISONS = ("strict", "ignore", "allow_more_present")
+NETWORK_SUBOPTIONS: dict[str, Any] = {
+    "name": {"type": "str", "required": True},
+    "ipv4_address": {"type": "str"},
+    "aliases": {"type": "list", "elements": "str"},
+}
 MOUNT_SUBOPTIONS: dict[str, Any] = {
     "target": {"type": "str", "required": True},
     "source": {"type": "str"},
@@ -68,6 +73,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("devices", {"type": "list", "elements": "str"}, kind="set"),
     Option("privileged", {"type": "bool"}),
     Option("volumes", {"type": "list", "elements": "str"}, kind="paths"),
+    Option("network_mode", {"type": "str"}),
+    Option("networks", {"type": "list", "elements": "dict", "options": NETWORK_SUBOPTIONS}, kind="paths",
+           update="in_place"),
+    Option("published_ports", {"type": "list", "elements": "str", "aliases": ["ports"]}, kind="paths"),
+    Option("publish_all_ports", {"type": "bool"}),
     Option("mounts", {"type": "list", "elements": "dict", "options": MOUNT_SUBOPTIONS}, kind="paths"),
     Option("cgroup_parent", {"type": "str"}),
     Option("paused", {"type": "bool"}, update="in_place"),
@@ -83,6 +93,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+NETWORK_OPTIONS = ("network_mode", "networks", "published_ports", "publish_all_ports")
 BY_NAME = {option.name: option for option in OPTIONS}
 RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares", "cpu_period",
              "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "device_read_bps",
@@ -115,6 +126,15 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
         from ..volumes.specs import comparable
 
         values["mounts"] = comparable(values["mounts"])
+    if "networks" in values:
+        values["networks"] = [{"name": n["name"], **({"ipv4_address": n["ipv4_address"]} if n.get("ipv4_address")
+                                                     else {}), **({"aliases": sorted(n["aliases"])}
+                                                                  if n.get("aliases") else {})}
+                              for n in values["networks"]]
+    if "published_ports" in values:
+        from ..network.ports import parse_published_ports
+
+        values["published_ports"] = sorted(str(p) for p in parse_published_ports(values["published_ports"]))
     for name in ("labels", "sysctls"):
         if name in values:
             values[name] = {str(k): _text(v) for k, v in values[name].items()}

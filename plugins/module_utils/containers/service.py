@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
 from ..image.store import ImageStore
-from . import health, limits, logs, mounting, policy
+from . import health, limits, logs, mounting, networking, policy
 from .store import ContainerStore
 
 _ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
@@ -40,7 +40,7 @@ class ContainerService:
                stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
                log_max_file: int = 1, options: dict[str, Any] | None = None,
                healthcheck: dict[str, Any] | None = None, resources: dict[str, Any] | None = None,
-               cgroup_parent: str | None = None) -> dict[str, Any]:
+               cgroup_parent: str | None = None, network: dict[str, Any] | None = None) -> dict[str, Any]:
         """A created container (record + bundle). ``options`` are the values the
         task stated, kept for comparing the next run's (see options.py)."""
         policy.parse(restart_policy)
@@ -55,8 +55,10 @@ class ContainerService:
         probe = health.from_option(healthcheck)
         if probe is None and healthcheck is None:
             probe = health.from_image(image_config)
+        network = network or networking.wishes(None, None, None, False)
+        networking.require_networks(self.engine, network)
         request = mounting.prepare(request, image_config)
-        config = {**request.as_dict(), "restart_policy": restart_policy, "auto_remove": auto_remove,
+        config = {**request.as_dict(), **network, "restart_policy": restart_policy, "auto_remove": auto_remove,
                   "healthcheck": probe if health.probe_argv(probe) else None, "resources": resources or {},
                   "cgroup_parent": cgroup_parent,
                   "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
@@ -76,6 +78,8 @@ class ContainerService:
             bundle = self.store.directory(record["id"]) / "bundle"
             written = write_bundle(self.engine, record["id"], request, bundle)
             written.setdefault("linux", {})["cgroupsPath"] = limits.of(record)
+            networking.shape_bundle(written, self.store.directory(record["id"]), network["network_mode"],
+                                    request.hostname or record["id"][:12])
             atomic_write_json(bundle / "config.json", written)
             mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""))
         except BaseException:
@@ -100,6 +104,7 @@ class ContainerService:
                                hint="stop it first, or remove with force")
             self.stop(ref, timeout=0)
         self.store.forget(record["id"])
+        networking.release(self.engine, record)
         if volumes:
             mounting.remove_anonymous(self.engine, record)
         return record["id"]
@@ -132,7 +137,9 @@ class ContainerService:
 
             with contextlib.suppress(BerthError):  # what the dead monitor would have cleaned up
                 runtime.delete(str(self.store.runtime_root), record["id"], force=True)
+            networking.detach(self.engine, record)
             return self.store.update_state(record["id"], status="exited", pid=0, exit_code=state.get("exit_code"),
+                                           networks={}, ports=[],
                                            error="the monitor was gone when the container exited; exit code unknown")
         return record
 
@@ -261,6 +268,25 @@ class ContainerService:
             finally:
                 calls.umount2(merged, MNT_DETACH)
         return count
+
+    def set_networks(self, ref: str, networks: list[dict[str, Any]]) -> dict[str, Any]:
+        """Connect and disconnect in place (`docker network connect/disconnect`):
+        kept in the record, applied now to a running container."""
+        before = self.refresh(self.store.get(ref))
+        entries = networking.wishes(None, networks, None, False)["networks"] if networks else []
+        networking.require_networks(self.engine, {"networks": entries})
+        with self.store.meta.transaction() as txn:
+            after = txn.get(before["id"])
+            after["config"]["networks"] = entries
+            after["config"]["network_mode"] = entries[0]["name"] if entries else "none"
+            txn.put(before["id"], after)
+        if after["state"].get("status") == "running":
+            state = networking.Networking(self.engine).reconnect(before, after)
+            return self.store.update_state(before["id"], **state)
+        for entry in before["config"].get("networks") or []:
+            if entry not in entries:
+                networking.Networking(self.engine).networks.release(entry["name"], before["id"])
+        return after
 
     def update_resources(self, ref: str, raw: dict[str, Any]) -> list[dict[str, str]]:
         """Change limits in place (like `docker update`): written to a running

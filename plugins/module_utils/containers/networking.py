@@ -1,0 +1,381 @@
+"""A container's networks around its lifecycle.
+
+At create the wishes are fixed in the record (``config.network_mode``,
+``config.networks`` = [{name, ipv4_address, aliases}], ``config.ports``).
+The monitor calls ``attach`` after the runtime made the container's network
+namespace and before its process runs: each network is realized (bridge +
+firewall, again after a reboot), an address allocated (kept until the
+container is removed, so a restart keeps it), a veth pair made (eth0, eth1, …;
+default route via the first non-internal network's gateway) and the ports
+published. ``detach`` undoes the kernel side when the process exits.
+
+Name resolution is a hosts file per container (``<container dir>/hosts``,
+bind-mounted on /etc/hosts and rewritten in place, so the mount keeps its
+inode): the container's own name, and on user-defined networks every running
+peer's name and aliases. A start, stop, connect or disconnect rewrites the
+hosts files of the running peers, so membership changes reach running
+containers. resolv.conf carries the host's nameservers (loopback ones, which
+cannot answer inside another network namespace, are replaced like Docker's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from ..engine import Engine
+from ..errors import BerthError, Conflict, InvalidInput, NotFound
+from ..fsutil import atomic_write_json, read_json
+
+DEFAULT_NETWORK = "bridge"
+FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")   # Docker's, when the host has only loopback resolvers
+HOSTS_HEADER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+
+# -- the wishes (pure) -----------------------------------------------------------------
+def wishes(network_mode: str | None, networks: list[dict[str, Any]] | None,
+           published: list[Any] | None, publish_all: bool) -> dict[str, Any]:
+    """Docker's and community.docker's rules: with `networks` given, the mode
+    is the first of them and the default network is not attached."""
+    entries = [_entry(n) for n in networks or []]
+    names = [e["name"] for e in entries]
+    if len(set(names)) != len(names):
+        raise InvalidInput("a network is listed twice", field="networks", hint="list each network once")
+    mode = network_mode or (names[0] if names else DEFAULT_NETWORK)
+    if mode in ("host", "none") or mode.startswith("container:"):
+        if entries:
+            raise InvalidInput(f"network_mode {mode} conflicts with networks", field="networks",
+                               hint="leave networks out with network_mode host, none or container:<name>")
+        if (published or publish_all) and mode != "host":
+            raise InvalidInput(f"network_mode {mode} cannot publish ports", field="published_ports",
+                               hint="publish ports on a bridge network")
+        if mode.startswith("container:") and not mode.partition(":")[2]:
+            raise InvalidInput("network_mode container: needs a name", field="network_mode",
+                               hint="write container:<name>")
+    elif not entries:
+        entries = [_entry({"name": mode})]
+    elif mode != names[0]:
+        raise InvalidInput(f"network_mode {mode} is not the first of networks", field="network_mode",
+                           hint="leave network_mode out, or list that network first")
+    for entry in entries:
+        if entry["name"] == DEFAULT_NETWORK and (entry["aliases"] or entry["ipv4_address"]):
+            raise InvalidInput("aliases and static addresses need a user-defined network", field="networks",
+                               hint="create a network with berth.engine.network and use it")
+    from ..network.ports import parse_published_ports
+
+    ports = [] if mode == "host" else [_port_dict(p) for p in parse_published_ports(published or [])]
+    return {"network_mode": mode, "networks": entries, "ports": ports, "publish_all_ports": bool(publish_all)}
+
+
+def _entry(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        item = {"name": item}
+    if not isinstance(item, dict) or not item.get("name"):
+        raise InvalidInput(f"{item!r} is not a network entry", field="networks",
+                           hint="give {name: ..., ipv4_address: ..., aliases: [...]}")
+    unknown = set(item) - {"name", "ipv4_address", "aliases", "links", "ipv6_address"}
+    if unknown or item.get("ipv6_address"):
+        raise InvalidInput(f"unknown keys {sorted(unknown) or ['ipv6_address']} in {item!r}", field="networks",
+                           hint="a network entry takes name, ipv4_address and aliases (IPv4 only)")
+    return {"name": str(item["name"]), "ipv4_address": item.get("ipv4_address") or None,
+            "aliases": [str(a) for a in item.get("aliases") or []]}
+
+
+def _port_dict(spec: Any) -> dict[str, Any]:
+    return {"host_ip": spec.host_ip, "host_port": spec.host_port, "container_port": spec.container_port,
+            "proto": spec.proto, "host_range": list(spec.host_range) if spec.host_range else None}
+
+
+def missing_networks(engine: Engine, config: dict[str, Any]) -> list[str]:
+    """User-defined networks the container names that do not exist (check mode reports them)."""
+    named = [n["name"] for n in config["networks"] if n["name"] != DEFAULT_NETWORK]
+    if not named:
+        return []
+    from ..network.store import NetworkStore
+
+    store = NetworkStore(engine)
+    return [name for name in named if store.by_name(name) is None]
+
+
+def require_networks(engine: Engine, network: dict[str, Any]) -> None:
+    """A create needs its user-defined networks to exist (the default one is made on first use)."""
+    missing = missing_networks(engine, network)
+    if missing:
+        raise NotFound(f"network {missing[0]!r} does not exist", field="networks",
+                       hint="create it first with berth.engine.network (in check mode an earlier task may)")
+
+
+# -- the bundle ---------------------------------------------------------------------------
+def shape_bundle(config: dict[str, Any], directory: Path, mode: str, hostname: str) -> None:
+    """/etc/hosts, /etc/resolv.conf and /etc/hostname from the container's dir
+    (Docker's way); network_mode host shares the host's network namespace."""
+    write_files(directory, hostname, mode)
+    mounts = [{"destination": f"/etc/{name}", "type": "bind", "source": str(directory / name),
+               "options": ["rbind", "rprivate"]} for name in ("hosts", "resolv.conf", "hostname")]
+    taken = {m["destination"] for m in config["mounts"]}
+    config["mounts"] += [m for m in mounts if m["destination"] not in taken]
+    if mode == "host":
+        namespaces = config["linux"]["namespaces"]
+        config["linux"]["namespaces"] = [n for n in namespaces if n["type"] != "network"]
+
+
+def write_files(directory: Path, hostname: str, mode: str) -> None:
+    """The files bind-mounted into the container (hosts is rewritten at each start)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if mode == "host":
+        hosts, resolv = _read("/etc/hosts"), _read("/etc/resolv.conf")
+    else:
+        hosts = HOSTS_HEADER + (f"127.0.1.1\t{hostname}\n" if mode == "none" else "")
+        resolv = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"))
+    for name, text in (("hosts", hosts), ("resolv.conf", resolv), ("hostname", hostname + "\n")):
+        _write_in_place(directory / name, text)
+
+
+def detach(engine: Engine, record: dict[str, Any]) -> None:
+    if (record.get("state") or {}).get("networks") or (record.get("state") or {}).get("ports"):
+        Networking(engine).detach(record)
+
+
+def release(engine: Engine, record: dict[str, Any]) -> None:
+    networks = [n for n in record.get("config", {}).get("networks") or []]
+    if networks:
+        Networking(engine).release(record)
+
+
+def resolv_conf(host: str, upstream: str = "") -> str:
+    """The host's resolv.conf without loopback nameservers (systemd-resolved's
+    upstream file, or Docker's public fallback, when none is left)."""
+    def servers(text: str) -> list[str]:
+        return [line.split()[1] for line in text.splitlines()
+                if line.startswith("nameserver") and len(line.split()) > 1]
+
+    lines = [line for line in host.splitlines() if not line.startswith("nameserver")]
+    kept = [s for s in servers(host) if not s.startswith("127.") and s != "::1"]
+    if not kept:
+        kept = [s for s in servers(upstream) if not s.startswith("127.")] or list(FALLBACK_DNS)
+    return "".join(f"{line}\n" for line in lines if line.strip()) + "".join(f"nameserver {s}\n" for s in kept)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    """Truncate and write, keeping the inode a running container has bind-mounted."""
+    with open(path, "a+") as handle:
+        handle.seek(0)
+        if handle.read() == text:
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(text)
+
+
+# -- attach / detach (the monitor) -----------------------------------------------------------
+class Networking:
+    def __init__(self, engine: Engine) -> None:
+        from ..network.service import NetworkService
+
+        self.engine = engine
+        self.networks = NetworkService(engine)
+        self.containers = engine.metadata("containers")
+        self.root = engine.layout.state_root / "containers"
+
+    def prepare_bundle(self, record: dict[str, Any]) -> None:
+        """network_mode container:<name>: join that container's namespace as it is now."""
+        mode = record["config"].get("network_mode") or DEFAULT_NETWORK
+        if not mode.startswith("container:"):
+            return
+        other = self._running(mode.partition(":")[2])
+        bundle = self.root / record["id"] / "bundle" / "config.json"
+        config = read_json(bundle)
+        for namespace in config["linux"]["namespaces"]:
+            if namespace["type"] == "network":
+                namespace["path"] = f"/proc/{other['state']['pid']}/ns/net"
+        atomic_write_json(bundle, config)
+
+    def _running(self, ref: str) -> dict[str, Any]:
+        from .store import ContainerStore
+
+        other = ContainerStore(self.engine).get(ref)
+        if other["state"].get("status") != "running" or not other["state"].get("pid"):
+            raise Conflict(f"container {ref} is not running", field="network_mode",
+                           hint="start it first: network_mode container:<name> joins its network namespace")
+        return other
+
+    def attach(self, record: dict[str, Any], pid: int) -> dict[str, Any]:
+        """Connect the container's namespace to its networks and publish its
+        ports; the state to record (``networks``, ``ports``). On failure
+        everything made here is undone."""
+        config = record["config"]
+        mode = config.get("network_mode") or DEFAULT_NETWORK
+        if mode in ("host", "none") or mode.startswith("container:"):
+            self._files(record, {})
+            return {"networks": {}, "ports": []}
+        attached: dict[str, dict[str, Any]] = {}
+        try:
+            for index, entry in enumerate(config.get("networks") or []):
+                attached[entry["name"]] = self._connect(record, pid, entry, index, gateway=not attached)
+            ports = self._publish(record, attached)
+        except BaseException:
+            self._undo(record["id"], attached)
+            raise
+        state = {"networks": attached, "ports": ports}
+        self._files(record, attached)
+        return state
+
+    def _connect(self, record: dict[str, Any], pid: int, entry: dict[str, Any], index: int,
+                 gateway: bool) -> dict[str, Any]:
+        from ..network import links
+
+        name = entry["name"]
+        network = self.networks.ensure_default() if name == DEFAULT_NETWORK else self.networks.require(name)
+        self.networks.realize(network)
+        ip = self.networks.allocate(name, record["id"], entry.get("ipv4_address"))
+        prefix = network["subnet"].split("/")[1]
+        host_if = links.host_ifname(record["id"], network["id"])
+        mac = links.mac_for(ip)
+        route = network["gateway"] if gateway and not network.get("internal") else None
+        links.attach(f"/proc/{pid}/ns/net", network["bridge"], host_if, f"eth{index}", f"{ip}/{prefix}", route, mac,
+                     network.get("mtu"))
+        return {"network_id": network["id"], "ip": ip, "prefix": int(prefix), "mac": mac, "ifname": f"eth{index}",
+                "host_if": host_if, "gateway": network["gateway"], "bridge": network["bridge"],
+                "aliases": entry.get("aliases") or [], "default": bool(network.get("default"))}
+
+    def _publish(self, record: dict[str, Any], attached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        wanted = list(record["config"].get("ports") or [])
+        if record["config"].get("publish_all_ports"):
+            wanted += self._exposed(record, wanted)
+        if not wanted or not attached:
+            return []
+        from ..network import firewall, ports
+
+        first = next(iter(attached.values()))
+        chosen: list[firewall.Published] = []
+        for spec in wanted:
+            host_ip, proto = spec["host_ip"] or "", spec["proto"]
+
+            def taken(port: int, host_ip: str = host_ip, proto: str = proto) -> bool:
+                return firewall.port_in_use(host_ip, port, proto, exclude=record["id"]) or any(
+                    c.host_port == port and c.proto == proto for c in chosen)
+
+            port = spec["host_port"]
+            if port is None:
+                port = ports.choose_port(taken, tuple(spec["host_range"]) if spec.get("host_range") else None)
+            elif taken(port):
+                raise Conflict(f"host port {host_ip or '0.0.0.0'}:{port}/{proto} is already in use",
+                               field="published_ports",
+                               hint="stop what listens there, or publish on another host port")
+            chosen.append(firewall.Published(host_ip, port, proto, first["ip"], spec["container_port"]))
+        firewall.publish(record["id"], first["bridge"], chosen)
+        return [{"host_ip": p.host_ip or "0.0.0.0", "host_port": p.host_port, "container_port": p.container_port,
+                 "proto": p.proto} for p in chosen]
+
+    def _exposed(self, record: dict[str, Any], stated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """publish_all_ports: the image's EXPOSE ports not published already, on random host ports."""
+        import json
+
+        from ..network.ports import parse_exposed_ports
+
+        image = json.loads(self.engine.blobs.read_bytes(record["image_id"])).get("config") or {}
+        done = {(p["container_port"], p["proto"]) for p in stated}
+        return [{"host_ip": "", "host_port": None, "container_port": port, "proto": proto, "host_range": None}
+                for port, proto in parse_exposed_ports(image.get("ExposedPorts") or {}) if (port, proto) not in done]
+
+    def reconnect(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """Live connect/disconnect: the running container's attachments made to
+        match ``after``'s networks (changed entries re-attached); the new state."""
+        state = after.get("state") or {}
+        attached = dict(state.get("networks") or {})
+        wanted = {e["name"]: e for e in after["config"].get("networks") or []}
+        previous = {e["name"]: e for e in before["config"].get("networks") or []}
+        from ..network import links
+
+        for name in list(attached):
+            if wanted.get(name) != previous.get(name):
+                with contextlib.suppress(BerthError, OSError):
+                    links.detach(attached.pop(name)["host_if"])
+                if name not in wanted:
+                    with contextlib.suppress(BerthError):
+                        self.networks.release(name, after["id"])
+        for name, entry in wanted.items():
+            if name not in attached and state.get("pid"):
+                used = {int(a["ifname"][3:]) for a in attached.values()}
+                index = next(i for i in range(len(used) + 1) if i not in used)
+                attached[name] = self._connect(after, state["pid"], entry, index, gateway=index == 0)
+        ports = self._publish(after, attached) if attached else []
+        self._files(after, attached)
+        return {"networks": attached, "ports": ports}
+
+    def detach(self, record: dict[str, Any]) -> None:
+        """The process exited: ports and veths go (addresses stay allocated), peers forget it."""
+        self._undo(record["id"], (record.get("state") or {}).get("networks") or {})
+        self._refresh_peers(record["id"])
+
+    def _undo(self, container_id: str, attached: dict[str, dict[str, Any]]) -> None:
+        from ..network import firewall, links
+
+        with contextlib.suppress(BerthError):
+            firewall.unpublish(container_id)
+        for item in attached.values():
+            with contextlib.suppress(BerthError, OSError):
+                links.detach(item["host_if"])
+
+    def release(self, record: dict[str, Any]) -> None:
+        """The container is removed: its addresses go back to the pools."""
+        for entry in record.get("config", {}).get("networks") or []:
+            with contextlib.suppress(BerthError):
+                self.networks.release(entry["name"], record["id"])
+
+    # -- hosts files ---------------------------------------------------------------------
+    def _files(self, record: dict[str, Any], attached: dict[str, dict[str, Any]]) -> None:
+        directory = self.root / record["id"]
+        if not (directory / "hosts").exists():
+            return
+        if (record["config"].get("network_mode") or DEFAULT_NETWORK) != "host":
+            _write_in_place(directory / "hosts", self._hosts(record, attached))
+        self._refresh_peers(record["id"], extra={record["id"]: attached})
+
+    def _hosts(self, record: dict[str, Any], attached: dict[str, dict[str, Any]],
+               running: dict[str, dict[str, Any]] | None = None) -> str:
+        hostname = record["config"].get("hostname") or record["id"][:12]
+        lines = [HOSTS_HEADER]
+        for item in attached.values():
+            lines.append(f"{item['ip']}\t{hostname}\n")
+        running = running if running is not None else self._running_networks()
+        for item_name, item in attached.items():
+            if item.get("default"):
+                continue   # Docker's default network resolves no container names
+            for other_id, (other, networks) in running.items():
+                peer = networks.get(item_name)
+                if other_id != record["id"] and peer is not None:
+                    names = [other["name"], *peer.get("aliases", [])]
+                    lines.append(f"{peer['ip']}\t{' '.join(names)}\n")
+        return "".join(lines)
+
+    def _running_networks(self, extra: dict[str, dict[str, Any]] | None = None,
+                          ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        found = {}
+        for other in self.containers.list():
+            state = other.get("state") or {}
+            networks = (extra or {}).get(other["id"])
+            if networks is None and state.get("status") == "running":
+                networks = state.get("networks") or {}
+            if networks:
+                found[other["id"]] = (other, networks)
+        return found
+
+    def _refresh_peers(self, changed_id: str, extra: dict[str, dict[str, Any]] | None = None) -> None:
+        running = self._running_networks(extra)
+        if changed_id not in (extra or {}):
+            running.pop(changed_id, None)
+        for other_id, (other, networks) in running.items():
+            path = self.root / other_id / "hosts"
+            if other_id != changed_id and path.exists():
+                with contextlib.suppress(OSError):
+                    _write_in_place(path, self._hosts(other, networks, running))

@@ -1,0 +1,1 @@
+"""Container networks: bridges and veths (links), nftables rules (firewall), addresses and records."""

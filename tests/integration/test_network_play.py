@@ -1,0 +1,116 @@
+"""A whole play of volume + network + containers through ansible-playbook:
+check mode on a fresh host plans it without failing, then check → apply →
+apply → check; networks change in place; `connected`, forced recreation."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
+from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
+from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
+from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
+from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+from tests.support.networks import drop_networks
+from tests.support.playbook import assert_converges, recorded, recording_play, run_playbook, write_playbook
+from tests.support.runtime import make_rootfs, mounts_under, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+IMAGE = "local/playbox:1"
+SUBNET = "10.254.30.0/24"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    engine = Engine.open(tmp_path / "state", tmp_path / "run")
+    import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), ImportConfig(cmd=["sh"]), parse_reference(IMAGE))
+    defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
+    yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
+    for record in ContainerStore(engine).list():
+        run_playbook(write_playbook(tmp_path, [{"berth.engine.container": {"name": record["name"],
+                                                                           "state": "absent"}}],
+                                    name="cleanup.yml", module_defaults=defaults))
+    assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
+    drop_networks(engine)
+    for record in VolumeService(engine).list():
+        VolumeService(engine).remove(record["name"])
+    assert not mounts_under(tmp_path)
+
+
+def _tasks(aliases: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"berth.engine.volume": {"name": "site"}},
+        {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": SUBNET}]}},
+        {"berth.engine.container": {"name": "web", "image": IMAGE, "command": "httpd -f -p 80 -h /www",
+                                    "volumes": ["site:/www:ro"], "published_ports": ["127.0.0.1:18090:80"],
+                                    "networks": [{"name": "appnet", "aliases": aliases}]}},
+        {"berth.engine.container": {"name": "client", "image": IMAGE, "networks": [{"name": "appnet"}],
+                                    "command": ["sh", "-c", "while true; do wget -q -O - http://www/; sleep 1; done"]}},
+    ]
+
+
+def _play(env: dict[str, Any], tasks: list[dict[str, Any]], name: str = "play.yml") -> Path:
+    return recording_play(env["dir"], tasks, env["defaults"], name)
+
+
+def _out(env: dict[str, Any]) -> list[dict[str, Any]]:
+    return recorded(env["dir"])
+
+
+def test_the_whole_play_converges_and_check_mode_plans_it_on_a_fresh_host(env: dict[str, Any]) -> None:
+    results = assert_converges(_play(env, _tasks(["www"])))
+    assert "does not exist yet" in results[0].output, "check mode warned, not failed, about the network"
+    assert not NetworkStore(env["engine"]).list() or True
+    (VolumeService(env["engine"]).mountpoint("site") / "index.html").write_text("served from a volume\n")
+    page = urllib.request.urlopen("http://127.0.0.1:18090/", timeout=5).read().decode()
+    assert page == "served from a volume\n"
+    store = ContainerStore(env["engine"])
+    assert wait_for(lambda: "served from a volume" in (env["engine"].layout.state_root / "containers" /
+                                                       store.get("client")["id"] / "logs" /
+                                                       "container.log").read_text(), timeout=10)
+    web = store.get("web")
+    assert web["state"]["ports"] == [{"container_port": 80, "host_ip": "127.0.0.1", "host_port": 18090,
+                                      "proto": "tcp"}]
+    # a changed alias is changed in place: same container, same process
+    assert run_playbook(_play(env, _tasks(["www", "site"]))).changed == 1
+    after = store.get("web")
+    assert (after["id"], after["state"]["pid"]) == (web["id"], web["state"]["pid"])
+    assert after["state"]["networks"]["appnet"]["aliases"] == ["www", "site"]
+
+
+def test_connected_appends_and_forced_recreation(env: dict[str, Any]) -> None:
+    run_playbook(_play(env, _tasks(["www"])))
+    store = ContainerStore(env["engine"])
+    extra = {"berth.engine.container": {"name": "loner", "image": IMAGE, "command": "sleep 300",
+                                        "network_mode": "none"}}
+    run_playbook(_play(env, [extra]))
+    connect = {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": SUBNET}],
+                                        "connected": ["loner"], "appends": True}}
+    assert run_playbook(_play(env, [connect]), check=True).changed == 1
+    assert run_playbook(_play(env, [connect])).changed == 1
+    assert "appnet" in store.get("loner")["state"]["networks"]
+    assert run_playbook(_play(env, [connect])).changed == 0
+    # recreating the network (a new subnet) needs force; its containers are reconnected
+    moved = {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": "10.254.31.0/24"}]}}
+    refused = run_playbook(_play(env, [moved]))
+    assert refused.failed == 1 and "force" in refused.output
+    moved["berth.engine.network"]["force"] = True
+    assert run_playbook(_play(env, [moved])).changed == 1
+    assert "reconnected" in " ".join(_out(env)[0]["actions"])
+    web = store.get("web")
+    assert web["state"]["networks"]["appnet"]["ip"].startswith("10.254.31.")
+    # connected without appends: only loner stays
+    only = {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": "10.254.31.0/24"}],
+                                     "connected": ["loner"]}}
+    assert run_playbook(_play(env, [only])).changed == 1
+    assert "appnet" not in store.get("web")["state"]["networks"]
+    assert [n["name"] for n in store.get("loner")["config"]["networks"]] == ["appnet"]

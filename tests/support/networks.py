@@ -1,0 +1,17 @@
+"""Remove every network of a test's state root (the default one included),
+so no bridge or nft element outlives the test."""
+
+from __future__ import annotations
+
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+
+
+def drop_networks(engine: Engine) -> list[str]:
+    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+
+    service = NetworkService(engine)
+    removed = []
+    for record in service.store.list():
+        service.converge(NetworkRequest(name=record["name"], state="absent", force=True), check_mode=False)
+        removed.append(record["name"])
+    return removed
