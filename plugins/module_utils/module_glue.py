@@ -65,4 +65,6 @@ def run_module(module: Any, action: Callable[[], dict[str, Any]]) -> None:
     except BerthError as err:
         info = err.as_dict()
         module.fail_json(msg=str(err), error=info)
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)   # (exit_json's `warnings` is deprecated in ansible-core 2.19)
     module.exit_json(**result)
