@@ -64,17 +64,15 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
 }
 
 
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
-def _print_human(result: dict[str, Any], indent: str = "") -> None:
+def _human(result: dict[str, Any], indent: str = "") -> list[str]:
+    lines = []
     for key, value in result.items():
         if isinstance(value, dict):
-            _out(f"{indent}{key}:")
-            _print_human(value, indent + "  ")
+            lines.append(f"{indent}{key}:")
+            lines += _human(value, indent + "  ")
         else:
-            _out(f"{indent}{key}: {value}")
+            lines.append(f"{indent}{key}: {value}")
+    return lines
 
 
 def main(argv: list[str]) -> int:
@@ -88,8 +86,12 @@ def main(argv: list[str]) -> int:
         return 1
     if "_rc" in result:  # commands that print for themselves (logs, run) and exit with a code
         return int(result["_rc"])
-    if args.json:
-        _out(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        _print_human(result)
+    sys.stdout.write(render(result, args.json))
     return 0 if result.get("ok", True) else 1
+
+
+def render(result: dict[str, Any], as_json: bool) -> str:
+    """A command's output (also built by the monitor for the fast lane)."""
+    if as_json:
+        return json.dumps(result, indent=2, sort_keys=True) + "\n"
+    return "".join(f"{line}\n" for line in _human(result))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..bundle import BundleRequest
@@ -156,13 +157,43 @@ def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
             "timeout": args.health_timeout, "retries": args.health_retries, "start_period": args.health_start_period}
 
 
+def _check_run(args: argparse.Namespace) -> None:
+    if args.rm and args.restart != "no":
+        raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
+                           hint="use --restart no with --rm, as Docker requires")
+
+
+def in_monitor(engine: Engine, start: Callable[[str], int], argv: list[str]) -> dict[str, Any]:
+    """The fast lane (fastlane.py): `run -d` or `create` done inside the
+    running monitor, which has the engine imported; the reply carries the
+    CLI's output. Anything else asks the client to take the full path."""
+    from ..cli import _parser, render
+
+    fallback = {"ok": True, "fallback": True}
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit:
+        return fallback   # bad usage: the full CLI prints it
+    same_roots = (Path(args.state_root) == engine.layout.state_root and Path(args.run_root) == engine.layout.run_root)
+    if not same_roots or args.command not in ("run", "create"):
+        return fallback
+    if args.command == "create":
+        return {"ok": True, "text": render(_create(engine, args), args.json)}
+    _check_run(args)
+    created = _create(engine, args, auto_remove=args.rm and args.detach)
+    start(created["id"])
+    if args.detach:
+        return {"ok": True, "text": render(created, args.json)}
+    # attached: the client follows the log, waits, and asks for the removal with --rm
+    log = ContainerService(engine).store.log_path(created["id"])
+    return {"ok": True, "attached": True, "id": created["id"], "log": str(log), "rm": args.rm}
+
+
 def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     """Detached: start and print the id. Attached: stream the output until the
     container exits, exit with its code, and remove it with --rm (here, not by
     the monitor, so the output is read first)."""
-    if args.rm and args.restart != "no":
-        raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
-                           hint="use --restart no with --rm, as Docker requires")
+    _check_run(args)
     service = ContainerService(engine)
     created = _create(engine, args, auto_remove=args.rm and args.detach)
     service.start(created["id"])

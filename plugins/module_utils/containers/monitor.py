@@ -55,6 +55,7 @@ class Monitor:
         self.next_probe: dict[str, float] = {}                           # id -> when its healthcheck runs next
         self.probes: dict[int, dict[str, Any]] = {}                      # probe pid -> what it checks
         self.idle_since = time.monotonic()
+        self.network: networking.Networking | None = None
 
     # -- the loop ------------------------------------------------------------------
     def serve(self) -> None:
@@ -140,13 +141,28 @@ class Monitor:
                 self.stop(conn, request["id"], int(request.get("signal", 15)), float(request.get("timeout", 10)))
             elif op == "wait":
                 self.wait(conn, request["id"])
+            elif op == "cli":
+                from .cli import in_monitor
+
+                _reply(conn, in_monitor(self.engine, self.start, list(request["argv"])))
+            elif op == "remove":   # the fast lane's `run --rm`, after the client read the output
+                from .service import ContainerService
+
+                ContainerService(self.engine).remove(request["id"], force=True, volumes=True)
+                _reply(conn, {"ok": True})
             else:
                 _reply(conn, {"ok": True, "pid": os.getpid()})
         except BerthError as err:
-            _reply(conn, {"ok": False, "error": err.as_dict()})
+            _reply(conn, {"ok": False, "error": {**err.as_dict(), "text": str(err)}})
         except (OSError, KeyError, TypeError, ValueError) as err:
             # one bad request must not take down the monitor of every container
             _reply(conn, {"ok": False, "error": {"kind": "invalid_state", "message": f"monitor: {err!r}"}})
+
+    def _networking(self) -> networking.Networking:
+        """One for the monitor's life (it caches realized networks and parsed records)."""
+        if self.network is None:
+            self.network = networking.Networking(self.engine)
+        return self.network
 
     # -- starting --------------------------------------------------------------------
     def start(self, container_id: str) -> int:
@@ -184,7 +200,7 @@ class Monitor:
             self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
         try:
             limits.apply(limits.of(record), config.get("resources") or {})
-            attached = networking.Networking(self.engine).attach(record, pid) if _networked(config) else {}
+            attached = self._networking().attach(record, pid) if _networked(config) else {}
         except BaseException:
             self.inits.pop(pid, None)
             runtime.delete(root, container_id, force=True)
@@ -242,7 +258,8 @@ class Monitor:
                                 oom_killed=oom, stopped_by_user=stopped_by_user, networks={}, ports=[])
         self._finish_stop(container_id)   # replies after the record says exited
         self._wake_waiters(container_id, exit_code)
-        networking.detach(self.engine, record)   # after the replies: deleting a veth costs the kernel ~20 ms
+        # after the replies: deleting a veth costs the kernel ~20 ms
+        networking.detach(self.engine, record, self.network)
         config = record["config"]
         name, retries = policy.parse(config.get("restart_policy"))
         if policy.should_restart(name, retries, exit_code if exit_code is not None else 255,
@@ -471,6 +488,13 @@ def _oom_killed(record: dict[str, Any]) -> bool:
 def main(state_root: str, run_root: str) -> int:
     """`berth monitor`: run until nothing is left to watch."""
     engine = Engine.open(state_root, run_root)
+    import fcntl
+
+    guard = open(engine.layout.run_root / "monitor.lock", "a")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0   # another monitor serves this run root (two CLIs started one at once)
     pid_file = engine.layout.run_root / "monitor.pid"
     pid_file.write_text(f"{os.getpid()}\n")
     try:

@@ -21,6 +21,7 @@ cannot answer inside another network namespace, are replaced like Docker's).
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,9 @@ def write_files(directory: Path, hostname: str, mode: str) -> None:
         _write_in_place(directory / name, text)
 
 
-def detach(engine: Engine, record: dict[str, Any]) -> None:
+def detach(engine: Engine, record: dict[str, Any], networking: Networking | None = None) -> None:
     if (record.get("state") or {}).get("networks") or (record.get("state") or {}).get("ports"):
-        Networking(engine).detach(record)
+        (networking or Networking(engine)).detach(record)
 
 
 def release(engine: Engine, record: dict[str, Any]) -> None:
@@ -185,6 +186,10 @@ class Networking:
         self.networks = NetworkService(engine)
         self.containers = engine.metadata("containers")
         self.root = engine.layout.state_root / "containers"
+        # The monitor keeps one instance: networks it realized (bridge + rules) are only re-checked for their
+        # bridge, and container records are re-read only when their file changed (hosts files need them all).
+        self.realized: set[str] = set()
+        self.parsed: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
 
     def prepare_bundle(self, record: dict[str, Any]) -> None:
         """network_mode container:<name>: join that container's namespace as it is now."""
@@ -235,7 +240,9 @@ class Networking:
 
         name = entry["name"]
         network = self.networks.ensure_default() if name == DEFAULT_NETWORK else self.networks.require(name)
-        self.networks.realize(network)
+        if network["id"] not in self.realized or not links.bridge_exists(network["bridge"]):
+            self.networks.realize(network)
+            self.realized.add(network["id"])
         ip = self.networks.allocate(name, record["id"], entry.get("ipv4_address"))
         prefix = network["subnet"].split("/")[1]
         host_if = links.host_ifname(record["id"], network["id"])
@@ -361,7 +368,7 @@ class Networking:
     def _running_networks(self, extra: dict[str, dict[str, Any]] | None = None,
                           ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         found = {}
-        for other in self.containers.list():
+        for other in self._records():
             state = other.get("state") or {}
             networks = (extra or {}).get(other["id"])
             if networks is None and state.get("status") == "running":
@@ -369,6 +376,21 @@ class Networking:
             if networks:
                 found[other["id"]] = (other, networks)
         return found
+
+    def _records(self) -> list[dict[str, Any]]:
+        """Every container record, parsed again only when its file changed."""
+        seen: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.containers.dir) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    stat = entry.stat()
+                    key = (stat.st_mtime_ns, stat.st_size)
+                    cached = self.parsed.get(entry.name)
+                    seen[entry.name] = cached if cached and cached[0] == key else (key, read_json(Path(entry.path)))
+        self.parsed = seen
+        return [document for _key, document in seen.values()]
 
     def _refresh_peers(self, changed_id: str, extra: dict[str, dict[str, Any]] | None = None) -> None:
         running = self._running_networks(extra)

@@ -364,6 +364,12 @@ class ContainerService:
         return reply
 
     def _spawn_monitor(self) -> None:
+        from .fastlane import SPAWNED
+
+        if str(self.engine.layout.run_root) in SPAWNED:   # bin/berth started one already: wait for it
+            SPAWNED.discard(str(self.engine.layout.run_root))
+            if _connectable_soon(self._socket_path):
+                return
         if not self._monitor_alive():
             self._socket_path.unlink(missing_ok=True)  # left by a monitor that was killed
         command = [*_berth_command(), "--state-root", str(self.engine.layout.state_root),
@@ -372,12 +378,9 @@ class ContainerService:
         with log:
             subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                              close_fds=True, cwd="/")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self._socket_path.exists() and _connectable(self._socket_path):
-                return
-            time.sleep(0.005)
-        raise InvalidState("the container monitor did not start", hint=f"see {self.engine.layout.run_root}/monitor.log")
+        if not _connectable_soon(self._socket_path):
+            raise InvalidState("the container monitor did not start",
+                               hint=f"see {self.engine.layout.run_root}/monitor.log")
 
 
 def _berth_command() -> list[str]:
@@ -409,6 +412,15 @@ def _runtime_command() -> list[str]:
     if found is None:
         raise InvalidState("berth-runtime is not installed", hint="apply the berth.engine.host role")
     return [found]
+
+
+def _connectable_soon(path: Path, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and _connectable(path):
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def _connectable(path: Path) -> bool:
