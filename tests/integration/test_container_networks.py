@@ -272,3 +272,32 @@ def test_static_address_outside_the_range(berth: Berth) -> None:
     assert result.returncode == 1 and "10.254.20.5" in result.stderr
     assert not NetworkService(berth.engine).store.allocations(  # type: ignore[attr-defined]
         NetworkService(berth.engine).require("ranged")["id"]) or True  # type: ignore[attr-defined]
+
+
+def test_network_modes_host_none_and_container(berth: Berth) -> None:
+    host_links = _links()
+    inside_host = sh(berth, "h", "ip -o link | cut -d: -f2", "--network", "host").stdout.split()
+    assert {name.split("@")[0] for name in inside_host} == host_links, "network_mode host shares the host's links"
+    assert sh(berth, "n", "ip -o link | cut -d: -f2", "--network", "none").stdout.split() == ["lo"]
+    berth("run", "-d", "--name", "owner", IMAGE, "sleep", "60")
+    owner_ip = state(berth, "owner")["networks"]["bridge"]["ip"]
+    joined = sh(berth, "j", "ip -o -4 addr", "--network", "container:owner").stdout
+    assert owner_ip in joined, "container:<name> joins that container's network namespace"
+    stopped = berth("create", "--name", "parked", IMAGE, "true")
+    assert stopped.returncode == 0
+    refused = berth("run", "--rm", "--name", "k", "--network", "container:parked", IMAGE, "true", check=False)
+    assert refused.returncode == 1 and "parked is not running" in refused.stderr
+
+
+def test_addresses_go_back_to_the_pool_on_removal(berth: Berth) -> None:
+    from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
+
+    network_id = network(berth, "pool", "10.254.21.0/24")["id"]
+    store = NetworkStore(berth.engine)  # type: ignore[attr-defined]
+    berth("run", "-d", "--name", "p1", "--network", "pool", IMAGE, "sleep", "60")
+    berth("create", "--name", "p2", "--network", "pool", IMAGE, "true")
+    assert len(store.allocations(network_id)) == 1, "an address is taken at start, kept while the container exists"
+    berth("stop", "-t", "0", "p1")
+    assert len(store.allocations(network_id)) == 1
+    berth("rm", "p1", "p2")
+    assert store.allocations(network_id) == {}

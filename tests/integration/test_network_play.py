@@ -18,6 +18,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from ansible_collections.berth.engine.plugins.module_utils.network import firewall
 from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 from tests.support.networks import drop_networks
@@ -31,6 +32,7 @@ SUBNET = "10.254.30.0/24"
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    published_before = set(firewall.Firewall().published())   # e.g. the demo app's
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
     import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), ImportConfig(cmd=["sh"]), parse_reference(IMAGE))
     defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
@@ -44,6 +46,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     for record in VolumeService(engine).list():
         VolumeService(engine).remove(record["name"])
     assert not mounts_under(tmp_path)
+    assert set(firewall.Firewall().published()) <= published_before, "published ports left behind"
 
 
 def _tasks(aliases: list[str]) -> list[dict[str, Any]]:
@@ -108,9 +111,12 @@ def test_connected_appends_and_forced_recreation(env: dict[str, Any]) -> None:
     assert "reconnected" in " ".join(_out(env)[0]["actions"])
     web = store.get("web")
     assert web["state"]["networks"]["appnet"]["ip"].startswith("10.254.31.")
+    rules = firewall.Firewall().published(web["id"])
+    assert [(p.host_port, p.container_ip) for p in rules] == [(18090, web["state"]["networks"]["appnet"]["ip"])]
     # connected without appends: only loner stays
     only = {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": "10.254.31.0/24"}],
                                      "connected": ["loner"]}}
     assert run_playbook(_play(env, [only])).changed == 1
     assert "appnet" not in store.get("web")["state"]["networks"]
+    assert firewall.Firewall().published(store.get("web")["id"]) == [], "no network left: no published port"
     assert [n["name"] for n in store.get("loner")["config"]["networks"]] == ["appnet"]

@@ -30,6 +30,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
+from ..runtime.state import start_time
 from . import health, limits, mounting, networking, policy
 from .logs import LogWriter
 from .store import ContainerStore, now
@@ -210,7 +211,8 @@ class Monitor:
         health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
         self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
                                 exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health,
-                                paused=False, networks=attached.get("networks", {}), ports=attached.get("ports", []))
+                                paused=False, networks=attached.get("networks", {}), ports=attached.get("ports", []),
+                                pid_start=start_time(pid))
         if health is not None:
             self.next_probe[container_id] = time.monotonic() + config["healthcheck"]["interval"]
         return pid

@@ -315,7 +315,13 @@ class Networking:
                 used = {int(a["ifname"][3:]) for a in attached.values()}
                 index = next(i for i in range(len(used) + 1) if i not in used)
                 attached[name] = self._connect(after, state["pid"], entry, index, gateway=index == 0)
-        ports = self._publish(after, attached) if attached else []
+        if attached:
+            ports = self._publish(after, attached)   # replaces the earlier rules (the first network may differ)
+        else:
+            from ..network import firewall
+
+            firewall.unpublish(after["id"])          # no network left to publish on
+            ports = []
         self._files(after, attached)
         return {"networks": attached, "ports": ports}
 

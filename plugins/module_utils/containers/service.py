@@ -132,7 +132,7 @@ class ContainerService:
     def refresh(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record, corrected when its process died while no monitor watched it."""
         state = record.get("state", {})
-        if state.get("status") == "running" and not _alive(state.get("pid") or 0) and not self._monitor_alive():
+        if state.get("status") == "running" and not _still_running(state) and not self._monitor_alive():
             from ..runtime import container as runtime
 
             with contextlib.suppress(BerthError):  # what the dead monitor would have cleaned up
@@ -440,6 +440,17 @@ def _read_line(conn: socket.socket) -> dict[str, Any]:
             raise ConnectionResetError
         data += chunk
     return json.loads(data)
+
+
+def _still_running(state: dict[str, Any]) -> bool:
+    """The container's process is alive: the same pid *and* start time (a
+    recycled pid belongs to another process)."""
+    from ..runtime.state import start_time
+
+    pid = state.get("pid") or 0
+    if not _alive(pid):
+        return False
+    return state.get("pid_start") is None or start_time(pid) == state["pid_start"]
 
 
 def _alive(pid: int) -> bool:
