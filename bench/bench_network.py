@@ -52,7 +52,7 @@ def fresh(code: str, runs: int, warm_up: bool = True) -> list[float]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPATH=str(REPO / ".build" / "collections"), PYTHONPYCACHEPREFIX=PYCACHE)
     out = []
-    for _ in range(runs + warm_up):
+    for _run in range(runs + warm_up):
         text = subprocess.run([sys.executable, "-c", f"import time\nt=time.perf_counter()\n{code}\n"
                                "print((time.perf_counter()-t)*1000)"], capture_output=True, text=True,
                               check=True, env=env).stdout
@@ -88,7 +88,7 @@ def bench_bridges(runs: int) -> None:
     row("remove_bridge", "", removed)
     links.ensure_bridge(BRIDGE, f"{SUBNET}.1/24", None)
     row("ensure_bridge", "exists (no change)",
-        [timed(lambda: links.ensure_bridge(BRIDGE, f"{SUBNET}.1/24", None)) for _ in range(runs)])
+        [timed(lambda: links.ensure_bridge(BRIDGE, f"{SUBNET}.1/24", None)) for _run in range(runs)])
 
 
 def _args(i: int, netns: str) -> tuple[str, str, str, str, str, str, str, None]:
@@ -103,8 +103,8 @@ def bench_attach(count: int) -> None:
         row("detach", "links.py", [timed(lambda i=i: links.detach(f"vbbench{i:04d}")) for i in range(count)])
     with namespaces(count) as paths:
         calls = [_args(i, path) for i, path in enumerate(paths)]
-        row(f"attach ({count} netns)", "pyroute2, imported", [timed(lambda a=a: pyroute2_attach(*a))
-                                                               for a in calls])
+        attach_times = [timed(lambda a=a: pyroute2_attach(*a)) for a in calls]
+        row(f"attach ({count} netns)", "pyroute2, imported", attach_times)
         for i in range(count):
             links.detach(f"vbbench{i:04d}")
     with namespaces(5) as paths:  # what a monitor pays: a new interpreter importing links and attaching
@@ -151,17 +151,17 @@ def bench_firewall(runs: int) -> None:
     for how, nft in (("libnftables", firewall.Nft()), ("nft binary", firewall.Nft(library=None))):
         fw = firewall.Firewall("berthbench", nft)
         try:
-            row("ensure_network", how, [timed(lambda f=fw: f.ensure_network(net)) for _ in range(runs)])
+            row("ensure_network", how, [timed(lambda f=fw: f.ensure_network(net)) for _run in range(runs)])
             publish, unpublish = [], []
-            for _ in range(runs):
+            for _run in range(runs):
                 publish.append(timed(lambda f=fw: f.publish("c" * 64, BRIDGE, ports)))
                 unpublish.append(timed(lambda f=fw: f.unpublish("c" * 64)))
             row("publish (2 ports)", how, publish)
             fw.publish("c" * 64, BRIDGE, ports)
             row("publish again (replace)", how, [timed(lambda f=fw: f.publish("c" * 64, BRIDGE, ports))
-                                                 for _ in range(runs)])
+                                                 for _run in range(runs)])
             row("unpublish", how, unpublish)
-            row("port_in_use", how, [timed(lambda f=fw: f.port_in_use("", 28090, "tcp")) for _ in range(runs)])
+            row("port_in_use", how, [timed(lambda f=fw: f.port_in_use("", 28090, "tcp")) for _run in range(runs)])
             row("remove_network (last)", how, [timed(lambda f=fw: f.remove_network(net.network_id))])
         finally:
             fw.remove_all()

@@ -135,7 +135,7 @@ options:
       source:
         description:
           - The volume's name (V(volume); left out for an anonymous volume) or the host path (V(bind), which must
-            exist: this syntax never creates it).
+            exist, as this syntax never creates it).
         type: str
       type:
         description: What to mount.

@@ -9,7 +9,7 @@ module: volume
 short_description: Converge a named volume (the local driver) in berth's store
 version_added: 0.1.0
 description:
-  - Creates and removes named volumes: directories under the state root (C(<state_root>/volumes/<name>/_data)) that
+  - Creates and removes named volumes, directories under the state root (C(<state_root>/volumes/<name>/_data)) that
     outlive the containers mounting them, or, with O(driver_options), a mount made there when a container first
     needs it (like Docker's local driver with C(--opt)).
   - A volume's data is not thrown away by default. When an existing volume's driver, options or labels differ from

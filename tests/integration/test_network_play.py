@@ -19,7 +19,6 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall
-from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 from tests.support.networks import drop_networks
 from tests.support.playbook import assert_converges, recorded, recording_play, run_playbook, write_playbook
@@ -72,7 +71,6 @@ def _out(env: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_whole_play_converges_and_check_mode_plans_it_on_a_fresh_host(env: dict[str, Any]) -> None:
     results = assert_converges(_play(env, _tasks(["www"])))
     assert "does not exist yet" in results[0].output, "check mode warned, not failed, about the network"
-    assert not NetworkStore(env["engine"]).list() or True
     (VolumeService(env["engine"]).mountpoint("site") / "index.html").write_text("served from a volume\n")
     page = urllib.request.urlopen("http://127.0.0.1:18090/", timeout=5).read().decode()
     assert page == "served from a volume\n"

@@ -23,8 +23,8 @@ from ..volumes.service import VolumeService
 def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:
     """The request with the image's VOLUMEs added and every anonymous volume named;
     binds checked (a short-syntax source is created, like Docker's -v)."""
-    mounts = specs.name_anonymous(specs.with_image_volumes(request.mounts, image_config.get("Volumes"),
-                                                          request.tmpfs))
+    with_image = specs.with_image_volumes(request.mounts, image_config.get("Volumes"), request.tmpfs)
+    mounts = specs.name_anonymous(with_image)
     for item in mounts:
         if item["type"] == "bind":
             _check_bind(item)

@@ -140,8 +140,7 @@ def detach(engine: Engine, record: dict[str, Any], networking: Networking | None
 
 
 def release(engine: Engine, record: dict[str, Any]) -> None:
-    networks = [n for n in record.get("config", {}).get("networks") or []]
-    if networks:
+    if record.get("config", {}).get("networks"):
         Networking(engine).release(record)
 
 

@@ -10,8 +10,8 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import Invalid
 
 def test_default_is_the_bridge_network() -> None:
     got = wishes(None, None, None, False)
-    assert got["network_mode"] == "bridge" and got["networks"] == [{"name": "bridge", "ipv4_address": None,
-                                                                     "aliases": []}]
+    expected = [{"name": "bridge", "ipv4_address": None, "aliases": []}]
+    assert got["network_mode"] == "bridge" and got["networks"] == expected
 
 
 def test_networks_given_means_no_default_network() -> None:

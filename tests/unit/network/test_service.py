@@ -320,8 +320,8 @@ def test_default_network_and_facts(service: NetworkService, kernel: FakeKernel, 
     assert [n["name"] for n in service.info(None)["networks"]] == ["berthtest", "bridge"]
 
 
-def test_berth0_is_the_host_roots_and_never_taken_over(service: NetworkService, kernel: FakeKernel,
-                                                      engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_berth0_is_the_host_roots_and_never_taken_over(
+        service: NetworkService, kernel: FakeKernel, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     kernel.bridges["berth0"] = ("172.17.0.1/16", None)       # another engine's default network
     assert service.ensure_default()["bridge"] != "berth0"    # a test's state root gets br-<id>
     drop = NetworkService(engine, kernel=kernel)

@@ -10,11 +10,11 @@ from ansible_collections.berth.engine.plugins.module_utils.volumes import specs
 
 def test_short_syntax_forms() -> None:
     named = specs.parse_short("data:/var/lib/data:ro")
-    assert (named["type"], named["source"], named["target"], named["read_only"]) == ("volume", "data",
-                                                                                   "/var/lib/data", True)
+    got = (named["type"], named["source"], named["target"], named["read_only"])
+    assert got == ("volume", "data", "/var/lib/data", True)
     bind = specs.parse_short("/srv/site/:/usr/share/html:ro,rshared")
-    assert (bind["type"], bind["source"], bind["propagation"], bind["create_source"]) == ("bind", "/srv/site",
-                                                                                        "rshared", True)
+    got = (bind["type"], bind["source"], bind["propagation"], bind["create_source"])
+    assert got == ("bind", "/srv/site", "rshared", True)
     anonymous = specs.parse_short("/cache")
     assert (anonymous["type"], anonymous["source"], anonymous["anonymous"]) == ("volume", None, True)
     assert specs.parse_short("data:/d:nocopy")["no_copy"] is True
