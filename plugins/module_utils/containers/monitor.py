@@ -260,8 +260,8 @@ class Monitor:
                                 oom_killed=oom, stopped_by_user=stopped_by_user, networks={}, ports=[])
         self._finish_stop(container_id)   # replies after the record says exited
         self._wake_waiters(container_id, exit_code)
-        # after the replies: deleting a veth costs the kernel ~20 ms
-        networking.detach(self.engine, record, self.network)
+        # after the replies; the veths die with the init's network namespace
+        networking.detach(self.engine, record, self.network, namespace_gone=True)
         config = record["config"]
         name, retries = policy.parse(config.get("restart_policy"))
         if policy.should_restart(name, retries, exit_code if exit_code is not None else 255,

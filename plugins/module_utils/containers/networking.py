@@ -134,9 +134,10 @@ def write_files(directory: Path, hostname: str, mode: str) -> None:
         _write_in_place(directory / name, text)
 
 
-def detach(engine: Engine, record: dict[str, Any], networking: Networking | None = None) -> None:
+def detach(engine: Engine, record: dict[str, Any], networking: Networking | None = None, *,
+           namespace_gone: bool = False) -> None:
     if (record.get("state") or {}).get("networks") or (record.get("state") or {}).get("ports"):
-        (networking or Networking(engine)).detach(record)
+        (networking or Networking(engine)).detach(record, namespace_gone=namespace_gone)
 
 
 def release(engine: Engine, record: dict[str, Any]) -> None:
@@ -324,9 +325,13 @@ class Networking:
         self._files(after, attached)
         return {"networks": attached, "ports": ports}
 
-    def detach(self, record: dict[str, Any]) -> None:
-        """The process exited: ports and veths go (addresses stay allocated), peers forget it."""
-        self._undo(record["id"], (record.get("state") or {}).get("networks") or {})
+    def detach(self, record: dict[str, Any], *, namespace_gone: bool = False) -> None:
+        """The process exited: ports and veths go (addresses stay allocated), peers forget it.
+        With ``namespace_gone`` (the monitor reaped the init, so its network namespace dies)
+        the kernel deletes the veth pairs itself: an explicit delete would cost ~20 ms of
+        the monitor's time, which the next container start would wait for."""
+        attached = (record.get("state") or {}).get("networks") or {}
+        self._undo(record["id"], {} if namespace_gone else attached)
         self._refresh_peers(record["id"])
 
     def _undo(self, container_id: str, attached: dict[str, dict[str, Any]]) -> None:
