@@ -195,9 +195,13 @@ def test_publish_all_and_host_listener_conflict(berth: Berth) -> None:
         listener.listen()
         refused = berth("run", "-d", "--name", "busy", "-p", "18083:80", IMAGE, "sleep", "9", check=False)
         assert refused.returncode == 1 and "18083" in refused.stderr and "in use" in refused.stderr
-    berth("run", "-d", "--name", "all", "-P", IMAGE, "httpd", "-f", "-p", "80", "-h", "/www")
-    ports = {(p["container_port"], p["proto"]) for p in state(berth, "all")["ports"]}
-    assert ports == {(80, "tcp"), (5353, "udp")}
+    network(berth, "extra", "10.254.22.0/24")
+    berth("run", "-d", "--name", "all", "--network", "extra", "-P", IMAGE, "httpd", "-f", "-p", "80", "-h", "/www")
+    ports = state(berth, "all")["ports"]
+    assert {(p["container_port"], p["proto"]) for p in ports} == {(80, "tcp"), (5353, "udp")}
+    network(berth, "more", "10.254.23.0/24")
+    ContainerService(berth.engine).set_networks("all", [{"name": "extra"}, {"name": "more"}])  # type: ignore
+    assert state(berth, "all")["ports"] == ports, "a live connect keeps the random host ports"
 
 
 def inside(pid: int) -> dict[str, tuple[str, int, str]]:

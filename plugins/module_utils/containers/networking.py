@@ -264,6 +264,9 @@ class Networking:
 
         first = next(iter(attached.values()))
         chosen: list[firewall.Published] = []
+        # a random host port already held (a live connect re-publishes) is kept
+        held = {(p["host_ip"], p["container_port"], p["proto"]): p["host_port"]
+                for p in (record.get("state") or {}).get("ports") or []}
         for spec in wanted:
             host_ip, proto = spec["host_ip"] or "", spec["proto"]
 
@@ -272,7 +275,10 @@ class Networking:
                     c.host_port == port and c.proto == proto for c in chosen)
 
             port = spec["host_port"]
-            if port is None:
+            kept = held.get((host_ip or "0.0.0.0", spec["container_port"], proto))
+            if port is None and kept is not None and not taken(kept):
+                port = kept
+            elif port is None:
                 port = ports.choose_port(taken, tuple(spec["host_range"]) if spec.get("host_range") else None)
             elif taken(port):
                 raise Conflict(f"host port {host_ip or '0.0.0.0'}:{port}/{proto} is already in use",
