@@ -64,7 +64,24 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
         drop_networks(engine)
 
 
+def _host_net() -> tuple[set[str], set[str]]:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+    return ({line.split(":")[1].strip().split("@")[0] for line in links.splitlines()},
+            {line.strip() for line in tables.splitlines() if line.strip()})
+
+
+def _undo_podman_net(before: tuple[set[str], set[str]]) -> None:
+    """podman (CNI) leaves its bridge and iptables-nft tables behind; the bench takes away what it made."""
+    links, tables = _host_net()
+    for link in links - before[0]:
+        subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+    for table in tables - before[1]:
+        subprocess.run(["nft", "delete", *table.split()[1:]], capture_output=True, check=False)
+
+
 def bench_podman(work: Path, rootfs: Path, runs: int, count: int) -> dict:
+    before = _host_net()
     podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--tmpdir",
               str(work / "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc"]
     tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True).stdout
@@ -85,6 +102,7 @@ def bench_podman(work: Path, rootfs: Path, runs: int, count: int) -> dict:
         subprocess.run([*podman, "network", "rm", "-f", "benchnet"], capture_output=True, check=False)
         subprocess.run([*podman, "system", "reset", "-f"], capture_output=True, check=False)
         subprocess.run(["umount", "-R", str(work / "storage")], capture_output=True, check=False)
+        _undo_podman_net(before)
 
 
 def main() -> None:
