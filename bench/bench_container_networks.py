@@ -77,7 +77,7 @@ def _undo_podman_net(before: tuple[set[str], set[str]]) -> None:
     for link in links - before[0]:
         subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
     for table in tables - before[1]:
-        subprocess.run(["nft", "delete", *table.split()[1:]], capture_output=True, check=False)
+        subprocess.run(["nft", "delete", *table.split()], capture_output=True, check=False)
 
 
 def bench_podman(work: Path, rootfs: Path, runs: int, count: int) -> dict:
