@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from .fsutil import atomic_write_json, fsync_dir, read_json
 from .layout import Layout
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def now() -> str:
+    """RFC 3339 UTC with nanoseconds: the records' timestamps."""
+    stamp = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp // 10**9)) + f".{stamp % 10**9:09d}Z"
 
 
 def validate_id(value: str, *, field: str = "name") -> str:

@@ -3,6 +3,7 @@ what is mounted where, and detect leaked mounts."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,3 +48,17 @@ def read_mounts(pid: int | str = "self") -> list[MountEntry]:
 def mounts_under(prefix: Path, pid: int | str = "self") -> list[MountEntry]:
     base = str(prefix).rstrip("/") + "/"
     return [m for m in read_mounts(pid) if (m.mount_point + "/").startswith(base)]
+
+
+def holding(path: str, pid: int | str = "self") -> MountEntry | None:
+    """The mount that holds ``path``: the longest mount point above it, the
+    last one mounted there winning. os.path.ismount misses a directory
+    bind-mounted onto itself (same device as its parent); mountinfo does not."""
+    real = os.path.realpath(path)
+    best: MountEntry | None = None
+    for entry in read_mounts(pid):
+        point = entry.mount_point
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best.mount_point)):
+            best = entry
+    return best

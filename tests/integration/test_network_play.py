@@ -12,17 +12,13 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
-from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
-from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
-from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
-from tests.support.networks import drop_networks
-from tests.support.playbook import assert_converges, recorded, recording_play, run_playbook, write_playbook
-from tests.support.runtime import make_rootfs, mounts_under, wait_for
+from tests.support.playbook import assert_converges, module_env, recorded, recording_play, run_playbook
+from tests.support.runtime import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/playbox:1"
@@ -31,21 +27,7 @@ SUBNET = "10.254.30.0/24"
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    published_before = set(firewall.Firewall().published())   # e.g. the demo app's
-    engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), ImportConfig(cmd=["sh"]), parse_reference(IMAGE))
-    defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
-    yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
-    for record in ContainerStore(engine).list():
-        run_playbook(write_playbook(tmp_path, [{"berth.engine.container": {"name": record["name"],
-                                                                           "state": "absent"}}],
-                                    name="cleanup.yml", module_defaults=defaults))
-    assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
-    drop_networks(engine)
-    for record in VolumeService(engine).list():
-        VolumeService(engine).remove(record["name"])
-    assert not mounts_under(tmp_path)
-    assert set(firewall.Firewall().published()) <= published_before, "published ports left behind"
+    yield from module_env(tmp_path, IMAGE, ImportConfig(cmd=["sh"]))
 
 
 def _tasks(aliases: list[str]) -> list[dict[str, Any]]:
@@ -86,6 +68,8 @@ def test_the_whole_play_converges_and_check_mode_plans_it_on_a_fresh_host(env: d
     after = store.get("web")
     assert (after["id"], after["state"]["pid"]) == (web["id"], web["state"]["pid"])
     assert after["state"]["networks"]["appnet"]["aliases"] == ["www", "site"]
+    inside = ContainerService(env["engine"]).execute("client", ["wget", "-q", "-O", "-", "http://site/"])
+    assert inside.stdout == b"served from a volume\n", "the new alias resolves in the running peer"
 
 
 def test_connected_appends_and_forced_recreation(env: dict[str, Any]) -> None:
@@ -99,6 +83,8 @@ def test_connected_appends_and_forced_recreation(env: dict[str, Any]) -> None:
     assert run_playbook(_play(env, [connect]), check=True).changed == 1
     assert run_playbook(_play(env, [connect])).changed == 1
     assert "appnet" in store.get("loner")["state"]["networks"]
+    addresses = ContainerService(env["engine"]).execute("loner", ["ip", "-o", "-4", "addr"]).stdout.decode()
+    assert "eth0" in addresses and "10.254.30." in addresses, "connected live: eth0 appeared inside"
     assert run_playbook(_play(env, [connect])).changed == 0
     # recreating the network (a new subnet) needs force; its containers are reconnected
     moved = {"berth.engine.network": {"name": "appnet", "ipam_config": [{"subnet": "10.254.31.0/24"}]}}
@@ -116,5 +102,7 @@ def test_connected_appends_and_forced_recreation(env: dict[str, Any]) -> None:
                                      "connected": ["loner"]}}
     assert run_playbook(_play(env, [only])).changed == 1
     assert "appnet" not in store.get("web")["state"]["networks"]
+    inside_web = ContainerService(env["engine"]).execute("web", ["ip", "-o", "-4", "addr"]).stdout.decode()
+    assert "10.254.31." not in inside_web, "disconnected live: the address is gone inside"
     assert firewall.Firewall().published(store.get("web")["id"]) == [], "no network left: no published port"
     assert [n["name"] for n in store.get("loner")["config"]["networks"]] == ["appnet"]

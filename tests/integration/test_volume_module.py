@@ -11,15 +11,9 @@ from typing import Any
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
-from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
-from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
-from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
-from tests.support.networks import drop_networks
-from tests.support.playbook import assert_converges, recorded, recording_play, run_playbook, write_playbook
-from tests.support.runtime import make_rootfs, mounts_under, wait_for
+from tests.support.playbook import assert_converges, module_env, recorded, recording_play, run_playbook
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/vbox:1"
@@ -27,20 +21,7 @@ IMAGE = "local/vbox:1"
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"),
-                  ImportConfig(cmd=["sleep", "300"], volumes=["/cache"]), parse_reference(IMAGE))
-    defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
-    yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
-    for record in ContainerStore(engine).list():
-        run_playbook(write_playbook(tmp_path, [{"berth.engine.container": {"name": record["name"],
-                                                                           "state": "absent"}}],
-                                    name="cleanup.yml", module_defaults=defaults))
-    assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
-    drop_networks(engine)
-    for record in VolumeService(engine).list():
-        VolumeService(engine).remove(record["name"])
-    assert not mounts_under(tmp_path)
+    yield from module_env(tmp_path, IMAGE, ImportConfig(cmd=["sleep", "300"], volumes=["/cache"]))
 
 
 def _play(env: dict[str, Any], tasks: list[dict[str, Any]], name: str = "play.yml") -> Path:
@@ -81,9 +62,10 @@ def test_container_volumes_and_mounts_converge(env: dict[str, Any]) -> None:
         "volumes": ["webdata:/data", f"{site}:/site:ro"],
         "mounts": [{"type": "tmpfs", "target": "/scratch", "tmpfs_size": "1m"},
                    {"type": "volume", "source": "logs", "target": "/logs", "no_copy": True}]}}
-    results = assert_converges(_play(env, [task]))
-    first = _out(env)[0]
-    assert "create volume webdata" in first["actions"] or results
+    assert run_playbook(_play(env, [task]), check=True).changed == 1
+    assert {"create", "create volume webdata", "create volume logs"} <= set(_out(env)[0]["actions"])
+    assert VolumeService(env["engine"]).list() == [], "check mode made no volume"
+    assert_converges(_play(env, [task]))
     service = VolumeService(env["engine"])
     assert service.users("webdata") == ["web"] and service.users("logs") == ["web"]
     record = ContainerStore(env["engine"]).get("web")

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,34 @@ def recording_play(directory: Path, tasks: list[dict[str, Any]], module_defaults
 def recorded(directory: Path) -> list[dict[str, Any]]:
     """The task results the last ``recording_play`` run wrote."""
     return json.loads((directory / "out.json").read_text())
+
+
+def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, Any]]:
+    """A fixture body (``yield from``): a state root with ``image`` imported from
+    a busybox rootfs, for playbook tests; afterwards every container (through the module), network and volume
+    is removed, and no published port or mount may remain."""
+    from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
+    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
+    from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
+    from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+    from ansible_collections.berth.engine.plugins.module_utils.network import firewall
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+    from tests.support.networks import drop_networks
+    from tests.support.runtime import make_rootfs, mounts_under, wait_for
+
+    published_before = set(firewall.Firewall().published())   # e.g. the demo app's
+    engine = Engine.open(tmp_path / "state", tmp_path / "run")
+    import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), config, parse_reference(image))
+    defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
+    yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
+    for record in ContainerStore(engine).list():
+        run_playbook(write_playbook(tmp_path, [{"berth.engine.container": {"name": record["name"],
+                                                                           "state": "absent"}}],
+                                    name="cleanup.yml", module_defaults=defaults))
+    assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
+    drop_networks(engine)
+    for record in VolumeService(engine).list():
+        VolumeService(engine).remove(record["name"])
+    assert not mounts_under(tmp_path)
+    assert set(firewall.Firewall().published()) <= published_before, "published ports left behind"

@@ -179,7 +179,7 @@ class Monitor:
             runtime.delete(root, container_id, force=True)   # leftovers of a crash
         mounting.before_start(self.engine, config)
         if str(config.get("network_mode")).startswith("container:"):
-            networking.Networking(self.engine).prepare_bundle(record)
+            self._networking().prepare_bundle(record)
         try:
             with _stdio(out_w, err_w):
                 created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))

@@ -15,7 +15,7 @@ from typing import Any
 from ..bundle import BundleRequest
 from ..engine import Engine
 from ..errors import BerthError, Conflict, InvalidInput
-from ..mountinfo import read_mounts
+from ..mountinfo import holding
 from ..volumes import specs
 from ..volumes.service import VolumeService
 
@@ -55,24 +55,13 @@ def _check_bind(item: dict[str, Any]) -> None:
 
 
 def _mount_point(path: str) -> str:
-    return _mount_of(path)[0]
+    entry = holding(path)
+    return entry.mount_point if entry else "/"
 
 
 def _propagation_of(path: str) -> tuple[str, ...]:
-    return _mount_of(path)[1]
-
-
-def _mount_of(path: str) -> tuple[str, tuple[str, ...]]:
-    """The mount holding ``path`` (the longest mount point above it; the last
-    one mounted there wins) and its propagation tags. os.path.ismount misses
-    a directory bind-mounted onto itself, so mountinfo decides."""
-    real = os.path.realpath(path)
-    best = ("/", ())
-    for entry in read_mounts():
-        point = entry.mount_point
-        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best[0]):
-            best = (point, entry.optional)
-    return best
+    entry = holding(path)
+    return entry.optional if entry else ()
 
 
 def ensure_volumes(engine: Engine, mounts: list[dict[str, Any]]) -> list[str]:

@@ -10,13 +10,12 @@ import os
 import re
 import secrets
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
 from ..errors import AlreadyExists, InvalidInput, NotFound
-from ..metadata import Transaction
+from ..metadata import Transaction, now
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 
@@ -26,11 +25,6 @@ def validate_name(name: str) -> str:
         raise InvalidInput(f"{name!r} is not a valid container name", field="name",
                            hint="use 1-128 characters from [a-zA-Z0-9_.-], starting with a letter or digit")
     return name
-
-
-def now() -> str:
-    stamp = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp // 10**9)) + f".{stamp % 10**9:09d}Z"
 
 
 class ContainerStore:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from typing import Any
 
 from ..engine import Engine
 from ..errors import AlreadyExists, InvalidInput
-from ..metadata import MetadataStore, Transaction
+from ..metadata import MetadataStore, Transaction, now
 from .ipam import Ipam
 
 COLLECTION = "networks"
@@ -40,11 +39,6 @@ def validate_name(name: str) -> str:
 
 def pool_id(network_id: str) -> str:
     return POOL_PREFIX + network_id
-
-
-def now() -> str:
-    stamp = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp // 10**9)) + f".{stamp % 10**9:09d}Z"
 
 
 def new_id() -> str:

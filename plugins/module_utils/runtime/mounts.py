@@ -92,18 +92,15 @@ def prepare_root(rootfs: str, propagation: str | None, root_mounts: list[dict], 
     if propagation in ("shared", "rshared"):
         # pivot_root refuses a shared new root or parent (as runc, make the parent private first, so the
         # root mounted below it is private too); binds keep their own shared propagation.
-        calls.mount(None, _mount_point_of(os.path.dirname(rootfs)), None, sc.MS_PRIVATE)
+        from ..mountinfo import holding  # rare (shared binds); kept off the runtime's lean import path
+
+        parent = holding(os.path.dirname(rootfs))
+        calls.mount(None, parent.mount_point if parent else "/", None, sc.MS_PRIVATE)
     for mount in root_mounts:
         flags, _prop, data = parse_options(mount.get("options") or [])
         calls.mount(mount.get("source") or mount["type"], rootfs, mount["type"], flags, data or None)
     if not root_mounts:
         calls.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-
-
-def _mount_point_of(path: str) -> str:
-    while not os.path.ismount(path):
-        path = os.path.dirname(path)
-    return path
 
 
 def mount_entry(rootfs: str, bundle: str, mount: dict, calls: sc.Syscalls, cgroup_mount: object) -> None:

@@ -19,21 +19,16 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import disk_usage, remove_tree
-from ..metadata import Transaction
+from ..metadata import Transaction, now
 from .specs import validate_volume_name
 
 DRIVER_OPTIONS = ("type", "device", "o")
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def validate_options(driver: str, options: dict[str, Any], field: str = "driver_options") -> dict[str, str]:
