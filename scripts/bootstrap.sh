@@ -25,11 +25,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -q >&2
   apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
-# The Debian registry package starts a system service on install; the tests
-# start their own registries on free ports, so the packaged one is not needed.
-if command -v docker-registry >/dev/null && pgrep -x docker-registry >/dev/null && [ -z "${BERTH_KEEP_SYSTEM_REGISTRY:-}" ]; then
-  pkill -x docker-registry || true
-fi
 
 # Python: a venv with runtime + dev deps, refreshed when requirements change.
 PY="${BERTH_PYTHON:-python3.11}"

@@ -15,13 +15,28 @@ from pathlib import Path
 
 CGROUP_ROOTS = [Path("/sys/fs/cgroup")]
 
+# Mount points that the kernel or iproute2 sets up once per host and then keeps:
+# the first `ip netns add` on a host bind-mounts /run/netns onto itself (shared
+# propagation) so namespace mounts under it propagate; it is never undone, and a
+# test that makes the first namespace on a fresh host has not leaked it. Each
+# namespace mounted *under* /run/netns still counts.
+HOST_ONCE_MOUNT_POINTS = frozenset({"/run/netns"})
+
 
 def _mounts() -> set[str]:
-    """'<mount point> <fstype>' for every mount in this mount namespace."""
+    return mounts_from_mountinfo(Path("/proc/self/mountinfo").read_text())
+
+
+def mounts_from_mountinfo(text: str) -> set[str]:
+    """'<mount point> <fstype>' for every mount in a mountinfo text, less the
+    mount points a host sets up once (HOST_ONCE_MOUNT_POINTS)."""
     found = set()
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    for line in text.splitlines():
         before, _sep, after = line.partition(" - ")
-        found.add(f"{before.split()[4]} {after.split()[0]}")
+        mount_point = before.split()[4]
+        if mount_point in HOST_ONCE_MOUNT_POINTS:
+            continue
+        found.add(f"{mount_point} {after.split()[0]}")
     return found
 
 
