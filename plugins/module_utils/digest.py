@@ -18,7 +18,7 @@ _SHA256_HEX = re.compile(r"^[a-f0-9]{64}$")
 
 def parse_digest(value: str, *, field: str = "digest") -> tuple[str, str]:
     """Split ``sha256:<hex>`` into (algorithm, hex), rejecting anything else."""
-    match = _DIGEST_RE.match(value or "")
+    match = _DIGEST_RE.fullmatch(value or "")
     if not match:
         raise InvalidInput(f"{value!r} is not a digest", field=field,
                            hint="expected 'sha256:' followed by 64 lowercase hex characters")
@@ -26,7 +26,7 @@ def parse_digest(value: str, *, field: str = "digest") -> tuple[str, str]:
     if algo != "sha256":
         raise InvalidInput(f"unsupported digest algorithm {algo!r} in {value!r}", field=field,
                            hint="only sha256 digests are supported")
-    if not _SHA256_HEX.match(hexpart):
+    if not _SHA256_HEX.fullmatch(hexpart):
         raise InvalidInput(f"{value!r} is not a valid sha256 digest", field=field,
                            hint="expected 64 lowercase hex characters after 'sha256:'")
     return algo, hexpart

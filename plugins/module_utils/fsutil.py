@@ -20,7 +20,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never
     a mix: temp file in the same directory, fsync, rename, fsync the dir."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_write_json(path: Path, document: Any, *, mode: int = 0o644) -> None:
+def atomic_write_json(path: Path, document: Any, *, mode: int = 0o600) -> None:
     data = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
     atomic_write_bytes(path, data, mode=mode)
 

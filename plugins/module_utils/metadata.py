@@ -32,7 +32,7 @@ def now() -> str:
 
 def validate_id(value: str, *, field: str = "name") -> str:
     """IDs become file names: no separators, no leading dot, bounded length."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise InvalidInput(f"{value!r} is not a valid name", field=field,
                            hint="use 1-128 characters from [A-Za-z0-9_.-], starting with a letter or digit")
     return value

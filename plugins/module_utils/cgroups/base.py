@@ -28,7 +28,7 @@ def check_path(path: str, field: str = "path") -> str:
         raise InvalidInput(f"{path!r} is not a relative cgroup path", field=field,
                            hint="give a path below the cgroup root such as berth/web (no leading /)")
     parts = path.split("/")
-    if any(p in ("", ".", "..") or not _COMPONENT.match(p) for p in parts):
+    if any(p in ("", ".", "..") or not _COMPONENT.fullmatch(p) for p in parts):
         raise InvalidInput(f"{path!r} is not a valid cgroup path", field=field,
                            hint="use names of letters, digits and . _ - @ : + separated by /, without ..")
     return path

@@ -21,7 +21,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 
 
 def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(f"{name!r} is not a valid container name", field="name",
                            hint="use 1-128 characters from [a-zA-Z0-9_.-], starting with a letter or digit")
     return name

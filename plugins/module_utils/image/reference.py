@@ -20,7 +20,7 @@ _LEGACY_REGISTRIES = {"index.docker.io", "registry-1.docker.io", "registry.hub.d
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
                      r"(?::[0-9]+)?$|^\[[0-9a-fA-F:.]+\](?::[0-9]+)?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _MAX_NAME = 255
 EXAMPLE = "e.g. 'busybox', 'busybox:1.36', 'registry.example.com:5000/team/app@sha256:<64 hex>'"
 
@@ -103,7 +103,7 @@ def _split_tag(name: str, text: str, field: str) -> tuple[str, str | None]:
 
 
 def _check_tag(tag: str, text: str, field: str = "tag") -> str:
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise InvalidInput(f"{text!r} has an invalid tag {tag!r}", field=field,
                            hint="a tag is 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
     return tag
@@ -113,7 +113,7 @@ def _split_registry(name: str, text: str, field: str) -> tuple[str, str]:
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         port = first.rsplit(":", 1)[1] if ":" in first and not first.endswith("]") else None
-        if not _DOMAIN.match(first) or (port is not None and not 0 < int(port or 0) < 65536):
+        if not _DOMAIN.fullmatch(first) or (port is not None and not 0 < int(port or 0) < 65536):
             raise InvalidInput(f"{text!r} has an invalid registry {first!r}", field=field,
                                hint="a registry is a host name or IP with an optional :port (1-65535)")
         registry, path = first, rest
@@ -134,10 +134,10 @@ def _check_path(path: str, text: str, field: str) -> None:
         if not component:
             raise InvalidInput(f"{text!r} has an empty path component", field=field,
                                hint="remove the doubled or trailing '/'")
-        if component != component.lower() and _COMPONENT.match(component.lower()):
+        if component != component.lower() and _COMPONENT.fullmatch(component.lower()):
             raise InvalidInput(f"{text!r}: repository name must be lowercase ({component!r})", field=field,
                                hint=f"use {component.lower()!r}")
-        if not _COMPONENT.match(component):
+        if not _COMPONENT.fullmatch(component):
             raise InvalidInput(f"{text!r} has an invalid path component {component!r}", field=field,
                                hint="path components are lowercase letters and digits, separated by "
                                     "'.', '_', '__' or '-'")

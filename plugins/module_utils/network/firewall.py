@@ -488,12 +488,12 @@ def forward_blockers(nft: Nft | None = None, table: str = TABLE) -> list[str]:
 # --- validation -----------------------------------------------------------------------------
 
 def _ident(value: str, field: str) -> None:
-    if not isinstance(value, str) or not _IDENT.match(value):
+    if not isinstance(value, str) or not _IDENT.fullmatch(value):
         raise InvalidInput(f"not a valid id: {value!r}", field=field, hint="letters, digits, '_', '.', '-'")
 
 
 def _bridge(name: str) -> None:
-    if not isinstance(name, str) or not _IFNAME.match(name):
+    if not isinstance(name, str) or not _IFNAME.fullmatch(name):
         raise InvalidInput(f"not a valid bridge name: {name!r}", field="bridge")
 
 

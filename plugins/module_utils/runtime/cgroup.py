@@ -59,7 +59,7 @@ def cgroup_path(config: dict, container_id: str) -> str:
         slice_, prefix, name = raw.split(":")
         raw = f"{slice_ or 'system.slice'}/{prefix}-{name}.scope" if prefix else f"{slice_}/{name}"
     path = raw.strip("/") or container_id
-    if any(part in (".", "..") or not _PATH_PART.match(part) for part in path.split("/")):
+    if any(part in (".", "..") or not _PATH_PART.fullmatch(part) for part in path.split("/")):
         raise InvalidInput(f"cgroupsPath {raw!r} is not a valid cgroup path", field="linux.cgroupsPath",
                            hint="use names of letters, digits and . _ - @ : + separated by /")
     return path

@@ -11,7 +11,7 @@ import re
 
 from ..errors import BerthError, InvalidInput
 
-_DEVICE = re.compile(r"^\d+:\d+$")
+_DEVICE = re.compile(r"^\d+:\d+$", re.ASCII)
 
 
 def to_resources(linux_resources: dict, warnings: list[str]) -> dict:
@@ -66,7 +66,7 @@ def apply(linux_resources: dict, path: str, warnings: list[str]) -> None:
 
 
 def _device(path: str, field: str) -> str:
-    if _DEVICE.match(path):
+    if _DEVICE.fullmatch(path):
         return path
     from ..cgroups.units import device_number
 

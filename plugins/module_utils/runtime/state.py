@@ -11,11 +11,11 @@ import re
 from ..errors import AlreadyExists, InvalidInput, NotFound
 
 OCI_VERSION = "1.0.2"
-_ID = re.compile(r"^[\w+.-]+$")
+_ID = re.compile(r"^[\w+.-]+$", re.ASCII)
 
 
 def check_id(container_id: str) -> str:
-    if not container_id or not _ID.match(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID.fullmatch(container_id) or container_id in (".", ".."):
         raise InvalidInput(f"invalid container id {container_id!r}", field="container-id",
                            hint="use letters, digits and _ + . -")
     return container_id

@@ -24,7 +24,7 @@ LONG_KEYS = {"target", "source", "type", "read_only", "propagation", "no_copy", 
 
 
 def validate_volume_name(name: str, field: str = "name") -> str:
-    if not isinstance(name, str) or not VOLUME_NAME.match(name) or len(name) > 128:
+    if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name) or len(name) > 128:
         raise InvalidInput(f"{name!r} is not a valid volume name", field=field,
                            hint="use 2-128 characters from [a-zA-Z0-9_.-], starting with a letter or digit")
     return name
