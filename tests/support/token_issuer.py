@@ -5,6 +5,10 @@ docker-registry is configured with ``auth: token`` pointing at this server
 requests with ``401 WWW-Authenticate: Bearer realm=…,service=…,scope=…`` and
 verifies every token's RS256 signature, issuer, audience and granted
 actions itself — so a client that gets through has done the real flow.
+
+The issuer listens on another port than the registry, so it is another
+origin: it speaks https (a test CA's certificate), as berth sends Basic
+credentials to a realm on another origin only over https.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -24,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from .tls import make_test_ca
 
 ISSUER = "berth-test-issuer"
 SERVICE = "berth-test-registry"
@@ -53,7 +60,12 @@ class TokenIssuer:
         self.cert_path = self.workdir / "token-issuer.pem"
         self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        tls = make_test_ca(self.workdir / "tls")
+        self.ca_path = tls.ca_cert
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.server_cert, tls.server_key)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.realm = f"https://127.0.0.1:{self._server.server_address[1]}/token"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> TokenIssuer:

@@ -7,6 +7,13 @@ leaves nothing behind. Save writes either format deterministically (fixed
 times and owners, sorted entries) into a temporary file renamed into place,
 so the same image saves to the same bytes and a crash never leaves half an
 archive where the user expects one.
+
+An archive is as untrusted as a registry: its manifest.json, index.json,
+manifests and configs are read with the registry's bounds
+(``registry/limits.py``), its layer count is checked before any layer is
+read, and the members of an OCI layout directory are opened inside that
+directory (``saferoot``), so a name like ``../../etc/shadow`` or a symlink
+out of it reads nothing of the host.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +33,8 @@ from typing import BinaryIO
 
 from ..digest import digest_hex, sha256_digest, validate_digest
 from ..errors import InvalidInput, NotFound
+from ..registry.limits import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, check_claim, check_layer_count, read_bounded
+from ..saferoot import open_in_root
 from .compression import ReaderBase, open_decompressed, sniff
 from .layers import LayerStats, materialize
 from .manifest import (
@@ -65,8 +75,10 @@ class _Source:
     def __init__(self, path: Path, scratch: Path | None = None) -> None:
         self.path = path
         self._fd = -1
+        self._dir_fd = -1
         self._members: dict[str, tarfile.TarInfo] = {}
-        if path.is_dir():
+        if path.is_dir():  # the path the user gave is trusted; what is inside it is not
+            self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             return
         try:
             self._fd = _plain_tar_fd(path, scratch)
@@ -85,17 +97,40 @@ class _Source:
                                hint="give a file written by docker/podman save or skopeo copy") from None
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        for attr in ("_fd", "_dir_fd"):
+            if getattr(self, attr) >= 0:
+                os.close(getattr(self, attr))
+                setattr(self, attr, -1)
+
+    def _open_in_dir(self, name: str) -> int | None:
+        """A descriptor of the regular file ``name`` inside the layout directory."""
+        try:
+            fd = open_in_root(self._dir_fd, name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        except OSError as err:  # ELOOP, EXDEV, ENAMETOOLONG: a name that leads nowhere we read
+            raise InvalidInput(f"{self.path}: cannot open {name!r} inside the layout: {err.strerror}",
+                               field="load_path", hint="the layout names a file outside itself") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return fd
 
     def has(self, name: str) -> bool:
-        return (self.path / name).is_file() if self._fd < 0 else name in self._members
+        if self._dir_fd < 0:
+            return name in self._members
+        fd = self._open_in_dir(name)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
 
     @contextlib.contextmanager
     def open(self, name: str) -> Iterator[BinaryIO]:
-        if self._fd < 0:
-            with (self.path / name).open("rb") as handle:
+        if self._dir_fd >= 0:
+            fd = self._open_in_dir(name)
+            if fd is None:
+                raise InvalidInput(f"{self.path} lacks {name}", field="load_path", hint="the layout is incomplete")
+            with os.fdopen(fd, "rb") as handle:
                 yield handle
             return
         member = self._follow(name)
@@ -114,13 +149,22 @@ class _Source:
             member = self._members.get(name)
         return None
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, limit: int, what: str | None = None) -> bytes:
+        """A whole member of at most ``limit`` bytes (refused past it, unbuffered)."""
+        what = what or name
+        check_claim(self.size(name), limit, source=str(self.path), what=what)
         with self.open(name) as handle:
-            return handle.read()
+            return read_bounded(handle, limit, source=str(self.path), what=what)
 
     def size(self, name: str) -> int:
-        if self._fd < 0:
-            return (self.path / name).stat().st_size
+        if self._dir_fd >= 0:
+            fd = self._open_in_dir(name)
+            if fd is None:
+                return 0
+            try:
+                return os.fstat(fd).st_size
+            finally:
+                os.close(fd)
         member = self._follow(name)
         return member.size if member is not None else 0
 
@@ -183,7 +227,7 @@ def _select(source: _Source, ref: Reference) -> _Selected:
 
 def _select_docker(source: _Source, ref: Reference) -> _Selected:
     try:
-        entries = json.loads(source.read("manifest.json"))
+        entries = json.loads(source.read("manifest.json", MAX_MANIFEST_BYTES))
     except ValueError as err:
         raise InvalidInput(f"{source.path}: manifest.json is not JSON: {err}", field="load_path") from None
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
@@ -197,13 +241,17 @@ def _select_docker(source: _Source, ref: Reference) -> _Selected:
         raise NotFound(f"{source.path} has no image named {ref.familiar}", field="name",
                        hint=f"the archive holds: {', '.join(names) or 'untagged images'}")
     entry = chosen[0]
-    config = source.read(str(entry.get("Config", "")))
+    layers = entry.get("Layers") or []
+    if not isinstance(layers, list):
+        raise InvalidInput(f"{source.path}: manifest.json's Layers is not a list", field="load_path")
+    check_layer_count(len(layers), what=f"{source.path}: image {ref.familiar}")
+    config = source.read(str(entry.get("Config", "")), MAX_CONFIG_BYTES, "its config")
     return _Selected(config, sha256_digest(config), None, DOCKER_MANIFEST, DOCKER_CONFIG,
-                     [str(name) for name in entry.get("Layers", [])])
+                     [str(name) for name in layers])
 
 
 def _select_oci(source: _Source, ref: Reference) -> _Selected:
-    index = load_json(source.read("index.json"), f"{source.path}: index.json")
+    index = load_json(source.read("index.json", MAX_MANIFEST_BYTES), f"{source.path}: index.json")
     manifests = index.get("manifests") or []
     names = {ref.tag, ref.familiar, ref.tagged, str(ref)} - {None}
     chosen = [m for m in manifests if (m.get("annotations") or {}).get(REF_NAME) in names
@@ -214,14 +262,14 @@ def _select_oci(source: _Source, ref: Reference) -> _Selected:
         raise NotFound(f"{source.path} has no image named {ref.familiar}", field="name",
                        hint="name it as the archive does (its org.opencontainers.image.ref.name annotation)")
     desc = chosen[0]
-    data = _blob(source, str(desc.get("digest", "")))
+    data = _blob(source, str(desc.get("digest", "")), MAX_MANIFEST_BYTES, "manifest")
     doc = load_json(data, f"{source.path}: manifest")
     if media_type_of(doc, desc.get("mediaType")) in INDEX_TYPES:
         picked = select_platform(doc, Platform.host(), f"{source.path}: index")
-        data = _blob(source, picked.digest)
+        data = _blob(source, picked.digest, MAX_MANIFEST_BYTES, "manifest")
         doc = load_json(data, f"{source.path}: manifest {picked.digest}")
-    config_desc, layers = image_manifest(doc, f"{source.path}: manifest")
-    config = _blob(source, config_desc.digest)
+    config_desc, layers = image_manifest(doc, f"{source.path}: manifest of {ref.familiar}")
+    config = _blob(source, config_desc.digest, MAX_CONFIG_BYTES, "config")
     return _Selected(config, config_desc.digest, data, media_type_of(doc, desc.get("mediaType")),
                      config_desc.media_type, [_member(d.digest) for d in layers],
                      [(d.media_type, d.digest, d.size) for d in layers])
@@ -236,8 +284,8 @@ def _member(digest: str) -> str:
     return f"blobs/sha256/{digest_hex(validate_digest(digest, field='load_path'))}"
 
 
-def _blob(source: _Source, digest: str) -> bytes:
-    data = source.read(_member(digest))
+def _blob(source: _Source, digest: str, limit: int, kind: str) -> bytes:
+    data = source.read(_member(digest), limit, f"{kind} {digest}")
     if sha256_digest(data) != digest:
         raise InvalidInput(f"{source.path}: blob {digest} does not match its digest", field="load_path",
                            hint="the archive is damaged")
@@ -323,10 +371,10 @@ def archive_matches(path: Path, record: ImageRecord, fmt: str, ref: Reference) -
             if fmt == "docker":
                 if not source.has("manifest.json") or source.has("index.json"):
                     return False
-                entries = json.loads(source.read("manifest.json"))
+                entries = json.loads(source.read("manifest.json", MAX_MANIFEST_BYTES))
                 return (len(entries) == 1 and entries[0].get("Config") == f"{digest_hex(record.id)}.json"
                         and entries[0].get("RepoTags") == _repo_tags(record, ref))
-            index = json.loads(source.read("index.json"))
+            index = json.loads(source.read("index.json", MAX_MANIFEST_BYTES))
             manifests = index.get("manifests") or []
             return (len(manifests) == 1 and manifests[0].get("digest") == record.manifest_digest
                     and manifests[0].get("annotations") == _oci_annotations(ref))

@@ -2,7 +2,8 @@
 
 Registry answers are input like any other: a document that does not parse,
 or lacks what the image spec requires, raises InvalidInput naming the
-document, never a KeyError deep in the pull.
+document, never a KeyError deep in the pull. Their sizes and layer counts
+are bounded (``registry/limits.py``) before anything they name is fetched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..digest import validate_digest
 from ..errors import InvalidInput, NotFound
+from ..registry.limits import check_layer_count
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -123,8 +125,12 @@ def image_manifest(doc: dict[str, Any], what: str) -> tuple[Descriptor, list[Des
     if doc.get("schemaVersion") != 2:
         raise InvalidInput(f"{what} has schemaVersion {doc.get('schemaVersion')!r}", field="manifest",
                            hint="only schema 2 manifests (Docker v2.2 / OCI) are supported")
+    raw_layers = doc.get("layers") or []
+    if not isinstance(raw_layers, list):
+        raise InvalidInput(f"{what}.layers is not a list", field="manifest")
+    check_layer_count(len(raw_layers), what=what)
     config = descriptor(doc.get("config"), f"{what}.config")
-    layers = [descriptor(layer, f"{what}.layers[{i}]") for i, layer in enumerate(doc.get("layers") or [])]
+    layers = [descriptor(layer, f"{what}.layers[{i}]") for i, layer in enumerate(raw_layers)]
     return config, layers
 
 
@@ -135,6 +141,7 @@ def image_config(data: bytes, what: str, layer_count: int) -> dict[str, Any]:
     diff_ids = rootfs.get("diff_ids")
     if rootfs.get("type") != "layers" or not isinstance(diff_ids, list):
         raise InvalidInput(f"{what} has no rootfs.diff_ids", field="config")
+    check_layer_count(len(diff_ids), what=what)
     for i, diff_id in enumerate(diff_ids):
         validate_digest(diff_id, field=f"{what}.rootfs.diff_ids[{i}]")
     if len(diff_ids) != layer_count:

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..crashpoint import crash_point
 from ..errors import InvalidInput
+from ..registry.limits import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, check_claim, read_bounded
 from .layers import BlobOpener, LayerStats, materialize
 from .manifest import (
     ACCEPT,
@@ -61,6 +63,7 @@ class Puller:
         media_type = media_type_of(doc, header_type)
         if media_type in INDEX_TYPES:
             chosen = select_platform(doc, self.platform, f"index of {ref}")
+            check_claim(chosen.size, MAX_MANIFEST_BYTES, source=f"index of {ref}", what=f"manifest {chosen.digest}")
             data, header_type, digest = self.client.get_manifest(repo, chosen.digest, ACCEPT)  # type: ignore[attr-defined]
             if digest != chosen.digest:
                 raise InvalidInput(f"registry served {digest} for {ref}@{chosen.digest}", field="name")
@@ -69,7 +72,9 @@ class Puller:
         if media_type not in MANIFEST_TYPES:
             raise InvalidInput(f"{ref} has unsupported manifest type {media_type!r}", field="name",
                                hint="only OCI and Docker schema 2 images are supported")
-        config, layers = image_manifest(doc, f"manifest of {ref}")
+        config, layers = image_manifest(doc, f"manifest of {ref}")  # bounds the layer count
+        # The descriptor's size bounds the config's download (the blob writer stops past it).
+        check_claim(config.size, MAX_CONFIG_BYTES, source=f"manifest of {ref}", what=f"config {config.digest}")
         return Resolved(top, data, digest, media_type, config, layers)
 
     def pull(self, ref: Reference) -> tuple[ImageRecord, bool]:
@@ -88,6 +93,7 @@ class Puller:
         layers = [LayerRecord(d.digest, d.media_type, d.size, diff_id)
                   for d, diff_id in zip(resolved.layers, diff_ids, strict=True)]
         materialize(self.engine, layers, self._opener(ref.repository), self.stats)
+        crash_point("image.pull.blobs_stored")   # layers stored, no record yet
         self.engine.blobs.put_bytes(resolved.manifest, resolved.manifest_digest)
         record = ImageRecord(
             id=resolved.config.digest, manifest_digest=resolved.manifest_digest,
@@ -121,4 +127,6 @@ class Puller:
                 self.stats.created_blobs.append(desc.digest)
             finally:
                 response.close()
-        return image_config(blobs.read_bytes(desc.digest), f"config {desc.digest}", layer_count)
+        with blobs.open(desc.digest) as handle:  # a stored blob of that digest may be any size
+            data = read_bounded(handle, MAX_CONFIG_BYTES, source=str(ref), what=f"config {desc.digest}")
+        return image_config(data, f"config {desc.digest}", layer_count)

@@ -5,10 +5,16 @@ upload with cross-repository mount). Every call goes through the auth flow
 and retries transient failures (connection errors, 429, 5xx) with
 exponential backoff; answers are mapped onto the engine's error kinds with
 the registry and repository named.
+
+Documents are read with bounds (``limits.py``): a manifest past 4 MiB, an
+error body past 64 KiB is never buffered. Upload locations the registry
+hands out are followed without its credentials when they leave its origin,
+and never from https to plain http.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import ssl
@@ -19,8 +25,9 @@ from urllib.parse import urlencode, urljoin
 
 from ..errors import BerthError, InvalidInput, InvalidState, NotFound
 from .auth import AuthFlow, Credentials
+from .limits import MAX_ERROR_BYTES, MAX_MANIFEST_BYTES
 from .tls import TlsPolicy
-from .transport import HttpTransport, Request, Response, Transport
+from .transport import HttpTransport, Origin, Request, Response, Transport, origin_of, refuse_downgrade
 
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
@@ -32,12 +39,18 @@ class RegistryClient:
                  retries: int = 4, backoff: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> None:
         self.registry = registry
         self.tls = tls or TlsPolicy()
-        self.transport = transport or HttpTransport(self.tls.ssl_context(registry))
-        self.auth = AuthFlow(credentials, registry)
+        self.transport = transport or HttpTransport(self._ssl_context_for)
+        self.auth = AuthFlow(credentials, registry, plain_http_allowed=self.tls.plain_http(registry))
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
         self._base: str | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}
+
+    def _ssl_context_for(self, netloc: str) -> ssl.SSLContext:
+        if netloc not in self._contexts:  # loading CAs costs milliseconds: once per host
+            self._contexts[netloc] = self.tls.ssl_context_for(netloc, self.registry)
+        return self._contexts[netloc]
 
     # -- endpoint ---------------------------------------------------------
     def base_url(self) -> str:
@@ -46,9 +59,9 @@ class RegistryClient:
         if self._base is None:
             host = DOCKER_HUB_ENDPOINT if self.registry == "docker.io" else self.registry
             self._base = f"https://{host}/v2/"
-            if self.tls.insecure(self.registry) and self.tls.ca_file is None:  # a given CA demands TLS
+            if self.tls.plain_http(self.registry):
                 try:
-                    self.transport.send(Request("GET", self._base, timeout=10)).read()
+                    self.transport.send(Request("GET", self._base, timeout=10)).discard()
                 except (ssl.SSLError, ConnectionError, OSError, http.client.HTTPException):
                     self._base = f"http://{host}/v2/"
         return self._base
@@ -56,14 +69,19 @@ class RegistryClient:
     def ping(self) -> None:
         """GET /v2/ through the auth flow: proves the registry is reachable
         and, with credentials, that it accepts them (what ``docker login`` does)."""
-        self._call("GET", "", "", what="the API root", scope="").read()
+        self._call("GET", "", "", what="the API root", scope="").discard()
+
+    def origin(self) -> Origin:
+        """(scheme, host, port) of the registry: where its credentials may go."""
+        return origin_of(self.base_url())
 
     # -- manifests --------------------------------------------------------
     def get_manifest(self, repository: str, reference: str, accept: list[str]) -> tuple[bytes, str, str]:
-        """Return (bytes, media type, digest of the bytes)."""
+        """Return (bytes, media type, digest of the bytes); at most MAX_MANIFEST_BYTES."""
+        what = f"manifest {repository}:{reference}" if ":" not in reference else f"manifest {repository}@{reference}"
         response = self._call("GET", f"{repository}/manifests/{reference}", repository,
-                              headers={"Accept": ", ".join(accept)}, what=f"manifest {repository}:{reference}")
-        data = response.read()
+                              headers={"Accept": ", ".join(accept)}, what=what)
+        data = response.read_bounded(MAX_MANIFEST_BYTES, source=f"registry {self.registry}", what=what)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         media_type = (response.header("content-type") or "").split(";")[0].strip()
         return data, media_type, digest
@@ -71,21 +89,21 @@ class RegistryClient:
     def head_manifest(self, repository: str, reference: str, accept: list[str]) -> str | None:
         response = self._call("HEAD", f"{repository}/manifests/{reference}", repository, allow_404=True,
                               headers={"Accept": ", ".join(accept)}, what=f"manifest {repository}:{reference}")
-        response.read()
+        response.discard()
         return None if response.status == 404 else response.header("docker-content-digest")
 
     def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> str:
         response = self._call("PUT", f"{repository}/manifests/{reference}", repository, push=True,
                               headers={"Content-Type": media_type}, body=data,
                               what=f"manifest {repository}:{reference}")
-        response.read()
+        response.discard()
         return response.header("docker-content-digest") or "sha256:" + hashlib.sha256(data).hexdigest()
 
     # -- blobs ------------------------------------------------------------
     def blob_exists(self, repository: str, digest: str) -> bool:
         response = self._call("HEAD", f"{repository}/blobs/{digest}", repository, allow_404=True,
                               what=f"blob {digest}")
-        response.read()
+        response.discard()
         return response.status != 404
 
     def open_blob(self, repository: str, digest: str) -> Response:
@@ -97,30 +115,38 @@ class RegistryClient:
         query = urlencode({"mount": digest, "from": source_repository})
         response = self._call("POST", f"{repository}/blobs/uploads/?{query}", repository, push=True,
                               extra_scope=f"repository:{source_repository}:pull", what=f"mount {digest}")
-        response.read()
+        response.discard()
         if response.status == 201:
             return True
         location = response.header("location")
-        if location:  # an upload session was opened instead; cancel it
-            self._call("DELETE", urljoin(self.base_url(), location), repository, push=True, absolute=True,
-                       allow_404=True, what="upload session").read()
+        if location:  # an upload session was opened instead; cancel it (best effort: sessions expire)
+            with contextlib.suppress(BerthError):
+                self._call("DELETE", self._location(location), repository, push=True, absolute=True,
+                           allow_404=True, what="upload session").discard()
         return False
 
     def upload_blob(self, repository: str, digest: str, size: int, open_data: Callable[[], BinaryIO]) -> None:
         """Monolithic upload: POST to open a session, PUT the bytes with ?digest=."""
         response = self._call("POST", f"{repository}/blobs/uploads/", repository, push=True,
                               what=f"upload of {digest}")
-        response.read()
+        response.discard()
         location = response.header("location")
         if not location:
             raise InvalidState(f"registry {self.registry} opened an upload without a Location", field="registry")
-        url = urljoin(self.base_url(), location)
+        url = self._location(location)
         url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
         with open_data() as data:
             body = data.read() if size <= 8 << 20 else data
             self._call("PUT", url, repository, push=True, absolute=True, body=body,
                        headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                       what=f"upload of {digest}", retry=size <= 8 << 20).read()
+                       what=f"upload of {digest}", retry=size <= 8 << 20).discard()
+
+    def _location(self, location: str) -> str:
+        """An upload Location made absolute; one that leaves https for http is refused
+        (off the registry's origin it is still followed, without credentials: auth.py)."""
+        url = urljoin(self.base_url(), location)
+        refuse_downgrade(self.base_url(), url, what=f"upload location of registry {self.registry}")
+        return url
 
     # -- plumbing ---------------------------------------------------------
     def _call(self, method: str, path: str, repository: str, *, headers: dict[str, str] | None = None,
@@ -148,14 +174,14 @@ class RegistryClient:
                 self._sleep(self.backoff * 2 ** attempt)
                 continue
             if response.status in TRANSIENT_STATUS and attempt + 1 < attempts:
-                response.read()
+                response.discard()
                 self._sleep(_retry_after(response) or self.backoff * 2 ** attempt)
                 continue
             return self._check(response, what, repository, allow_404)
         raise AssertionError("unreachable")
 
     def _send_with_auth(self, request: Request, scope: str) -> Response:
-        flow = self.auth.flow(request, scope)
+        flow = self.auth.flow(request, scope, self.origin())
         outgoing = next(flow)
         while True:
             response = self.transport.send(outgoing)
@@ -190,11 +216,18 @@ def _retry_after(response: Response) -> float | None:
 
 
 def _error_detail(response: Response) -> str:
+    """The registry's error messages, from a body of at most MAX_ERROR_BYTES."""
     try:
         import json
 
-        errors = json.loads(response.read() or b"{}").get("errors") or []
-        messages = [f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
-        return f" ({'; '.join(messages)})" if messages else ""
-    except (ValueError, AttributeError, OSError, BerthError):
+        body = response.read_bounded(MAX_ERROR_BYTES, source="registry", what="error body")
+    except BerthError:
+        return f" (its error body is larger than {MAX_ERROR_BYTES // 1024} KiB and was not read)"
+    except OSError:
         return ""
+    try:
+        errors = json.loads(body or b"{}").get("errors") or []
+        messages = [f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({'; '.join(messages)[:1024]})" if messages else ""

@@ -4,6 +4,7 @@ archives round-trip; bad archives leave the store as it was."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -120,3 +121,52 @@ def test_unknown_name_and_damaged_archive_leave_nothing(tmp_path: Path, rootfs: 
         archive.load_archive(fresh, rootfs / "etc/passwd", REF)
     with pytest.raises(NotFound):
         archive.load_archive(fresh, tmp_path / "missing.tar", REF)
+
+
+# -- hostile archives: bounded reads, bounded layer counts, nothing outside a layout --
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _docker_manifest(layers: int, config: str = "config.json") -> bytes:
+    return json.dumps([{"Config": config, "RepoTags": [REF.familiar],
+                        "Layers": [f"{i}/layer.tar" for i in range(layers)]}]).encode()
+
+
+def test_a_docker_archive_with_too_many_layers_is_refused_naming_the_image(tmp_path: Path) -> None:
+    path = _tar(tmp_path / "deep.tar", {"manifest.json": _docker_manifest(129), "config.json": b"{}"})
+    store = store_at(tmp_path / "s")
+    with pytest.raises(InvalidInput, match=r"image demo/base:1 has 129 layers; berth accepts at most 128"):
+        archive.load_archive(store, path, REF)
+    assert store.engine.blobs.list() == []
+
+
+def test_archive_documents_past_their_bounds_are_refused(tmp_path: Path) -> None:
+    big_manifest = _tar(tmp_path / "m.tar", {"manifest.json": b" " * ((4 << 20) + 1)})
+    with pytest.raises(InvalidInput, match=r"manifest\.json is larger than berth's limit of 4 MiB"):
+        archive.load_archive(store_at(tmp_path / "a"), big_manifest, REF)
+    big_config = _tar(tmp_path / "c.tar", {"manifest.json": _docker_manifest(1), "config.json": b" " * ((8 << 20) + 1)})
+    with pytest.raises(InvalidInput, match="its config is larger than berth's limit of 8 MiB"):
+        archive.load_archive(store_at(tmp_path / "b"), big_config, REF)
+    big_index = _tar(tmp_path / "i.tar", {"oci-layout": b"{}", "index.json": b" " * ((4 << 20) + 1)})
+    with pytest.raises(InvalidInput, match=r"index\.json is larger than berth's limit of 4 MiB"):
+        archive.load_archive(store_at(tmp_path / "c"), big_index, REF)
+
+
+def test_a_layout_directory_cannot_name_files_outside_itself(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"rootfs": {"type": "layers", "diff_ids": []}}))
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "manifest.json").write_bytes(_docker_manifest(0, config="../outside.json"))
+    with pytest.raises(InvalidInput, match=r"lacks \.\./outside\.json"):
+        archive.load_archive(store_at(tmp_path / "a"), layout, REF)
+    (layout / "manifest.json").write_bytes(_docker_manifest(0, config="link.json"))
+    (layout / "link.json").symlink_to(outside)  # absolute: resolved inside the layout, where it is missing
+    with pytest.raises(InvalidInput, match=r"lacks link\.json"):
+        archive.load_archive(store_at(tmp_path / "b"), layout, REF)

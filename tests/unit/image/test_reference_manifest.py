@@ -98,3 +98,16 @@ def test_config_diff_ids_must_match_layer_count() -> None:
         image_config(config, "cfg", 2)
     with pytest.raises(InvalidInput, match="not valid JSON"):
         image_config(b"{", "cfg", 1)
+
+
+def test_layer_counts_are_bounded_in_manifests_and_configs() -> None:
+    layer = {"digest": "sha256:" + HEX, "size": 1}
+    manifest = {"schemaVersion": 2, "config": {"digest": "sha256:" + HEX, "size": 1}}
+    assert len(image_manifest({**manifest, "layers": [layer] * 128}, "manifest of x")[1]) == 128
+    with pytest.raises(InvalidInput, match="manifest of x has 129 layers; berth accepts at most 128"):
+        image_manifest({**manifest, "layers": [layer] * 129}, "manifest of x")
+    with pytest.raises(InvalidInput, match="not a list"):
+        image_manifest({**manifest, "layers": {"0": layer}}, "manifest of x")
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + HEX] * 129}}).encode()
+    with pytest.raises(InvalidInput, match="cfg has 129 layers"):
+        image_config(config, "cfg", 129)
