@@ -71,7 +71,8 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
                            hint="a container needs an image with at least one layer")
     image = json.loads(engine.blobs.read_bytes(record.id)).get("config") or {}
     lowerdirs = engine.snapshots.lowerdirs(record.top_chain_id)
-    user = resolve_user(request.user if request.user is not None else image.get("User"), lowerdirs)
+    user = resolve_user(request.user if request.user is not None else image.get("User"), lowerdirs,
+                        image=request.image)
     config = default_spec(_args(request, image))
     process = config["process"]
     process["terminal"] = request.terminal
@@ -90,6 +91,8 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
     config["mounts"].insert(0, _root_mount(lowerdirs, directory))
     config["annotations"] = {**request.labels, "org.opencontainers.image.ref.name": request.image,
                              "berth.image.id": record.id}
+    for entry in request.tmpfs:
+        specs.tmpfs_target(entry)
     apply_host_config(config, tmpfs=request.tmpfs, ulimits=request.ulimits, sysctls=request.sysctls,
                       devices=request.devices, privileged=request.privileged)
     _user_mounts(engine, config, request.mounts)
@@ -160,6 +163,8 @@ def _cap_name(name: str) -> str:
 
 def _user_mounts(engine: Engine, config: dict, mounts: list[dict]) -> None:
     """Volumes, binds and tmpfs mounts in place of any default at the same path."""
+    for item in mounts:  # checked at parse time too; a bundle never covers /, /proc, /sys or /dev
+        specs.clean_target(item["target"], "mounts", item["target"])
     if not mounts:
         return
     volumes = engine.layout.state_root / "volumes"

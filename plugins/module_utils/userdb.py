@@ -1,7 +1,9 @@
 """Resolve a Docker ``user`` string against an image's /etc/passwd and /etc/group.
 
-The image is not mounted: the files are read from the top-most layer that has
-them (overlay order), so check mode can resolve users without a mount. The
+The image is not mounted: the files are read from its layers as overlayfs
+would merge them, every path resolved inside the image root (``layered``), so
+check mode can resolve users without a mount and an image's /etc/passwd that
+is a symlink to a host file, a FIFO or a device reads as absent. The
 rules are Docker's: ``name``, ``uid``, ``name:group``, ``uid:gid``; a name
 must exist in the image; a bare numeric uid need not (gid 0 then); the user's
 supplementary groups come from /etc/group.
@@ -9,12 +11,15 @@ supplementary groups come from /etc/group.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInput
+from .layered import LayeredRoot
+
+# /etc/passwd and /etc/group are read whole; a real one is a few KiB. An image
+# with more is refused, not read into memory (or waited on, were it a FIFO).
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -25,47 +30,21 @@ class ResolvedUser:
     home: str = "/"
 
 
-def read_layered(lowerdirs: list[Path], relative: str) -> str | None:
-    """The file's text as the merged overlay would show it (top layer first);
-    ``None`` when absent or deleted by a whiteout."""
-    parts = relative.strip("/").split("/")
-    for layer in lowerdirs:
-        if _hidden_by_layer(layer, parts):
-            return None
-        candidate = layer.joinpath(*parts)
-        try:
-            info = os.lstat(candidate)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-            return None  # an overlay whiteout: deleted in this layer
-        if stat.S_ISREG(info.st_mode):
-            return candidate.read_text(errors="replace")
-        return None
-    return None
+def read_layered(lowerdirs: list[Path], relative: str, image: str | None = None) -> str | None:
+    """The file's text as the merged overlay would show it, resolved inside
+    the image (see ``layered``); ``None`` when absent, deleted by a whiteout,
+    or not a regular file. More than ``MAX_FILE_BYTES`` is an InvalidInput."""
+    with LayeredRoot(lowerdirs, _label(image)) as root:
+        return _read_text(root, relative)
 
 
-def _hidden_by_layer(layer: Path, parts: list[str]) -> bool:
-    """A parent directory of the path is whited out or opaque in this layer
-    without the file itself being there."""
-    for depth in range(1, len(parts)):
-        directory = layer.joinpath(*parts[:depth])
-        try:
-            info = os.lstat(directory)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-            return True
-        if _is_opaque(directory) and not layer.joinpath(*parts).exists():
-            return True
-    return False
+def _label(image: str | None) -> str:
+    return f"image {image}" if image else "the image"
 
 
-def _is_opaque(directory: Path) -> bool:
-    try:
-        return os.getxattr(directory, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+def _read_text(root: LayeredRoot, relative: str) -> str | None:
+    data = root.read_file(relative, MAX_FILE_BYTES)
+    return None if data is None else data.decode(errors="replace")
 
 
 def _entries(text: str | None) -> list[list[str]]:
@@ -74,16 +53,19 @@ def _entries(text: str | None) -> list[list[str]]:
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
-def resolve_user(user: str | None, lowerdirs: list[Path], field_name: str = "user") -> ResolvedUser:
-    """Docker's user resolution; an unknown name is an error naming ``field_name``."""
+def resolve_user(user: str | None, lowerdirs: list[Path], field_name: str = "user",
+                 image: str | None = None) -> ResolvedUser:
+    """Docker's user resolution; an unknown name is an error naming ``field_name``
+    (and ``image``, when given, in errors about the image's files)."""
     if not user:
         user = "0"
     name, _sep, group = user.partition(":")
     if not name:
         raise InvalidInput(f"user {user!r} has no user part", field=field_name,
                            hint="give a user name or uid, optionally :group (e.g. nobody or 1000:1000)")
-    passwd = _entries(read_layered(lowerdirs, "etc/passwd"))
-    groups = _entries(read_layered(lowerdirs, "etc/group"))
+    with LayeredRoot(lowerdirs, _label(image)) as root:
+        passwd = _entries(_read_text(root, "etc/passwd"))
+        groups = _entries(_read_text(root, "etc/group"))
     uid, gid, home, login = _find_user(name, passwd, field_name)
     if group:
         gid = _find_group(group, groups, field_name)

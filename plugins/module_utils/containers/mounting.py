@@ -22,13 +22,22 @@ from ..volumes.service import VolumeService
 
 def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:
     """The request with the image's VOLUMEs added and every anonymous volume named;
-    binds checked (a short-syntax source is created, like Docker's -v)."""
-    with_image = specs.with_image_volumes(request.mounts, image_config.get("Volumes"), request.tmpfs)
+    binds checked (a short-syntax source is created, like Docker's -v). Every
+    target is checked again here, whoever built the request: no mount may
+    cover /, /proc, /sys or /dev (see specs.clean_target)."""
+    check_targets(request.mounts)
+    with_image = specs.with_image_volumes(request.mounts, image_config.get("Volumes"), request.tmpfs,
+                                          image=request.image)
     mounts = specs.name_anonymous(with_image)
     for item in mounts:
         if item["type"] == "bind":
             _check_bind(item)
     return dataclasses.replace(request, mounts=mounts)
+
+
+def check_targets(mounts: list[dict[str, Any]]) -> None:
+    for item in mounts:
+        specs.clean_target(item.get("target"), "mounts", item.get("target"))
 
 
 def check_binds(mounts: list[dict[str, Any]]) -> None:
@@ -90,11 +99,13 @@ def drop_volumes(engine: Engine, names: list[str]) -> None:
             service.remove(name)
 
 
-def copy_up(engine: Engine, mounts: list[dict[str, Any]], lowerdirs: list[Path]) -> list[str]:
-    """Fill empty volumes from the image's content at their paths (unless no_copy)."""
+def copy_up(engine: Engine, mounts: list[dict[str, Any]], lowerdirs: list[Path],
+            image: str | None = None) -> list[str]:
+    """Fill empty volumes from the image's content at their paths (unless
+    no_copy); ``image`` names it in errors about its content."""
     service = VolumeService(engine)
-    return [m["target"] for m in mounts
-            if m["type"] == "volume" and not m.get("no_copy") and service.copy_up(m["source"], lowerdirs, m["target"])]
+    return [m["target"] for m in mounts if m["type"] == "volume" and not m.get("no_copy")
+            and service.copy_up(m["source"], lowerdirs, m["target"], image)]
 
 
 def before_start(engine: Engine, config: dict[str, Any]) -> None:
@@ -103,8 +114,8 @@ def before_start(engine: Engine, config: dict[str, Any]) -> None:
     for item in config.get("mounts") or []:
         if item["type"] == "volume":
             service.ensure_mounted(item["source"])
-        elif item["type"] == "bind" and item.get("create_source"):
-            os.makedirs(item["source"], exist_ok=True)
+        elif item["type"] == "bind" and item.get("create_source") and not os.path.lexists(item["source"]):
+            os.makedirs(item["source"], exist_ok=True)  # a host file as the source stays a file
 
 
 def remove_anonymous(engine: Engine, record: dict[str, Any]) -> list[str]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from ..engine import Engine
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import disk_usage, remove_tree
 from ..metadata import Transaction, now
+from ..saferoot import open_root
 from .specs import validate_volume_name
 
 DRIVER_OPTIONS = ("type", "device", "o")
@@ -177,55 +176,36 @@ class VolumeService:
         return doomed, freed
 
     # -- copy-up ---------------------------------------------------------------------
-    def copy_up(self, name: str, lowerdirs: list[Path], target: str) -> bool:
+    def copy_up(self, name: str, lowerdirs: list[Path], target: str, image: str | None = None) -> bool:
         """Docker's copy-up: an empty volume mounted over a directory that has
-        content in the image first receives that content (owner and modes too)."""
+        content in the image first receives that content (owner and modes too).
+        The image's directory is resolved inside the image root and copied fd
+        to fd (see copyup.py): an image's symlinks never reach the host."""
+        from ..layered import LayeredRoot, MergedDir
+        from .copyup import copy_tree, is_empty
+
         path = self.ensure_mounted(name)
-        if any(path.iterdir()) or not _in_image(lowerdirs, target):
-            return False
-        if len(lowerdirs) == 1:  # one layer has no whiteouts to hide anything: read it directly
-            return _copy_from(lowerdirs[0] / target.lstrip("/"), path)
-        from ..syscalls import MNT_DETACH, MS_RDONLY, default_syscalls
-
-        calls = default_syscalls()
-        with tempfile.TemporaryDirectory(dir=self.engine.layout.tmp) as scratch:
-            merged = Path(scratch)
-            # a read-only overlay (no upperdir) shows the image as the container sees it
-            calls.mount("overlay", merged, "overlay", MS_RDONLY, f"lowerdir={':'.join(str(p) for p in lowerdirs)}")
-            try:
-                return _copy_from(merged / target.lstrip("/"), path)
-            finally:
-                calls.umount2(merged, MNT_DETACH)
-
-
-def _copy_from(source: Path, destination: Path) -> bool:
-    if not source.is_dir() or source.is_symlink():
-        return False
-    _copy_tree(source, destination)
-    return True
-
-
-def _in_image(lowerdirs: list[Path], target: str) -> bool:
-    """Cheap pre-check (no mount): some layer has a directory at the target."""
-    relative = target.lstrip("/")
-    return any((lower / relative).is_dir() for lower in lowerdirs)
-
-
-def _copy_tree(source: Path, destination: Path) -> None:
-    for entry in source.iterdir():
-        target = destination / entry.name
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=shutil.copy2)
-        else:
-            shutil.copy2(entry, target, follow_symlinks=False)
-    for dirpath, dirnames, filenames in os.walk(destination):
-        for item in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            original = source / os.path.relpath(item, destination)
-            st = os.lstat(original)
-            os.lchown(item, st.st_uid, st.st_gid)
-    st = source.stat()
-    os.chown(destination, st.st_uid, st.st_gid)
-    os.chmod(destination, st.st_mode & 0o7777)
+        label = f"image {image}" if image else "the image"
+        with LayeredRoot(lowerdirs, label) as root:
+            source = root.resolve(target)
+            if source is None:
+                return False
+            with source:
+                if not isinstance(source, MergedDir):
+                    return False  # a file (or a link to one) at the target: nothing to copy
+                dest = open_root(path)
+                try:
+                    if not is_empty(dest):
+                        return False
+                    try:
+                        copy_tree(root, source, dest)
+                    except OSError as err:
+                        raise InvalidState(f"copy-up of {target} from {label} into volume {name} failed: {err}",
+                                           field="mounts", hint="free space or descriptors on the host, or "
+                                           "mount the volume with no_copy to skip the copy") from None
+                finally:
+                    os.close(dest)
+        return True
 
 
 def _mount(options: dict[str, str], path: Path) -> None:

@@ -39,14 +39,45 @@ def mount(kind: str, target: str, source: str | None = None, **extra: Any) -> di
             "volume_options": extra.get("volume_options") or {}, "labels": extra.get("labels") or {}}
 
 
-def _target(path: Any, field: str, entry: Any) -> str:
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise InvalidInput(f"{entry!r}: the container path must be absolute", field=field,
+# The runtime mounts these itself; a mount over one would hide or replace the
+# container's proc, sysfs or device nodes (or its whole root).
+RESERVED_TARGETS = ("/", "/proc", "/sys", "/dev")
+# runc's checkProcMount: the only /proc files a mount may cover, the ones lxcfs emulates.
+PROC_MOUNTS_ALLOWED = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+                       "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+                       "/proc/sys/kernel/ns_last_pid")
+
+
+def clean_target(path: Any, field: str, entry: Any, *, what: str | None = None) -> str:
+    """A container path: absolute, normalised (``..``, ``.`` and repeated
+    slashes resolved as the container's root would, so ``/a/../proc`` is
+    ``/proc``), and not one the runtime owns. ``what`` names the entry in the
+    message when it is not ``entry`` itself (an image's VOLUME)."""
+    subject = what or repr(entry)
+    if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
+        raise InvalidInput(f"{subject}: the container path must be absolute", field=field,
                            hint="write the target as an absolute path such as /data")
-    normal = posixpath.normpath(path)
-    if normal == "/":
-        raise InvalidInput(f"{entry!r}: cannot mount over /", field=field, hint="choose a directory such as /data")
+    normal = "/" + posixpath.normpath(path).lstrip("/")  # normpath keeps a leading '//'
+    if normal in RESERVED_TARGETS:
+        raise InvalidInput(f"{subject}: cannot mount over {normal}", field=field,
+                           hint="choose another path such as /data: the runtime mounts /, /proc, /sys and /dev "
+                                "itself")
+    if normal.startswith("/proc/") and normal not in PROC_MOUNTS_ALLOWED:
+        raise InvalidInput(f"{subject}: cannot mount inside /proc ({normal})", field=field,
+                           hint="only these /proc files may be covered (as runc allows, for lxcfs): "
+                                + ", ".join(PROC_MOUNTS_ALLOWED))
     return normal
+
+
+def _target(path: Any, field: str, entry: Any) -> str:
+    return clean_target(path, field, entry)
+
+
+def tmpfs_target(entry: Any) -> str:
+    """The container path of a `tmpfs` entry ('/run' or '/run:size=64m'), checked."""
+    if not isinstance(entry, str):
+        raise InvalidInput(f"{entry!r} is not a tmpfs entry", field="tmpfs", hint="write /path[:size=64m,mode=1777]")
+    return clean_target(entry.partition(":")[0], "tmpfs", entry)
 
 
 def parse_short(entry: str) -> dict[str, Any]:
@@ -147,7 +178,7 @@ def parse_all(volumes: list[str] | None, mounts: list[dict[str, Any]] | None,
     """The mounts a task states; each container path may appear once
     (across volumes, mounts and the tmpfs option)."""
     found = [parse_short(v) for v in volumes or []] + [parse_long(m) for m in mounts or []]
-    seen = {posixpath.normpath(t.partition(":")[0]) for t in tmpfs or []}
+    seen = {tmpfs_target(t) for t in tmpfs or []}
     for item in found:
         if item["target"] in seen:
             raise InvalidInput(f"{item['target']} is mounted twice", field="mounts",
@@ -157,12 +188,22 @@ def parse_all(volumes: list[str] | None, mounts: list[dict[str, Any]] | None,
 
 
 def with_image_volumes(found: list[dict[str, Any]], image_volumes: dict[str, Any] | None,
-                       tmpfs: list[str] | None = None) -> list[dict[str, Any]]:
-    """The image's VOLUME paths that nothing stated covers become anonymous volumes."""
-    taken = {m["target"] for m in found} | {posixpath.normpath(t.partition(":")[0]) for t in tmpfs or []}
-    extra = [mount("volume", posixpath.normpath(path), None, anonymous=True) for path in sorted(image_volumes or {})
-             if posixpath.normpath(path) not in taken and posixpath.normpath(path) != "/"]
+                       tmpfs: list[str] | None = None, image: str | None = None) -> list[dict[str, Any]]:
+    """The image's VOLUME paths that nothing stated covers become anonymous
+    volumes; a VOLUME the runtime owns (/, /proc, ...) fails, naming ``image``."""
+    wanted = {_image_volume(path, image) for path in image_volumes or {}}
+    taken = {m["target"] for m in found} | {tmpfs_target(t) for t in tmpfs or []}
+    extra = [mount("volume", path, None, anonymous=True) for path in sorted(wanted - taken)]
     return found + extra
+
+
+def _image_volume(path: Any, image: str | None) -> str:
+    label = f"image {image}" if image else "the image"
+    try:
+        return clean_target(path, "image", path, what=f"{label}'s VOLUME {path!r}")
+    except InvalidInput as err:
+        raise InvalidInput(err.message, field="image",
+                           hint="the runtime owns that path: use an image without this VOLUME") from None
 
 
 def name_anonymous(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
