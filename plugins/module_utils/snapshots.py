@@ -15,18 +15,22 @@ which ``cleanup`` removes; a half-applied layer is never visible by ChainID.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .digest import digest_hex, validate_digest
-from .errors import Conflict, NotFound
+from .errors import BerthError, Conflict, InvalidState, NotFound
 from .fsutil import atomic_write_json, disk_usage, fsync_dir, read_json, remove_tree
 from .layout import Layout
 from .locking import FileLock
+
+log = logging.getLogger("berth")
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ class SnapshotStore:
         return ActiveSnapshot(chain_id=chain_id, parent=parent, diff_id=diff_id, path=path, lock=lock)
 
     def _commit(self, active: ActiveSnapshot) -> None:
+        _check_fs_is_directory(active)
         doc = {"chain_id": active.chain_id, "parent": active.parent, "diff_id": active.diff_id,
                "created": time.time()}
         atomic_write_json(active.path / "info.json", doc)
@@ -205,26 +210,50 @@ class SnapshotStore:
         return disk_usage(self.info(chain_id).fs)
 
     def cleanup(self) -> int:
-        """Remove active dirs whose writer died and any trash; return count."""
+        """Remove active dirs whose writer died and any trash; return count.
+        An entry that cannot be removed is logged and left for the next run:
+        one bad tree must not stop recovery (nor every engine call after it)."""
         removed = 0
         if self.active_dir.is_dir():
             for lock_path in list(self.active_dir.glob("*.lock")):
-                lock = FileLock(lock_path)
-                if not lock.try_acquire():
-                    continue  # its writer is alive
-                try:
-                    entry = lock_path.with_suffix("")
-                    self._trash(entry)
-                    _sidecar(entry, ".json").unlink(missing_ok=True)
-                    lock_path.unlink(missing_ok=True)
-                    removed += 1
-                finally:
-                    lock.release()
+                removed += self._recover_step(lock_path, self._cleanup_active)
         if self.trash_dir.is_dir():
             for entry in list(self.trash_dir.iterdir()):
-                remove_tree(entry)
-                removed += 1
+                removed += self._recover_step(entry, remove_tree)
         return removed
+
+    @staticmethod
+    def _recover_step(entry: Path, step: Callable[[Path], object]) -> int:
+        try:
+            return 0 if step(entry) is False else 1
+        except (OSError, BerthError) as err:
+            log.warning("berth: could not remove %s during recovery (left for the next run): %s", entry, err)
+            return 0
+
+    def _cleanup_active(self, lock_path: Path) -> bool:
+        lock = FileLock(lock_path)
+        if not lock.try_acquire():
+            return False  # its writer is alive
+        try:
+            entry = lock_path.with_suffix("")
+            self._trash(entry)
+            _sidecar(entry, ".json").unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+            return True
+        finally:
+            lock.release()
+
+
+def _check_fs_is_directory(active: ActiveSnapshot) -> None:
+    """A snapshot's ``fs`` must be a real directory (lstat): a symlink there
+    would make overlay use a host directory as a layer."""
+    try:
+        mode = os.lstat(active.fs).st_mode
+    except FileNotFoundError:
+        mode = 0
+    if not stat.S_ISDIR(mode):
+        raise InvalidState(f"snapshot {active.chain_id} is not committed: its fs is not a directory",
+                           field="layers", hint="the unpack went wrong; pull or load the image again")
 
 
 def _sidecar(active_path: Path, suffix: str) -> Path:

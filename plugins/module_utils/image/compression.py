@@ -1,7 +1,8 @@
 """Layer compression: streaming decompression chosen by media type or magic.
 
-Layers are never decompressed to disk first: the decompressor is a file-like
-reader over the (possibly network) stream, consumed by the tar unpacker.
+Layers are never decompressed to disk first, nor whole into memory: the
+decompressor is a file-like reader over the (possibly network) stream,
+consumed by the tar unpacker, that inflates at most CHUNK bytes at a time.
 Media types decide, but magic bytes win when a type is generic (docker-archive
 layers carry none, and some registries label gzip layers as plain tar), so a
 mislabelled layer still unpacks and its DiffID check stays the judge.
@@ -18,7 +19,8 @@ from ..errors import InvalidInput
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # most decompressed bytes held at once
+INPUT_CHUNK = 1 << 16  # compressed bytes read at once
 
 
 def sniff(head: bytes) -> str:
@@ -90,7 +92,13 @@ class _Raw(ReaderBase):
 
 
 class _GzipReader(ReaderBase):
-    """Multi-member gzip via zlib (gzip.GzipFile wants seek/tell on errors)."""
+    """Multi-member gzip via zlib (gzip.GzipFile wants seek/tell on errors).
+
+    Bounded both ways: compressed input is read INPUT_CHUNK at a time and
+    every inflate is capped at CHUNK of output (zlib's ``max_length``, the
+    rest of the input kept as ``unconsumed_tail``), so a small layer of zeros
+    that inflates a thousandfold never becomes one huge buffer.
+    """
 
     def __init__(self, source: BinaryIO) -> None:
         self.source = source
@@ -108,22 +116,26 @@ class _GzipReader(ReaderBase):
         return data
 
     def _inflated(self) -> bytes:
-        compressed = self.source.read(CHUNK)
+        """The next at most CHUNK bytes of output (b'' only at the end)."""
         try:
-            if not compressed:
-                if not self._inflate.eof:
-                    raise InvalidInput("gzip layer is truncated", field="layers",
-                                       hint="the blob is incomplete; pull or load it again")
-                self._eof = True
-                return b""
-            out = self._inflate.decompress(compressed)
-            while self._inflate.eof and self._inflate.unused_data:
-                rest = self._inflate.unused_data
-                if rest.strip(b"\0") == b"":  # zero padding after the last member
-                    break
-                self._inflate = zlib.decompressobj(wbits=31)
-                out += self._inflate.decompress(rest)
-            return out
+            while True:
+                inflate = self._inflate
+                if inflate.unconsumed_tail:
+                    data = inflate.unconsumed_tail
+                elif inflate.eof:  # a member ended: another may follow
+                    data = inflate.unused_data or self.source.read(INPUT_CHUNK)
+                    if data.strip(b"\0") == b"":  # the end, or zero padding after the last member
+                        self._eof = True
+                        return b""
+                    inflate = self._inflate = zlib.decompressobj(wbits=31)
+                else:
+                    data = self.source.read(INPUT_CHUNK)
+                    if not data:
+                        raise InvalidInput("gzip layer is truncated", field="layers",
+                                           hint="the blob is incomplete; pull or load it again")
+                out = inflate.decompress(data, CHUNK)
+                if out:
+                    return out
         except zlib.error as err:
             raise InvalidInput(f"gzip layer is corrupt: {err}", field="layers",
                                hint="the blob is damaged or not gzip; pull or load it again") from None
@@ -139,7 +151,7 @@ class _Guarded(ReaderBase):
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self.reader.read(size if size is not None and size >= 0 else CHUNK)
+            return self.reader.read(min(size, CHUNK) if size is not None and size >= 0 else CHUNK)
         except self.error as err:
             raise InvalidInput(f"{self.name} layer is corrupt: {err}", field="layers",
                                hint="the blob is damaged; pull or load it again") from None

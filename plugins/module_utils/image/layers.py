@@ -25,7 +25,7 @@ from ..errors import InvalidInput, InvalidState
 from ..snapshots import ActiveSnapshot
 from .compression import HashingReader, ReaderBase, open_decompressed
 from .records import LayerRecord
-from .unpack import apply_layer, sync_filesystem
+from .unpack import DEFAULT_LAYER_BUDGET, apply_layer, sync_filesystem
 
 MAX_PARALLEL_LAYERS = 3
 CHUNK = 1 << 20
@@ -45,12 +45,15 @@ class LayerStats:
 
 
 def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener | None,
-                stats: LayerStats | None = None) -> LayerStats:
+                stats: LayerStats | None = None, *, max_layer_bytes: int | None = DEFAULT_LAYER_BUDGET) -> LayerStats:
+    """Make ``layers`` present. ``max_layer_bytes`` bounds what each layer may
+    unpack to (``unpack.ENTRY_COST`` per entry plus file sizes); off by default."""
     stats = stats or LayerStats()
+    engine.blobs.hold()   # keep the sweep (collect.py) off what this operation's record will name
     chains = chain_ids([layer.diff_id for layer in layers])
     jobs = [(layer, chains[i], chains[i - 1] if i else None) for i, layer in enumerate(layers)]
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_LAYERS, thread_name_prefix="berth-layer") as pool:
-        futures = [pool.submit(_one_layer, engine, open_blob, stats, *job) for job in jobs]
+        futures = [pool.submit(_one_layer, engine, open_blob, stats, *job, max_layer_bytes) for job in jobs]
     actives: list[ActiveSnapshot] = []
     errors: list[BaseException] = []
     for future in futures:
@@ -84,7 +87,7 @@ def _explained(error: BaseException, engine: Engine) -> BaseException:
 
 
 def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, layer: LayerRecord,
-               chain_id: str, parent: str | None) -> ActiveSnapshot | None:
+               chain_id: str, parent: str | None, max_bytes: int | None) -> ActiveSnapshot | None:
     need_snapshot = not engine.snapshots.exists(chain_id)
     need_blob = not engine.blobs.exists(layer.digest)
     if not (need_snapshot or need_blob):
@@ -97,13 +100,13 @@ def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, 
                 raise InvalidInput(f"layer {layer.digest} is missing from the store", field="layers",
                                    hint="pull or load the image again")
             with open_blob(layer) as source, engine.blobs.writer(layer.digest, layer.size) as writer:
-                _consume(_Tee(source, writer), layer, active)
+                _consume(_Tee(source, writer), layer, active, max_bytes)
                 stats.bytes_fetched += writer.size
             stats.created_blobs.append(layer.digest)
             stats.fetched += 1
         else:
             with engine.blobs.open(layer.digest) as stored:
-                _consume(stored, layer, active)
+                _consume(stored, layer, active, max_bytes)
         if active is not None:
             stats.unpacked += 1
     except BaseException:
@@ -113,11 +116,11 @@ def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, 
     return active
 
 
-def _consume(source: BinaryIO, layer: LayerRecord, active: ActiveSnapshot | None) -> None:
+def _consume(source: BinaryIO, layer: LayerRecord, active: ActiveSnapshot | None, max_bytes: int | None) -> None:
     """Read the whole compressed blob; unpack it when a snapshot is wanted."""
     if active is not None:
         tar = HashingReader(open_decompressed(source, layer.media_type))
-        apply_layer(tar, active.fs, layer=layer.digest)
+        apply_layer(tar, active.fs, layer=layer.digest, max_bytes=max_bytes)
         _drain(tar)
         if tar.digest != layer.diff_id:
             raise InvalidInput(f"layer {layer.digest} unpacks to {tar.digest}, but the image config says "
