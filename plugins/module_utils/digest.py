@@ -11,23 +11,25 @@ import re
 from collections.abc import Iterable
 
 from .errors import InvalidInput
+from .strict import brief
 
 _DIGEST_RE = re.compile(r"^(?P<algo>[a-z0-9]+(?:[+._-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
 _SHA256_HEX = re.compile(r"^[a-f0-9]{64}$")
+_MAX_DIGEST = 1024  # an algorithm name and an encoded hash; anything longer is not a digest
 
 
 def parse_digest(value: str, *, field: str = "digest") -> tuple[str, str]:
     """Split ``sha256:<hex>`` into (algorithm, hex), rejecting anything else."""
-    match = _DIGEST_RE.fullmatch(value or "")
+    match = _DIGEST_RE.fullmatch(value) if isinstance(value, str) and len(value) <= _MAX_DIGEST else None
     if not match:
-        raise InvalidInput(f"{value!r} is not a digest", field=field,
+        raise InvalidInput(f"{brief(value)} is not a digest", field=field,
                            hint="expected 'sha256:' followed by 64 lowercase hex characters")
     algo, hexpart = match.group("algo"), match.group("hex")
     if algo != "sha256":
-        raise InvalidInput(f"unsupported digest algorithm {algo!r} in {value!r}", field=field,
+        raise InvalidInput(f"unsupported digest algorithm {brief(algo)} in {brief(value, 100)}", field=field,
                            hint="only sha256 digests are supported")
     if not _SHA256_HEX.fullmatch(hexpart):
-        raise InvalidInput(f"{value!r} is not a valid sha256 digest", field=field,
+        raise InvalidInput(f"{brief(value, 100)} is not a valid sha256 digest", field=field,
                            hint="expected 64 lowercase hex characters after 'sha256:'")
     return algo, hexpart
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..models import StrictModel
 from ..pydantic_compat import field_validator, model_validator
+from ..strict import INT64_MAX, parse_uint
 from .units import check_cpuset, parse_bytes, parse_cpus
 
 DEFAULT_CPU_PERIOD = 100_000
@@ -49,7 +50,15 @@ class Resources(StrictModel):
     @field_validator("memory", "memory_reservation", "memory_swap", mode="before")
     @classmethod
     def _sizes(cls, value: Any, info: Any) -> int | None:
-        return None if value is None else parse_bytes(value, info.field_name)
+        if value is None:
+            return None
+        return parse_bytes(value, info.field_name)
+
+    @field_validator("memory_swappiness", "cpu_shares", "cpu_period", "cpu_quota", "pids_limit", "blkio_weight",
+                     mode="before")
+    @classmethod
+    def _whole(cls, value: Any, info: Any) -> int | None:
+        return None if value is None else _signed(value, info.field_name)
 
     @field_validator("cpus", mode="before")
     @classmethod
@@ -92,6 +101,17 @@ class Resources(StrictModel):
     def managed(self) -> dict[str, Any]:
         """The options the user set (for reports)."""
         return {k: v for k, v in self.model_dump().items() if v not in (None, [])}
+
+
+def _signed(value: Any, field: str) -> int:
+    """A whole number in ASCII digits with an optional '-' (-1 is Docker's
+    "unlimited" for pids_limit and cpu_quota); no bools, no '1_000'."""
+    text = value.strip(" \t") if isinstance(value, str) else value
+    if isinstance(text, int) and not isinstance(text, bool) and text < 0:
+        return -parse_uint(-text, field=field, what=field, maximum=INT64_MAX, hint="give a whole number")
+    if isinstance(text, str) and text.startswith("-"):
+        return -parse_uint(text[1:], field=field, what=field, maximum=INT64_MAX, hint="give a whole number")
+    return parse_uint(text, field=field, what=field, maximum=INT64_MAX, hint="give a whole number")
 
 
 def _between(value: int | None, low: int, high: int, field: str) -> None:

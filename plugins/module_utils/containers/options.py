@@ -10,13 +10,18 @@ states them, not merged with the image, so image defaults are not drift.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..strict import brief
 
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+ENV_FILE_LIMIT = 4 << 20  # bytes; an env file is a few KEY=value lines
 COMPARISONS = ("strict", "ignore", "allow_more_present")
 NETWORK_SUBOPTIONS: dict[str, Any] = {
     "name": {"type": "str", "required": True},
@@ -116,12 +121,12 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
     """The options the task gives, normalised (command split, env_file read and merged, values as strings)."""
     values = {name: params.get(name) for name in BY_NAME if params.get(name) is not None}
     if isinstance(values.get("command"), str):
-        values["command"] = shlex.split(values["command"])
+        values["command"] = _split_command(values["command"])
     if params.get("env_file"):
-        env = _read_env_file(Path(params["env_file"]))
+        env = read_env_file(Path(params["env_file"]))
         values["env"] = {**env, **(values.get("env") or {})}
     if "env" in values:
-        values["env"] = {str(k): _text(v) for k, v in values["env"].items()}
+        values["env"] = _env(values["env"])
     if "mounts" in values:
         from ..volumes.specs import comparable
 
@@ -137,34 +142,114 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
         values["published_ports"] = sorted(str(p) for p in parse_published_ports(values["published_ports"]))
     for name in ("labels", "sysctls"):
         if name in values:
-            values[name] = {str(k): _text(v) for k, v in values[name].items()}
+            values[name] = {str(k): _text(v, name) for k, v in values[name].items()}
+    from ..bundle_host import check_host_options
+
+    check_host_options(tmpfs=values.get("tmpfs"), ulimits=values.get("ulimits"), sysctls=values.get("sysctls"),
+                       devices=values.get("devices"))
     return values
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        raise InvalidInput(f"{value!r} is a boolean; quote it", field="env",
-                           hint='write "true"/"false" in quotes: environment values are strings')
-    return str(value)
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
+def _split_command(text: str) -> list[str]:
     try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}", field="env_file",
-                           hint="give a readable file of KEY=value lines") from None
+        return shlex.split(text)
+    except ValueError as err:  # "No closing quotation", "No escaped character"
+        raise InvalidInput(f"{brief(text)} cannot be split into arguments: {err}", field="command",
+                           hint="close the quote, or give command as a list") from None
+
+
+def _text(value: Any, field: str = "env") -> str:
+    if isinstance(value, bool):
+        raise InvalidInput(f"{value!r} is a boolean; quote it", field=field,
+                           hint='write "true"/"false" in quotes: these values are strings')
+    if isinstance(value, int) and value.bit_length() > 64:  # and str() of a huge int raises
+        raise InvalidInput(f"{brief(value)} is too large for a value", field=field, hint="quote it as a string")
+    text = str(value)
+    if "\0" in text:
+        raise InvalidInput(f"{brief(text)} contains a NUL byte", field=field, hint="remove the NUL character")
+    return text
+
+
+def _env(values: dict[Any, Any]) -> dict[str, str]:
+    """``env`` with keys a process environment can hold (no '=', no NUL, not empty)."""
     env = {}
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
+    for key, value in values.items():
+        name = str(key)
+        if not name or "=" in name or "\0" in name:
+            raise InvalidInput(f"{brief(name)} is not an environment variable name", field="env",
+                               hint="names are non-empty and hold no '=' (e.g. APP_MODE)")
+        env[name] = _text(value)
+    return env
+
+
+def read_env_file(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """An ``env_file`` read as Docker's CLI reads ``--env-file`` (docker/cli
+    opts/file.go, not compose's dotenv): UTF-8 (a BOM is dropped), one
+    ``KEY=value`` per line, leading whitespace and ``#`` comment lines
+    skipped, the value kept exactly (no quotes removed, no trimming), and a
+    bare ``KEY`` taken from berth's own environment (left out when unset).
+
+    Stricter than Docker: keys are ``[A-Za-z_][A-Za-z0-9_]*`` (Docker takes
+    any key without whitespace) and ``export KEY=...`` is refused with a hint,
+    as Docker refuses it (its key would contain a space)."""
+    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    data = _env_file_bytes(path)
+    env: dict[str, str] = {}
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        line = _env_line(path, number, raw.removesuffix(b"\r")).lstrip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"line {number} of {path} is not KEY=value", field="env_file",
-                               hint="one KEY=value per line; # starts a comment")
-        env[key.strip()] = value
+        _env_key(path, number, key)
+        if "\0" in value:
+            raise InvalidInput(f"line {number} of {path}: the value of {key} contains a NUL byte", field="env_file",
+                               hint="remove the NUL character")
+        if sep:
+            env[key] = value
+        elif key in environ:  # Docker: a bare name passes the caller's value through
+            env[key] = environ[key]
     return env
+
+
+def _env_file_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(ENV_FILE_LIMIT + 1)
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", field="env_file",
+                           hint="give a readable file of KEY=value lines") from None
+    except ValueError:  # a NUL in the path
+        raise InvalidInput(f"{brief(str(path))} is not a file path", field="env_file",
+                           hint="give the path of a file of KEY=value lines") from None
+    if len(data) > ENV_FILE_LIMIT:
+        raise InvalidInput(f"{path} is larger than {ENV_FILE_LIMIT // (1 << 20)} MiB", field="env_file",
+                           hint="an env file holds KEY=value lines; is this the right file?")
+    return data.removeprefix(b"\xef\xbb\xbf")
+
+
+def _env_line(path: Path, number: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"line {number} of {path} is not valid UTF-8 (byte {err.start + 1})", field="env_file",
+                           hint="save the file as UTF-8") from None
+
+
+def _env_key(path: Path, number: int, key: str) -> None:
+    if ENV_KEY.fullmatch(key):
+        return
+    where = f"line {number} of {path}"
+    if key.startswith("export") and key[6:7] in (" ", "\t"):
+        raise InvalidInput(f"{where} starts with 'export'", field="env_file",
+                           hint="write KEY=value without 'export ' (an env file is not a shell script; Docker "
+                                "refuses it too)")
+    if not key:
+        raise InvalidInput(f"{where} has no variable name", field="env_file", hint="write KEY=value")
+    if any(c.isspace() for c in key):
+        raise InvalidInput(f"{where}: variable {brief(key)} contains whitespace", field="env_file",
+                           hint="write KEY=value with no space before '='; # starts a comment line")
+    raise InvalidInput(f"{where}: {brief(key)} is not a variable name", field="env_file",
+                       hint="names are letters, digits and '_', not starting with a digit")
 
 
 def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:

@@ -13,7 +13,8 @@ BACKOFF_START, BACKOFF_MAX, RESET_AFTER = 0.1, 60.0, 10.0
 def parse(text: str | None) -> tuple[str, int]:
     """'on-failure:3' -> ('on-failure', 3); max 0 = unlimited."""
     name, _sep, count = (text or "no").partition(":")
-    if name not in POLICIES or (count and (not count.isdigit() or name != "on-failure")):
+    if name not in POLICIES or (count and (not (count.isascii() and count.isdigit() and len(count) <= 9)
+                                           or name != "on-failure")):
         raise InvalidInput(f"restart_policy {text!r} is not valid", field="restart_policy",
                            hint="use no, on-failure[:max-retries], always or unless-stopped")
     return name, int(count or 0)

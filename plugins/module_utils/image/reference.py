@@ -113,7 +113,7 @@ def _split_registry(name: str, text: str, field: str) -> tuple[str, str]:
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         port = first.rsplit(":", 1)[1] if ":" in first and not first.endswith("]") else None
-        if not _DOMAIN.fullmatch(first) or (port is not None and not 0 < int(port or 0) < 65536):
+        if not _DOMAIN.fullmatch(first) or (port is not None and not (len(port) <= 5 and 0 < int(port or 0) < 65536)):
             raise InvalidInput(f"{text!r} has an invalid registry {first!r}", field=field,
                                hint="a registry is a host name or IP with an optional :port (1-65535)")
         registry, path = first, rest

@@ -99,7 +99,7 @@ def parse_ipam_config(entries: Iterable[Mapping[str, Any]] | None) -> Ipam | Non
 def parse_subnet(text: Any, where: str = FIELD, *, host_range: bool = False) -> IPv4Network:
     """A CIDR network with no host bits set. ``host_range`` allows /31 and /32
     (an iprange may be that small; a subnet may not)."""
-    value = str(text).strip()
+    value = str(text).strip(" \t")  # not strip(): "10.0.0.0/24\n" is not a subnet
     if ":" in value:
         raise InvalidInput(f"{value!r} is IPv6; berth networks are IPv4 only", field=where,
                            hint="give an IPv4 network such as 10.10.0.0/24")
@@ -123,7 +123,7 @@ def parse_subnet(text: Any, where: str = FIELD, *, host_range: bool = False) -> 
 
 
 def parse_address(text: Any, where: str) -> IPv4Address:
-    value = str(text).strip()
+    value = str(text).strip(" \t")  # not strip(): "10.0.0.0/24\n" is not a subnet
     try:
         return IPv4Address(value)
     except ValueError:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import Conflict, InvalidInput
+from ..strict import brief, is_ascii_digits
 
 FIELD = "published_ports"
 ANY_ADDRESS = "0.0.0.0"
@@ -60,7 +61,7 @@ class PortSpec:
 
 
 def _bad(entry: object, why: str, hint: str = SYNTAX) -> InvalidInput:
-    return InvalidInput(f"{entry!r}: {why}", field=FIELD, hint=hint)
+    return InvalidInput(f"{brief(entry)}: {why}", field=FIELD, hint=hint)
 
 
 def parse_published_ports(entries: Iterable[str | int]) -> list[PortSpec]:
@@ -77,7 +78,9 @@ def parse_port_spec(entry: str | int) -> list[PortSpec]:
     """One ``-p`` entry; a range gives one PortSpec per port."""
     if isinstance(entry, bool) or not isinstance(entry, str | int):
         raise _bad(entry, "is not a port specification")
-    text = str(entry).strip()
+    if isinstance(entry, int) and not 0 < entry <= 65535:  # and str() of a huge int would raise
+        raise _bad(entry, "is out of range", "use 1-65535")
+    text = str(entry).strip(" \t")
     if not text:
         raise _bad(entry, "is empty")
     if "[" in text or text.count(":") > 2:
@@ -93,7 +96,7 @@ def parse_port_spec(entry: str | int) -> list[PortSpec]:
 
 
 def _proto(entry: object, text: str) -> Proto:
-    proto = text.strip().lower()
+    proto = text.strip(" \t").lower()
     if proto not in PROTOCOLS:
         raise _bad(entry, f"protocol {text!r} is not supported", "use /tcp or /udp (tcp when left out)")
     return proto  # type: ignore[return-value]
@@ -120,7 +123,7 @@ def _address(entry: object, text: str) -> str:
 
 
 def _port_range(entry: object, text: str, what: str, *, allow_empty: bool) -> tuple[int, int] | None:
-    text = text.strip()
+    text = text.strip(" \t")
     if text == "":
         if allow_empty:
             return None
@@ -145,12 +148,13 @@ def _required_range(entry: object, text: str, what: str) -> tuple[int, int]:
 
 
 def _port(entry: object, text: str, what: str) -> int:
-    if not text.isdigit():
-        raise _bad(entry, f"{what} {text!r} is not a number")
-    port = int(text)
-    if port > 65535:
-        raise _bad(entry, f"{what} {port} is out of range", "use 1-65535")
-    return port
+    text = text.strip(" \t")
+    if not is_ascii_digits(text):  # not str.isdigit(): "²" is a digit to it, and int() refuses it
+        raise _bad(entry, f"{what} {brief(text)} is not a number", "write ports with the digits 0-9")
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 5 or int(digits) > 65535:
+        raise _bad(entry, f"{what} {digits if len(digits) <= 20 else brief(text)} is out of range", "use 1-65535")
+    return int(digits)
 
 
 def _expand(entry: object, host_ip: str, host: tuple[int, int] | None, container: tuple[int, int],
@@ -190,7 +194,7 @@ def parse_exposed_ports(keys: Iterable[str]) -> list[tuple[int, Proto]]:
     found: set[tuple[int, Proto]] = set()
     for key in keys:
         port_text, slash, proto_text = str(key).partition("/")
-        proto = proto_text.strip().lower() if slash else "tcp"
+        proto = proto_text.strip(" \t").lower() if slash else "tcp"
         if proto not in PROTOCOLS:
             continue
         low, high = _required_range(key, port_text, "exposed port")
