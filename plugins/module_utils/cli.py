@@ -51,7 +51,7 @@ def _cmd_fsck(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_recover(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
-    return {"removed": engine.recover()}
+    return {"removed": engine.recover(sweep=True)}  # by hand: also collect what nothing references
 
 
 COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]], bool]] = {

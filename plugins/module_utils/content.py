@@ -5,6 +5,12 @@ in ``content/ingest/``, is hashed while streaming, checked against the expected
 size and digest, fsynced, then renamed into place — so a blob path only ever
 holds verified bytes, and a crash leaves at most an ingest file that
 ``cleanup_ingest`` removes. Writing a blob that already exists is success.
+
+An operation that adds content (pull, load, import) takes a shared *hold* on
+``locks/content.lock`` (``hold``) from its first blob until its image record
+is saved (``release_hold``); the mark-and-sweep (collect.py) runs only with
+that lock exclusive, so it never takes a blob that a record is about to name.
+Everything here is private to root: dirs 0700, files 0600.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +33,12 @@ from .locking import FileLock
 
 CHUNK = 1 << 20
 INGEST_GRACE_SECONDS = 60.0
+HOLD_TIMEOUT = 300.0   # a sweep holds the content lock for seconds at most
+
+# This process's shared hold on each state root's content lock (one per root,
+# shared by every Engine object and thread of the process).
+_HOLDS: dict[Path, FileLock] = {}
+_HOLDS_MUTEX = threading.Lock()
 
 
 def _age(path: Path) -> float:
@@ -43,13 +56,14 @@ class BlobWriter:
         self.expected_digest = expected_digest
         self.expected_size = expected_size
         ingest_dir = store.layout.ingest / uuid.uuid4().hex
-        ingest_dir.mkdir(parents=True)
+        ingest_dir.mkdir(mode=0o700, parents=True)
         self._dir = ingest_dir
         # The ingest dir's lock tells cleanup_ingest this write is alive.
         self._lock = FileLock(ingest_dir / "lock")
         self._lock.acquire()
         self._path = ingest_dir / "data"
-        self._file: BinaryIO = self._path.open("wb")
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self.size = 0
         self.committed: str | None = None
@@ -95,6 +109,8 @@ class BlobWriter:
         self._discard()
 
     def _discard(self) -> None:
+        # Unlinking the lock file while holding it is safe: FileLock re-checks
+        # the path after flock, so a cleaner that opened it meanwhile backs off.
         for child in (self._path, self._dir / "lock"):
             with contextlib.suppress(FileNotFoundError):
                 child.unlink()
@@ -113,6 +129,26 @@ class BlobStore:
     def exists(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
+    # -- holds: an operation that will reference new content -------------------
+    def hold(self) -> None:
+        """Keep the mark-and-sweep away until ``release_hold`` (or this process
+        exits): call before relying on a blob or snapshot no record names yet."""
+        root = self.layout.state_root
+        with _HOLDS_MUTEX:
+            if root in _HOLDS:
+                return
+            lock = self.layout.lock("content")
+            lock.acquire(shared=True, timeout=HOLD_TIMEOUT)
+            _HOLDS[root] = lock
+        self.layout.mark_gc_pending()
+
+    def release_hold(self) -> None:
+        """The operation's record is written (or it gave up): sweeping is safe again."""
+        with _HOLDS_MUTEX:
+            lock = _HOLDS.pop(self.layout.state_root, None)
+        if lock is not None:
+            lock.release()
+
     def size(self, digest: str) -> int:
         try:
             return self.path(digest).stat().st_size
@@ -127,6 +163,7 @@ class BlobStore:
         early; otherwise it is committed on exit."""
         if expected_digest is not None:
             validate_digest(expected_digest)
+        self.hold()
         writer = BlobWriter(self, expected_digest, expected_size)
         committed = False
         try:
@@ -140,6 +177,7 @@ class BlobStore:
                 writer.abort()
 
     def put_bytes(self, data: bytes, expected_digest: str | None = None) -> str:
+        self.hold()   # an existing blob counts too: the caller is about to reference it
         if expected_digest is not None and self.exists(expected_digest):
             return expected_digest
         with self.writer(expected_digest, len(data) if expected_digest else None) as w:
@@ -148,6 +186,7 @@ class BlobStore:
 
     def put_stream(self, stream: BinaryIO, expected_digest: str | None = None,
                    expected_size: int | None = None) -> str:
+        self.hold()
         if expected_digest is not None and self.exists(expected_digest):
             return expected_digest
         with self.writer(expected_digest, expected_size) as w:
@@ -186,21 +225,41 @@ class BlobStore:
         return "sha256:" + h.hexdigest() == digest
 
     def cleanup_ingest(self) -> int:
-        """Remove ingest dirs whose writer died (lock not held); return count."""
+        """Remove ingest dirs whose writer died (lock not held); return count.
+
+        The lock is probed with ``create=False``: a cleaner never recreates the
+        lock file of a dir another cleaner is removing, and one that loses that
+        race sees the lock as gone and moves on."""
         removed = 0
         if not self.layout.ingest.is_dir():
             return 0
-        for entry in self.layout.ingest.iterdir():
-            if not (entry / "lock").exists() and _age(entry) < INGEST_GRACE_SECONDS:
-                continue  # a writer between mkdir and taking its lock
-            lock = FileLock(entry / "lock")
+        for entry in list(self.layout.ingest.iterdir()):
+            lock = FileLock(entry / "lock", create=False)
+            if not (entry / "lock").exists():
+                if _age(entry) < INGEST_GRACE_SECONDS:
+                    continue  # a writer between mkdir and taking its lock
+                removed += _remove_ingest_dir(entry)
+                continue
             if not lock.try_acquire():
-                continue  # a live writer owns it
+                continue  # a live writer owns it, or another cleaner took it
             try:
-                for child in entry.iterdir():
-                    child.unlink()
-                entry.rmdir()
-                removed += 1
+                removed += _remove_ingest_dir(entry)
             finally:
                 lock.release()
         return removed
+
+
+def _remove_ingest_dir(entry: Path) -> int:
+    """Remove one dead ingest dir (data first, its lock file last)."""
+    try:
+        children = sorted(entry.iterdir(), key=lambda child: child.name == "lock")
+    except FileNotFoundError:
+        return 0
+    for child in children:
+        with contextlib.suppress(FileNotFoundError):
+            child.unlink()
+    try:
+        entry.rmdir()
+    except FileNotFoundError:
+        return 0
+    return 1

@@ -1,9 +1,12 @@
 """The engine's entry point: one object per (state_root, run_root).
 
 Modules, the CLI, tests and benchmarks all start here. Opening an engine
-creates the directory skeleton and finishes crash recovery (dead ingests,
-dead snapshot unpacks), so an operation interrupted by a crash is cleaned up
-by the next one — re-run and converge.
+creates the directory skeleton (private to root; an older store is tightened)
+and finishes crash recovery — dead ingests, dead snapshot unpacks, containers
+whose creator died half-way, and, when a content write began since the last
+sweep, a mark-and-sweep of unreferenced blobs and snapshots (collect.py) — so
+an operation interrupted by a crash is cleaned up by the next one: re-run and
+converge.
 """
 
 from __future__ import annotations
@@ -47,9 +50,20 @@ class Engine:
     def metadata(self, collection: str) -> MetadataStore:
         return MetadataStore(self.layout, collection)
 
-    def recover(self) -> dict[str, int]:
-        """Remove leftovers of operations whose process died."""
-        return {"ingest": self.blobs.cleanup_ingest(), "snapshots": self.snapshots.cleanup()}
+    def recover(self, *, sweep: bool | None = None) -> dict[str, int]:
+        """Remove leftovers of operations whose process died. The sweep runs
+        when ``gc-pending`` is present (``sweep=None``), always (True) or
+        never (False); it never waits for a busy store."""
+        from .collect import sweep as collect
+        from .containers.store import ContainerStore
+
+        removed = {"ingest": self.blobs.cleanup_ingest(), "snapshots": self.snapshots.cleanup(),
+                   "containers": len(ContainerStore(self).remove_half_made())}
+        if sweep or (sweep is None and self.layout.gc_pending.exists()):
+            swept = collect(self).counts()
+            removed["unreferenced_snapshots"] = swept["snapshots"]
+            removed["unreferenced_blobs"] = swept["blobs"]
+        return removed
 
     def _check_version(self) -> None:
         path = self.layout.version_file

@@ -7,6 +7,12 @@ that held them (a crashed playbook never leaves a stale lock); a process takes
 at most one collection lock at a time except in the fixed order
 ``content < snapshots < images < containers < volumes < networks``, which
 rules out deadlock.
+
+Cleanup may unlink a lock file (with the tree it guards) while another
+process has it open but not yet locked. A flock on such an orphaned inode
+guards nothing, so ``acquire`` re-checks after every flock that the path
+still names the inode it locked (open, flock, fstat vs stat) and otherwise
+starts over — or, with ``create=False``, reports the lock as gone.
 """
 
 from __future__ import annotations
@@ -23,11 +29,20 @@ from .errors import Conflict
 LOCK_ORDER = ("content", "snapshots", "images", "containers", "volumes", "networks")
 
 
-class FileLock:
-    """An exclusive or shared ``flock`` on one file, re-entrant per instance."""
+class LockGone(Exception):
+    """The lock file vanished (its owner's tree was cleaned up): nothing to lock."""
 
-    def __init__(self, path: Path) -> None:
+
+class FileLock:
+    """An exclusive or shared ``flock`` on one file, re-entrant per instance.
+
+    ``create=False`` is for cleanup code probing someone else's lock: it never
+    recreates a lock file that is gone, and ``acquire`` raises ``LockGone``.
+    """
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
+        self.create = create
         self._fd: int | None = None
         self._depth = 0
 
@@ -35,14 +50,31 @@ class FileLock:
         if self._fd is not None:
             self._depth += 1
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            _flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, timeout, self.path)
-        except BaseException:
-            os.close(fd)
-            raise
+        op = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            fd = self._open()
+            try:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                _flock(fd, op, left, self.path)
+                if _still_named(fd, self.path):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)   # we locked an unlinked or replaced inode: start over on the path's current one
+            if not self.create:
+                raise LockGone(str(self.path))
         self._fd, self._depth = fd, 1
+
+    def _open(self) -> int:
+        if not self.create:
+            try:
+                return os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise LockGone(str(self.path)) from None
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def release(self) -> None:
         if self._fd is None:
@@ -60,13 +92,28 @@ class FileLock:
         finally:
             self.release()
 
-    def try_acquire(self) -> bool:
-        """Take the lock without waiting; False if another process holds it."""
+    def try_acquire(self, *, shared: bool = False) -> bool:
+        """Take the lock without waiting; False if another process holds it
+        (or, with ``create=False``, if the lock file is gone)."""
         try:
-            self.acquire(timeout=0)
-        except Conflict:
+            self.acquire(shared=shared, timeout=0)
+        except (Conflict, LockGone):
             return False
         return True
+
+    @property
+    def held_now(self) -> bool:
+        return self._fd is not None
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the inode open at ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _flock(fd: int, op: int, timeout: float | None, path: Path) -> None:

@@ -1,6 +1,7 @@
 """Metadata documents: one JSON file per object, per collection.
 
-``metadata/<collection>/<id>.json``. Reads need no lock (every write is an
+``metadata/<collection>/<id>.json``, private to root (dirs 0700, documents
+0600: container records hold their env). Reads need no lock (every write is an
 atomic rename, so a reader sees a whole old or whole new document). Every
 read-modify-write happens inside ``transaction()``, which holds the
 collection's flock: two playbooks converging one host serialise there, so
@@ -19,7 +20,7 @@ from typing import Any
 
 from .errors import AlreadyExists, InvalidInput, NotFound
 from .fsutil import atomic_write_json, fsync_dir, read_json
-from .layout import Layout
+from .layout import PRIVATE_DIR, PRIVATE_FILE, Layout
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -95,7 +96,10 @@ class Transaction:
         return self.store.list()
 
     def put(self, object_id: str, document: dict[str, Any]) -> None:
-        atomic_write_json(self.store._path(object_id), document)
+        path = self.store._path(object_id)
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        atomic_write_json(path, document, mode=PRIVATE_FILE)   # records may hold env secrets
 
     def create(self, object_id: str, document: dict[str, Any]) -> None:
         if self.store.find(object_id) is not None:

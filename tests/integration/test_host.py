@@ -31,7 +31,7 @@ def test_host_role_converges_and_installs_a_working_cli(tmp_path: Path) -> None:
     play = write_playbook(tmp_path, [], vars=role_vars, roles=["berth.engine.host"])
     assert_converges(play)
 
-    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o711"
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
     assert oct((tmp_path / "run").stat().st_mode & 0o777) == "0o700"
     assert "net.ipv4.ip_forward = 1" in (tmp_path / "sysctl" / "60-berth.conf").read_text()
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"

@@ -11,11 +11,12 @@ from typing import Any
 
 from ..bundle import BundleRequest
 from ..engine import Engine
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..image.store import ImageStore
 from . import limits, mounting, networking
 from . import options as table
 from .service import ContainerService
+from .store import creator_alive
 
 RUNNING = ("running", "restarting")
 
@@ -32,7 +33,7 @@ class Plan:
 def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
     service = ContainerService(engine)
     name, state = params["name"], params["state"]
-    current = service.store.find(name)
+    current = _settled(service, service.store.find(name), check_mode)
     if current is not None:
         current = service.refresh(current)
     plan = Plan(before=_view(current))
@@ -64,6 +65,25 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
                "networks": [n["name"] for n in network["networks"]], "published_ports": network["ports"]}
     plan.after = _view(record) if record else planned
     return _result(plan, record)
+
+
+def _settled(service: ContainerService, current: dict[str, Any] | None, check_mode: bool) -> dict[str, Any] | None:
+    """A record still marked creating is half-made: if its creator died (a
+    crash mid-create), remove it — or in check mode plan as if it were gone —
+    so this run creates the container afresh; if its creator still runs,
+    another operation owns it."""
+    if current is None or "creating" not in current:
+        return current
+    if not check_mode:
+        service.store.drop_if_half_made(current["id"])
+        current = service.store.meta.find(current["id"])
+        if current is None or "creating" not in current:
+            return current
+    elif not creator_alive(current["creating"]):
+        return None
+    raise Conflict(f"container {current['name']} is being created by another berth operation "
+                   f"(pid {current['creating'].get('pid')})", field="name",
+                   hint="wait for that operation to finish, then re-run")
 
 
 def _image_id(engine: Engine, params: dict[str, Any], check_mode: bool, plan: Plan) -> str | None:
@@ -219,7 +239,11 @@ def _log_options(log_options: dict[str, Any]) -> tuple[int, int]:
                            hint="the json-file driver takes max_size (e.g. 10m) and max_file")
     size = log_options.get("max_size", log_options.get("max-size"))
     files = log_options.get("max_file", log_options.get("max-file", 1))
-    return (parse_bytes(size, "log_options.max_size") if size else 0), int(files)
+    from ..strict import parse_uint
+
+    return (parse_bytes(size, "log_options.max_size") if size else 0), \
+        parse_uint(files.strip() if isinstance(files, str) else files, field="log_options.max_file",
+                   what="max_file", minimum=1, maximum=1000, hint="give the number of log files to keep, e.g. 3")
 
 
 def _target_status(state: str, current: dict | None, plan: Plan) -> str:

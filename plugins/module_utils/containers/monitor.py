@@ -27,6 +27,7 @@ import socket
 import time
 from typing import Any
 
+from ..crashpoint import crash_point
 from ..engine import Engine
 from ..errors import BerthError, InvalidState
 from ..runtime import container as runtime
@@ -190,6 +191,7 @@ class Monitor:
         finally:
             os.close(out_w)
             os.close(err_w)
+        crash_point("monitor.start.created")
         pid = created["pid"]
         self.inits[pid] = container_id
         writer = self.logs.get(container_id) or LogWriter(self.store.log_path(container_id),
@@ -206,7 +208,9 @@ class Monitor:
             self.inits.pop(pid, None)
             runtime.delete(root, container_id, force=True)
             raise
+        crash_point("monitor.start.attached")
         runtime.start(root, container_id)
+        crash_point("monitor.start.released")
         self.started[container_id] = time.monotonic()
         health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
         self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
@@ -494,8 +498,10 @@ def main(state_root: str, run_root: str) -> int:
 
     guard = open(engine.layout.run_root / "monitor.lock", "a")  # noqa: SIM115 - held for the process's life
     try:
-        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        # A POSIX record lock, not flock: a container init this monitor forks keeps its fds until
+        # execve, and an inherited flock would outlive a killed monitor, locking out every new one.
+        fcntl.lockf(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
         return 0   # another monitor serves this run root (two CLIs started one at once)
     pid_file = engine.layout.run_root / "monitor.pid"
     pid_file.write_text(f"{os.getpid()}\n")

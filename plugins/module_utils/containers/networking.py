@@ -167,8 +167,11 @@ def _read(path: str) -> str:
 
 
 def _write_in_place(path: Path, text: str) -> None:
-    """Truncate and write, keeping the inode a running container has bind-mounted."""
+    """Truncate and write, keeping the inode a running container has bind-mounted.
+    0644 whatever the umask: a non-root container user must read them (the
+    dir around them is private to root; inside the container only the file counts)."""
     with open(path, "a+") as handle:
+        os.fchmod(handle.fileno(), 0o644)
         handle.seek(0)
         if handle.read() == text:
             return

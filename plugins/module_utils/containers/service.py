@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle import BundleRequest, write_bundle
+from ..crashpoint import crash_point
 from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
 from ..fsutil import atomic_write_json
@@ -27,6 +28,7 @@ from ..image.store import ImageStore
 from . import health, limits, logs, mounting, networking, policy
 from .store import ContainerStore
 
+REPLY_POLL = 1.0   # seconds between checks that the monitor is still alive while waiting for its reply
 _ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
 
 
@@ -67,21 +69,29 @@ class ContainerService:
         with self.store.meta.transaction() as txn:
             made = mounting.ensure_volumes(self.engine, request.mounts)
             try:
+                # marked creating until the bundle is complete: a crash in between
+                # leaves a record the next engine call removes (store.remove_half_made)
                 record = self.store.add(txn, name, {"image": request.image, "image_id": image.id,
                                                     "config": config, "options": options or {},
-                                                    "state": {"status": "created", "restart_count": 0}})
+                                                    "state": {"status": "created", "restart_count": 0}},
+                                        creating=True)
             except BaseException:
                 mounting.drop_volumes(self.engine, made)
                 raise
+        crash_point("container.create.record")
         try:
+            bundle = self.store.make_directory(record["id"])
             record = self._set_cgroup_path(record, cgroup_parent)
-            bundle = self.store.directory(record["id"]) / "bundle"
             written = write_bundle(self.engine, record["id"], request, bundle)
+            crash_point("container.create.bundle")
             written.setdefault("linux", {})["cgroupsPath"] = limits.of(record)
             networking.shape_bundle(written, self.store.directory(record["id"]), network["network_mode"],
                                     request.hostname or record["id"][:12])
-            atomic_write_json(bundle / "config.json", written)
-            mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""))
+            atomic_write_json(bundle / "config.json", written)   # 0600: it holds the env
+            crash_point("container.create.config")
+            mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""),
+                             image=request.image)
+            self.store.finish_creating(record["id"])
         except BaseException:
             self.store.forget(record["id"])
             mounting.drop_volumes(self.engine, made)
@@ -103,6 +113,11 @@ class ContainerService:
                 raise Conflict(f"container {record['name']} is {record['state']['status']}", field="name",
                                hint="stop it first, or remove with force")
             self.stop(ref, timeout=0)
+        else:
+            from ..runtime import container as runtime
+
+            with contextlib.suppress(BerthError):   # an init a killed monitor created but never started
+                runtime.delete(str(self.store.runtime_root), record["id"], force=True)
         self.store.forget(record["id"])
         networking.release(self.engine, record)
         if volumes:
@@ -114,6 +129,10 @@ class ContainerService:
         record = self.refresh(self.store.get(ref))
         if record["state"]["status"] == "running":
             return record
+        if "creating" in record:
+            raise Conflict(f"container {record['name']} is still being created", field="name",
+                           hint="wait for the other berth operation to finish, then retry")
+        crash_point("container.start.request")
         self._ask({"op": "start", "id": record["id"]})
         return self.store.meta.get(record["id"])
 
@@ -211,7 +230,8 @@ class ContainerService:
             from ..userdb import resolve_user
 
             image = ImageStore(self.engine).get(record["image_id"])
-            resolved = resolve_user(user, self.engine.snapshots.lowerdirs(image.top_chain_id or ""))
+            lowerdirs = self.engine.snapshots.lowerdirs(image.top_chain_id or "")
+            resolved = resolve_user(user, lowerdirs, image=record["image"])
             command += ["-u", f"{resolved.uid}:{resolved.gid}"]
         for key, value in (env or {}).items():
             command += ["-e", f"{key}={value}"]
@@ -350,13 +370,19 @@ class ContainerService:
                     conn.settimeout(timeout)
                     conn.connect(str(self._socket_path))
                     conn.sendall(json.dumps(request).encode() + b"\n")
-                    reply = _read_line(conn)
+                    reply = _read_line(conn, time.monotonic() + timeout, self._monitor_alive)
                 break
             except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
                 if attempt:
                     raise InvalidState("the container monitor does not answer", hint="see `berth monitor --help`"
                                        ) from None
                 self._spawn_monitor()
+            except TimeoutError:
+                if request.get("op") == "wait":
+                    raise   # wait() words its own error
+                raise InvalidState(f"the container monitor did not finish {request.get('op')!r} within "
+                                   f"{timeout:.0f}s", hint=f"see {self.engine.layout.run_root}/monitor.log"
+                                   ) from None
         if not reply.get("ok"):
             error = reply.get("error") or {}
             cls = _ERRORS.get(error.get("kind"), InvalidState)
@@ -432,10 +458,22 @@ def _connectable(path: Path) -> bool:
     return True
 
 
-def _read_line(conn: socket.socket) -> dict[str, Any]:
+def _read_line(conn: socket.socket, deadline: float, monitor_alive: Any) -> dict[str, Any]:
+    """One reply line. A monitor killed mid-request may leave the connection
+    open (a container init it forked still holds the fd until its execve), so
+    the wait polls: a dead monitor reads as a reset connection (the caller
+    spawns a new one and asks again), the deadline as TimeoutError."""
     data = b""
     while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
+        conn.settimeout(max(0.01, min(REPLY_POLL, deadline - time.monotonic())))
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+            if not monitor_alive():
+                raise ConnectionResetError from None
+            continue
         if not chunk:
             raise ConnectionResetError
         data += chunk
@@ -466,8 +504,11 @@ def _alive(pid: int) -> bool:
 def _signal_number(name: str | int | None) -> int:
     if name is None:
         return int(signal.SIGTERM)
-    if isinstance(name, int) or str(name).isdigit():
-        return int(name)
+    if isinstance(name, int) or (str(name).isascii() and str(name).isdigit()):  # "²" is a digit to isdigit()
+        from ..strict import parse_uint
+
+        return parse_uint(name, field="stop_signal", what="signal", minimum=1, maximum=int(signal.SIGRTMAX),
+                          hint="use a name like SIGTERM or a number 1..64")
     text = str(name).upper()
     try:
         return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])

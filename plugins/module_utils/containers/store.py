@@ -1,20 +1,32 @@
 """Container records: one metadata document per container (``containers``
 collection, keyed by the 64-hex id), names unique under the collection lock,
 and each container's directory ``<state_root>/containers/<id>/`` (bundle,
-upper/work dirs, logs).
+upper/work dirs, logs), private to root (0700: it holds the env secrets in
+config.json and the writable layer, whose setuid files must stay out of an
+unprivileged user's reach).
+
+Creation is crash-safe: ``add(..., creating=True)`` first leaves a marker
+``creating/<id>`` naming the creating process (pid + start time),
+then writes the record with the same ``creating`` field; ``finish_creating``
+drops both once the bundle is complete. If the creator dies in between,
+``remove_half_made`` (run by ``Engine.recover``, so by the next engine call,
+and by converge) removes the record and its directory, so a re-run creates
+the container afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
-from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..errors import AlreadyExists, BerthError, InvalidInput, NotFound
+from ..fsutil import atomic_write_json, read_json, remove_tree
+from ..layout import PRIVATE_DIR
 from ..metadata import Transaction, now
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
@@ -31,7 +43,8 @@ class ContainerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.meta = engine.metadata("containers")
-        self.root = engine.layout.state_root / "containers"
+        self.root = engine.layout.containers
+        self.creating_dir = engine.layout.creating
 
     @property
     def runtime_root(self) -> Path:
@@ -39,6 +52,14 @@ class ContainerStore:
 
     def directory(self, container_id: str) -> Path:
         return self.root / container_id
+
+    def make_directory(self, container_id: str) -> Path:
+        """``containers/<id>/bundle``, private, before anything is written into it."""
+        directory = self.directory(container_id)
+        for path in (self.root, directory, directory / "bundle"):
+            path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            os.chmod(path, PRIVATE_DIR)
+        return directory / "bundle"
 
     def log_path(self, container_id: str) -> Path:
         return self.directory(container_id) / "logs" / "container.log"
@@ -62,14 +83,69 @@ class ContainerStore:
                            hint="list containers with `berth ps -a`")
         return record
 
-    def add(self, txn: Transaction, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    def add(self, txn: Transaction, name: str, document: dict[str, Any], *, creating: bool = False
+            ) -> dict[str, Any]:
         validate_name(name)
         if any(r["name"] == name for r in txn.list()):
             raise AlreadyExists(f"a container named {name!r} already exists", field="name",
                                 hint="remove it first, or choose another name")
         container_id = secrets.token_hex(32)
         record = {**document, "id": container_id, "name": name, "created": now()}
+        if creating:
+            record["creating"] = _this_process()
+            # the marker first: a record marked creating is always findable by recovery
+            self.creating_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            atomic_write_json(self.creating_dir / container_id, record["creating"])
         txn.create(container_id, record)
+        return record
+
+    def finish_creating(self, container_id: str) -> dict[str, Any]:
+        """The bundle is complete: the record stops being half-made."""
+        from ..crashpoint import crash_point
+
+        with self.meta.transaction() as txn:
+            record = txn.get(container_id)
+            record.pop("creating", None)
+            txn.put(container_id, record)
+        crash_point("container.create.finish")
+        (self.creating_dir / container_id).unlink(missing_ok=True)
+        return record
+
+    def remove_half_made(self) -> list[str]:
+        """Remove containers whose creating process died before the bundle was
+        complete (record, directory, addresses, anonymous volumes); returns
+        their names. Cheap when nothing is being created: one listdir."""
+        try:
+            markers = [p for p in self.creating_dir.iterdir() if not p.name.startswith(".")]
+        except FileNotFoundError:
+            return []
+        removed = []
+        for marker in markers:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                if creator_alive(read_json(marker)):
+                    continue   # still being created
+            record = self.drop_if_half_made(marker.name)
+            if record is not None:
+                removed.append(record["name"])
+            marker.unlink(missing_ok=True)
+        return removed
+
+    def drop_if_half_made(self, container_id: str) -> dict[str, Any] | None:
+        """Remove this container if it is half-made and its creator is dead;
+        the removed record, else None."""
+        with self.meta.transaction() as txn:
+            record = txn.find(container_id)
+            if record is None or "creating" not in record or creator_alive(record["creating"]):
+                return None
+            txn.delete(container_id)
+        self._remove_directory(container_id)
+        (self.creating_dir / container_id).unlink(missing_ok=True)
+        from . import mounting, networking
+
+        with contextlib.suppress(BerthError, OSError):
+            networking.release(self.engine, record)
+        with contextlib.suppress(BerthError, OSError):
+            mounting.remove_anonymous(self.engine, record)
         return record
 
     def update_state(self, container_id: str, **changes: Any) -> dict[str, Any]:
@@ -83,8 +159,27 @@ class ContainerStore:
         """Remove the record and the container's directory (its writable layer and logs)."""
         with self.meta.transaction() as txn:
             txn.delete(container_id)
+        self._remove_directory(container_id)
+        (self.creating_dir / container_id).unlink(missing_ok=True)
+
+    def _remove_directory(self, container_id: str) -> None:
         directory = self.directory(container_id)
-        if directory.exists():
-            shutil.rmtree(directory, ignore_errors=True)
         if directory.exists() and os.path.ismount(directory / "bundle" / "rootfs"):
-            raise InvalidInput(f"{directory} is still mounted", field="name")
+            raise InvalidInput(f"{directory} is still mounted", field="name",
+                               hint="stop the container (or unmount its rootfs) and remove it again")
+        with contextlib.suppress(OSError):
+            remove_tree(directory)
+
+
+def _this_process() -> dict[str, Any]:
+    from ..runtime.state import start_time
+
+    return {"pid": os.getpid(), "pid_start": start_time(os.getpid())}
+
+
+def creator_alive(mark: dict[str, Any]) -> bool:
+    """The process named by a creating mark still runs (same pid *and* start time)."""
+    from ..runtime.state import start_time
+
+    pid = mark.get("pid") or 0
+    return pid > 0 and start_time(pid) == mark.get("pid_start")

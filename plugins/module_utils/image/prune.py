@@ -1,9 +1,13 @@
-"""Image pruning: dangling (or all unused) images, then unreferenced layers."""
+"""Image pruning: dangling (or all unused) images, then unreferenced layers
+and blobs (the mark-and-sweep of collect.py, which also takes what a crash
+left unreferenced)."""
 
 from __future__ import annotations
 
 from ..engine import Engine
 from .store import ImageStore
+
+PRUNE_WAIT = 30.0   # seconds prune waits for pulls in flight before leaving the sweep to a later call
 
 
 def prune_images(engine: Engine, *, dangling_only: bool, check_mode: bool) -> tuple[list[str], int]:
@@ -16,5 +20,5 @@ def prune_images(engine: Engine, *, dangling_only: bool, check_mode: bool) -> tu
     if not check_mode:
         for record in doomed:
             store.remove(record.id, force=True)
-        store.collect_garbage()
+        store.collect_garbage(wait=PRUNE_WAIT)   # also what crashes left behind
     return [r.id for r in doomed], reclaimed

@@ -5,7 +5,7 @@ removes it from the old one in the same transaction under the ``images``
 lock, so a name always resolves to exactly one image. Removal follows
 Docker: removing one of several tags only untags; the last tag removes the
 image; an image used by a container is refused unless forced; layers and
-blobs still used by another image stay.
+blobs still used by another image (or by a container, see collect.py) stay.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class ImageStore:
                 changed = True
             if changed:
                 txn.put(_key(current.id), current.to_dict())
+        self.engine.blobs.release_hold()   # the record names its content now: sweeping is safe again
         return changed
 
     def tag(self, source: str, target: str) -> bool:
@@ -125,30 +126,17 @@ class ImageStore:
         with self.meta.transaction() as txn:
             txn.delete(_key(record.id))
         actions = [f"untagged: {t}" for t in record.repo_tags] + [f"deleted: {record.id}"]
+        self.engine.layout.mark_gc_pending()   # a busy store is swept by a later engine call
         self.collect_garbage()
         return actions
 
-    def collect_garbage(self) -> dict[str, int]:
-        """Remove snapshots and blobs no image references any more."""
-        records = self.list()
-        wanted_chains = {c for r in records for c in r.chain_ids}
-        wanted_blobs = {d for r in records for d in (r.id, r.manifest_digest, *(layer.digest for layer in r.layers))}
-        removed_snapshots = 0
-        # children before parents: repeat until no removable leaf remains
-        progress = True
-        while progress:
-            progress = False
-            for snap in self.engine.snapshots.list():
-                if snap.chain_id in wanted_chains or self.engine.snapshots.children(snap.chain_id):
-                    continue
-                if self.engine.snapshots.remove(snap.chain_id):
-                    removed_snapshots += 1
-                    progress = True
-        removed_blobs = 0
-        for digest in self.engine.blobs.list():
-            if digest not in wanted_blobs and self.engine.blobs.delete(digest):
-                removed_blobs += 1
-        return {"snapshots": removed_snapshots, "blobs": removed_blobs}
+    def collect_garbage(self, *, wait: float = 0.0) -> dict[str, int]:
+        """Remove snapshots and blobs nothing references any more (the
+        mark-and-sweep in collect.py; skipped, and left for a later sweep,
+        while another operation is adding content and ``wait`` runs out)."""
+        from ..collect import sweep
+
+        return sweep(self.engine, wait=wait).counts()
 
     def discard_unreferenced(self, digests: list[str]) -> None:
         """Delete these blobs unless an image record references them (undo
@@ -158,6 +146,7 @@ class ImageStore:
         for digest in digests:
             if digest not in referenced:
                 self.engine.blobs.delete(digest)
+        self.engine.blobs.release_hold()
 
     def dangling(self) -> list[ImageRecord]:
         return [r for r in self.list() if not r.repo_tags]
