@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 from .layered import LayeredRoot
+from .strict import UINT32_MAX, is_ascii_digits, parse_uint
 
 # /etc/passwd and /etc/group are read whole; a real one is a few KiB. An image
 # with more is refused, not read into memory (or waited on, were it a FIFO).
@@ -70,25 +71,31 @@ def resolve_user(user: str | None, lowerdirs: list[Path], field_name: str = "use
     if group:
         gid = _find_group(group, groups, field_name)
     extra = sorted({int(g[2]) for g in groups
-                    if len(g) >= 4 and login and login in g[3].split(",") and g[2].isdigit()} - {gid})
+                    if len(g) >= 4 and login and login in g[3].split(",") and _is_id(g[2])} - {gid})
     return ResolvedUser(uid, gid, extra if not group else [], home)
 
 
 def _find_user(name: str, passwd: list[list[str]], field_name: str) -> tuple[int, int, str, str | None]:
     for entry in passwd:
-        if len(entry) >= 6 and (entry[0] == name or entry[2] == name) and entry[2].isdigit():
-            return int(entry[2]), int(entry[3]) if entry[3].isdigit() else 0, entry[5] or "/", entry[0]
-    if name.isdigit():
-        return int(name), 0, "/", None
+        if len(entry) >= 6 and (entry[0] == name or entry[2] == name) and _is_id(entry[2]):
+            return int(entry[2]), int(entry[3]) if _is_id(entry[3]) else 0, entry[5] or "/", entry[0]
+    if is_ascii_digits(name):
+        return parse_uint(name, field=field_name, what="uid", maximum=UINT32_MAX), 0, "/", None
     raise InvalidInput(f"unable to find user {name}: no matching entries in the image's /etc/passwd",
                        field=field_name, hint="use a user that exists in the image, or a numeric uid[:gid]")
 
 
 def _find_group(group: str, groups: list[list[str]], field_name: str) -> int:
     for entry in groups:
-        if len(entry) >= 3 and (entry[0] == group or entry[2] == group) and entry[2].isdigit():
+        if len(entry) >= 3 and (entry[0] == group or entry[2] == group) and _is_id(entry[2]):
             return int(entry[2])
-    if group.isdigit():
-        return int(group)
+    if is_ascii_digits(group):
+        return parse_uint(group, field=field_name, what="gid", maximum=UINT32_MAX)
     raise InvalidInput(f"unable to find group {group}: no matching entries in the image's /etc/group",
                        field=field_name, hint="use a group that exists in the image, or a numeric gid")
+
+
+def _is_id(text: str) -> bool:
+    """A uid/gid field of the image's files that is usable as one (the files
+    are the image author's: '²', 5,000 digits or 2**40 are skipped, not errors)."""
+    return is_ascii_digits(text) and len(text) <= 10 and int(text) <= UINT32_MAX

@@ -68,10 +68,9 @@ stderr:
   type: str
 """
 
-import shlex
-
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.berth.engine.plugins.module_utils.containers.options import split_command
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
@@ -91,7 +90,7 @@ def main() -> None:
         if module.check_mode:
             return {"changed": True}
         service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
-        argv = params["argv"] or shlex.split(params["command"])
+        argv = params["argv"] or split_command(params["command"])
         done = service.execute(params["container"], argv, env={k: str(v) for k, v in (params["env"] or {}).items()},
                                user=params["user"], workdir=params["chdir"],
                                stdin=(params["stdin"] or "").encode(), timeout=params["timeout"])

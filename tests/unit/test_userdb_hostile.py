@@ -229,3 +229,16 @@ def test_descriptors_are_all_closed(layers: Callable[[int], list[Path]]) -> None
         with pytest.raises(InvalidInput):
             resolve_user("nobody", [top, bottom])
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_odd_ids_in_the_image_files_are_skipped_not_tracebacks(layers: Callable[[int], list[Path]]) -> None:
+    (top,) = layers(1)
+    write(top / "etc" / "passwd", "sup:x:²:0::/:/bin/sh\nbig:x:" + "9" * 5000 + ":0::/:/bin/sh\n"
+          "wide:x:4294967296:0::/:/bin/sh\nok:x:7:8::/home/ok:/bin/sh\n")
+    write(top / "etc" / "group", "g:x:²:ok\nh:x:9:ok\n")
+    assert resolve_user("ok", [top]).uid == 7 and resolve_user("ok", [top]).additional_gids == [9]
+    for name in ("sup", "big", "wide"):
+        with pytest.raises(InvalidInput, match="unable to find user"):
+            resolve_user(name, [top])
+    with pytest.raises(InvalidInput, match="out of range"):
+        resolve_user("4294967296", [top])

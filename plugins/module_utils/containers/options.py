@@ -121,7 +121,7 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
     """The options the task gives, normalised (command split, env_file read and merged, values as strings)."""
     values = {name: params.get(name) for name in BY_NAME if params.get(name) is not None}
     if isinstance(values.get("command"), str):
-        values["command"] = _split_command(values["command"])
+        values["command"] = split_command(values["command"])
     if params.get("env_file"):
         env = read_env_file(Path(params["env_file"]))
         values["env"] = {**env, **(values.get("env") or {})}
@@ -150,7 +150,8 @@ def desired(params: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _split_command(text: str) -> list[str]:
+def split_command(text: str) -> list[str]:
+    """A shell-like command line as argv; unbalanced quotes are an InvalidInput."""
     try:
         return shlex.split(text)
     except ValueError as err:  # "No closing quotation", "No escaped character"
