@@ -180,6 +180,8 @@ def make_dirs(root_fd: int, rel: str, mode: int = 0o755) -> int:
         raise FileNotFoundError(errno.ENOENT, "the root directory is gone", rel)
     parent_fd = make_dirs(root_fd, parent, mode)
     try:
+        if name == "..":  # never openat(parent, ".."): at the root that is outside it
+            return open_in_root(root_fd, rel, os.O_RDONLY | os.O_DIRECTORY)
         # made meanwhile, or a dangling symlink: the open below decides
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, mode, dir_fd=parent_fd)

@@ -80,6 +80,16 @@ def test_make_dirs_creates_inside_through_links(image: Path, resolver: str) -> N
     assert not (image.parent / "var").exists()
 
 
+@pytest.mark.parametrize("rel", ["x/../..", "x/../../y", "x/y/../../.."])
+def test_make_dirs_dotdot_past_missing_dirs_stays_in_the_root(image: Path, resolver: str, rel: str) -> None:
+    fd = saferoot.open_root(image)
+    made = saferoot.make_dirs(fd, rel)
+    where = os.readlink(saferoot.fd_path(made))
+    os.close(made)
+    os.close(fd)
+    assert where == str(image) or where.startswith(f"{image}/"), where
+
+
 def test_read_is_bounded(image: Path, resolver: str) -> None:
     (image / "big").write_bytes(b"x" * 2048)
     with pytest.raises(ValueError, match="larger than 1024"):

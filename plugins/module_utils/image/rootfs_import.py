@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from ..digest import sha256_digest
 from ..errors import InvalidInput, NotFound
+from ..strict import is_ascii_digits
 from .compression import HashingReader, open_decompressed, sniff
 from .layers import LayerStats, materialize
 from .manifest import OCI_CONFIG, OCI_MANIFEST, Platform
@@ -207,7 +208,7 @@ def _manifest_bytes(config: bytes, layer: LayerRecord) -> bytes:
 
 def _port(text: str) -> str:
     number, _sep, proto = text.partition("/")
-    if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
+    if not (is_ascii_digits(number) and len(number) <= 5) or not 0 < int(number) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
         raise InvalidInput(f"{text!r} is not a port", field="import_config.exposed_ports",
                            hint="use PORT or PORT/PROTO, e.g. 80 or 53/udp")
     return f"{int(number)}/{proto or 'tcp'}"

@@ -173,17 +173,28 @@ def mount_cgroupfs(v1_mounts: dict[str, str]) -> object:
     namespace: cgroup2 on v2 hosts; on v1/hybrid hosts a tmpfs holding one
     cgroup mount per v1 hierarchy, as runc does (the hybrid cgroup2 is left out)."""
 
-    def mount(target: str, flags: int, calls: object) -> None:
+    def mount(target: str, flags: int, calls: object, reopen: object) -> None:
+        """``target`` names the mount point (a /proc/self/fd path); ``reopen()``
+        opens it afresh, i.e. the tmpfs just mounted there."""
         from .. import syscalls as sc
 
         if not v1_mounts:
             calls.mount("cgroup", target, "cgroup2", flags)  # type: ignore[attr-defined]
             return
         calls.mount("tmpfs", target, "tmpfs", flags & ~sc.MS_RDONLY, "mode=755")  # type: ignore[attr-defined]
-        for mount_point, options in sorted(v1_mounts.items()):
-            inner = os.path.join(target, os.path.basename(mount_point))
-            os.makedirs(inner, exist_ok=True)
-            calls.mount("cgroup", inner, "cgroup", flags, options)  # type: ignore[attr-defined]
+        tmpfs = reopen()  # type: ignore[operator]
+        try:
+            for mount_point, options in sorted(v1_mounts.items()):
+                name = os.path.basename(mount_point)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=tmpfs)
+                inner = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tmpfs)
+                try:
+                    calls.mount("cgroup", f"/proc/self/fd/{inner}", "cgroup", flags, options)  # type: ignore[attr-defined]
+                finally:
+                    os.close(inner)
+        finally:
+            os.close(tmpfs)
 
     return mount
 

@@ -29,7 +29,12 @@ def send(sock: socket.socket, kind: str, **data: object) -> None:
 
 
 def receive(sock: socket.socket) -> dict:
-    raw = sock.recv(1 << 16)
+    try:
+        raw = sock.recv(1 << 16)
+    except ConnectionResetError:
+        # The peer exited with a message of ours unread (it failed before reading "go"): the
+        # kernel reports that first, once; what the peer sent before (its error) is still queued.
+        raw = sock.recv(1 << 16)
     return json.loads(raw) if raw else {"kind": "eof"}
 
 

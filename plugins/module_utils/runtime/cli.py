@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from ..errors import BerthError, InvalidInput, NotFound
+from ..errors import BerthError, InvalidInput
 from . import container, state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
@@ -253,7 +253,10 @@ def _kill(args: argparse.Namespace, _log: _Log) -> int:
 
 
 def parse_signal(text: str) -> int:
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and int() refuses
+        if not 0 < int(text[-4:]) <= signal.SIGRTMAX or len(text.lstrip("0")) > 4:
+            raise InvalidInput(f"signal {text[:20]} is out of range", field="signal",
+                               hint=f"give 1..{int(signal.SIGRTMAX)} or a name like TERM")
         return int(text)
     name = text.upper() if text.upper().startswith("SIG") else f"SIG{text.upper()}"
     try:
@@ -264,16 +267,7 @@ def parse_signal(text: str) -> int:
 
 
 def _delete(args: argparse.Namespace, _log: _Log) -> int:
-    try:
-        container.delete(args.root, args.id, args.force)
-    except NotFound:
-        if not args.force:
-            raise
-        # runc's --force: a container that never got its state file (an aborted
-        # create) is removed quietly; conmon calls this after every failed create
-        import shutil
-
-        shutil.rmtree(state.state_dir(args.root, args.id), ignore_errors=True)
+    container.delete(args.root, args.id, args.force)  # --force also cleans an aborted create
     return 0
 
 

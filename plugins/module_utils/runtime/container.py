@@ -10,7 +10,8 @@ import signal
 import time
 
 from .. import syscalls as sc
-from ..errors import InvalidInput, InvalidState
+from ..crashpoint import crash_point
+from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from . import channel, hooks, init, state
 from .cgroup import ContainerCgroup, cgroup_path, mount_cgroupfs
 from .spec import load_bundle, namespaces
@@ -39,14 +40,16 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
     bundle = os.path.abspath(bundle)
     config = load_bundle(bundle)
     _check_platform(config, options)
-    directory = state.reserve(root, container_id)
+    directory, lock = _reserve(root, container_id)
     record = {"id": container_id, "bundle": bundle, "rootfs": config["root"]["path"], "state_dir": directory,
               "created": _now(), "annotations": config.get("annotations") or {}, "pid": 0,
               "hooks": config.get("hooks") or {}}
     cgroup: ContainerCgroup | None = None
     pids: list[int] = []
     try:
-        cgroup = ContainerCgroup(cgroup_path(config, container_id))
+        cgroup_dir = cgroup_path(config, container_id)
+        state.save_pending(directory, {"cgroup": cgroup_dir})  # before the cgroup exists: a crash can clean it
+        cgroup = ContainerCgroup(cgroup_dir)
         record["cgroup"] = cgroup.path
         _prepare_cgroup(cgroup, config, options)
         fifo = os.path.join(directory, "exec.fifo")
@@ -57,6 +60,7 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
                              cgroup_mount=mount_cgroupfs(cgroup.v1_mounts),
                              state={"ociVersion": state.OCI_VERSION, "id": container_id, "bundle": bundle})
         launch.preserve_fds = options.preserve_fds
+        launch.lock_fd = lock  # the forked side closes its copy: only this process holds the lock
         # opened here, by the host's root: a user namespace's root may not be
         # able to walk to the state dir; the init reopens it via /proc/self/fd
         launch.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
@@ -64,6 +68,7 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
             pid = spawn(launch, cgroup, pids, options)
         finally:
             os.close(launch.fifo_fd)
+        crash_point("runtime.create.mid")  # the init waits on exec.fifo, no state.json yet
         record["pid"], record["pid_start"] = pid, state.start_time(pid)
         record["namespaces"] = sorted(namespaces(config))
         state.save(directory, record)
@@ -76,6 +81,49 @@ def create(root: str, container_id: str, bundle: str, options: Options) -> dict:
             _remove_cgroup_quietly(cgroup)
         _remove_tree(directory, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
+
+
+def _reserve(root: str, container_id: str) -> tuple[str, int]:
+    """The locked state directory; the leftovers of a create that crashed
+    (no state.json, lock free) are cleaned first, so the id can be used again."""
+    try:
+        return state.reserve(root, container_id)
+    except FileExistsError:
+        pass
+    directory = state.state_dir(root, container_id)
+    if state.has_state(directory) or not remove_unfinished(directory):
+        raise AlreadyExists(f"container {container_id} already exists", field="container-id",
+                            hint="delete it first or choose another id")
+    try:
+        return state.reserve(root, container_id)
+    except FileExistsError:
+        raise AlreadyExists(f"container {container_id} already exists", field="container-id",
+                            hint="another create of this id is under way") from None
+
+
+def remove_unfinished(directory: str) -> bool:
+    """Remove a state directory whose create crashed: no state.json and a
+    free lock (a held lock is a create under way: it is left alone). Its init,
+    if one was forked, waits in the container's cgroup and is killed with it.
+    True if the directory is gone."""
+    try:
+        lock = state.try_lock(directory)
+    except FileNotFoundError:
+        return True
+    if lock is None:
+        return False
+    try:
+        if state.has_state(directory):
+            return False
+        cgroup_dir = state.load_pending(directory).get("cgroup")
+        if isinstance(cgroup_dir, str) and cgroup_dir:
+            _remove_cgroup_quietly(ContainerCgroup(cgroup_dir))
+        _remove_tree(directory, ignore_errors=True)
+        return True
+    finally:
+        os.close(lock)
 
 
 def _check_platform(config: dict, options: Options) -> None:
@@ -214,12 +262,13 @@ def start(root: str, container_id: str) -> dict:
 
 def _await_fifo(fd: int, record: dict) -> None:
     while True:
+        alive = state.alive(record)  # read before the fifo: a command that ran and exited meanwhile wrote first
         try:
             if os.read(fd, 1):
                 return
         except BlockingIOError:
             pass
-        if not state.alive(record):
+        if not alive:
             raise InvalidState(f"container {record['id']} exited before it could start",
                                hint="see the container's output and --log")
         time.sleep(0.0005)
@@ -251,7 +300,13 @@ def pause(root: str, container_id: str, paused: bool) -> None:
 
 
 def delete(root: str, container_id: str, force: bool = False) -> None:
-    record = state.load(root, container_id)
+    try:
+        record = state.load(root, container_id)
+    except NotFound:
+        if not force:
+            raise
+        _delete_unfinished(root, container_id)
+        return
     current = current_status(record)
     if current in ("running", "paused") and not force:
         raise InvalidState(f"cannot delete container {container_id}: it is {current}", field="container-id",
@@ -270,6 +325,20 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         # the spec: poststop failures are logged, the delete stands
         with contextlib.suppress(InvalidState):
             hooks.run_hooks(hooks_poststop, state.oci_state(record, "stopped"), "poststop")
+
+
+def _delete_unfinished(root: str, container_id: str) -> None:
+    """delete --force of a container without state.json (runc's --force: an
+    aborted create is removed quietly; conmon calls this after every failed
+    create). One whose create is still under way is left alone."""
+    directory = state.state_dir(root, container_id)
+    if not os.path.lexists(directory) or remove_unfinished(directory):
+        return
+    if state.has_state(directory):  # its create finished meanwhile
+        delete(root, container_id, force=True)
+        return
+    raise InvalidState(f"container {container_id} is being created", field="container-id",
+                       hint="wait until its create finishes, then delete it")
 
 
 def _wait_gone(record: dict, timeout: float = 10.0) -> None:

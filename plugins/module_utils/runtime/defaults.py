@@ -4,12 +4,45 @@ engine starts every container's config.json from them."""
 
 from __future__ import annotations
 
+import os
+
 from .caps import DOCKER_DEFAULT
 
-MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                "/sys/devices/virtual/powercap")
+# moby's current default (daemon/pkg/oci/defaults.go): /proc/interrupts and the
+# per-CPU thermal_throttle directories leak host activity (GHSA-6fw5-f8r9-fgfm),
+# powercap energy counters (GHSA-jq35-85cj-fj4p).
+MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
+                "/sys/devices/virtual/powercap", "/sys/firmware")
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def masked_paths(sys_root: str = "/sys") -> list[str]:
+    """MASKED_PATHS plus /sys/devices/system/cpu/cpu<N>/thermal_throttle for
+    each possible CPU where this host has one (as moby lists them: a spec
+    cannot hold a glob)."""
+    paths = list(MASKED_PATHS)
+    cpu_dir = f"{sys_root}/devices/system/cpu"
+    for cpu in _possible_cpus(f"{cpu_dir}/possible"):
+        if os.path.isdir(f"{cpu_dir}/cpu{cpu}/thermal_throttle"):
+            paths.append(f"/sys/devices/system/cpu/cpu{cpu}/thermal_throttle")
+    return paths
+
+
+def _possible_cpus(path: str) -> list[int]:
+    """The CPU list of ``path`` ("0-3,8,10-11"); empty when unreadable."""
+    try:
+        with open(path) as handle:
+            text = handle.read().strip()
+    except OSError:
+        return []
+    cpus: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _sep, last = part.partition("-")
+        if not first.isascii() or not first.isdigit() or (last and not (last.isascii() and last.isdigit())):
+            return cpus
+        cpus.extend(range(int(first), int(last or first) + 1)[:4096])
+    return cpus
 NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 
 
@@ -46,7 +79,7 @@ def default_spec(args: list[str] | None = None, root: str = "rootfs") -> dict:
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": kind} for kind in NAMESPACES],
-            "maskedPaths": list(MASKED_PATHS),
+            "maskedPaths": masked_paths(),
             "readonlyPaths": list(READONLY_PATHS),
         },
     }

@@ -10,6 +10,13 @@ namespaces, build the root and finally execve the container's command.
 The intermediate exists because a new pid namespace only applies to the
 children of the process that unshared it. Nothing is imported after
 pivot_root: every module used here is loaded before the fork.
+
+Both forked processes are non-dumpable from their first step until the
+final execve (runc's nsexec does the same): until then they are the host's
+python3 with the runtime's memory, and a dumpable process's /proc/<pid>/exe,
+mem and fds are open to any process of the container that shares its user.
+The final execve goes through the sealed helper of ``trampoline`` so that
+nothing the command names as its interpreter can be the host's python3.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from __future__ import annotations
 import os
 
 from .. import syscalls as sc
-from ..errors import InvalidState, SystemCallError
-from . import caps, channel, hooks, mounts, process, seccomp
+from ..errors import InvalidInput, InvalidState, SystemCallError
+from . import caps, channel, devices, hooks, mounts, process, seccomp, trampoline
 from .spec import namespaces
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
@@ -40,6 +47,7 @@ class Launch:
         self.exec_mode = exec_mode
         self.state = state or {}
         self.fifo_fd: int | None = None
+        self.lock_fd: int | None = None  # the state dir's lock: the runtime's alone, closed here
         self.preserve_fds = 0
         self.bundle = bundle
         self.fifo = fifo
@@ -57,15 +65,27 @@ def run_intermediate(launch: Launch, sock: socket.socket, joined: dict[str, int]
     """First child: enter namespaces, fork the init, report its pid. Never returns."""
     code = 0
     try:
-        _enter_namespaces(launch, sock, joined)
-        pid = os.fork()
-        if pid == 0:
-            run_init(launch, sock)
-        channel.send(sock, "pid", pid=pid)
-    except BaseException as err:
-        channel.send_error(sock, err)
-        code = 1
-    os._exit(code)
+        try:
+            prepare_intermediate(launch, sock, joined)
+            pid = os.fork()
+            if pid == 0:
+                run_init(launch, sock)
+            channel.send(sock, "pid", pid=pid)
+        except BaseException as err:
+            channel.send_error(sock, err)
+            code = 1
+    finally:
+        os._exit(code)  # never back into the runtime's code, whatever happened above
+
+
+def prepare_intermediate(launch: Launch, sock: socket.socket, joined: dict[str, int] | None) -> None:
+    """The intermediate's steps before it forks the init, in order."""
+    # First: nothing of the container (namespaces, root) is touched while dumpable.
+    launch.calls.prctl(sc.PR_SET_DUMPABLE, 0)
+    if launch.lock_fd is not None:
+        os.close(launch.lock_fd)  # flock is per open file: the runtime's copy keeps the lock
+        launch.lock_fd = None
+    _enter_namespaces(launch, sock, joined)
 
 
 def _enter_namespaces(launch: Launch, sock: socket.socket, joined: dict[str, int] | None) -> None:
@@ -94,17 +114,22 @@ def _enter_namespaces(launch: Launch, sock: socket.socket, joined: dict[str, int
 
 def run_init(launch: Launch, sock: socket.socket) -> None:
     """The container's init (or exec'd process). Never returns."""
+    code = 1
     try:
-        _init(launch, sock)
+        _init(launch, sock)  # execs on success
     except BaseException as err:
         channel.send_error(sock, err)
-        os._exit(getattr(err, "exit_code", 1))
-    os._exit(1)  # not reached: _init execs
+        code = getattr(err, "exit_code", 1)
+    finally:
+        os._exit(code)
 
 
 def _init(launch: Launch, sock: socket.socket) -> None:
+    """The init's checklist, top to bottom; the order is the point (see the
+    comments and tests/unit/runtime/test_startup_order.py)."""
     config, calls = launch.config, launch.calls
     proc = config["process"]
+    calls.prctl(sc.PR_SET_DUMPABLE, 0)  # inherited from the intermediate; stated where the checklist starts
     os.setsid()
     exec_mode = launch.exec_mode
     if exec_mode:
@@ -112,22 +137,26 @@ def _init(launch: Launch, sock: socket.socket) -> None:
     else:
         if namespaces(config).get("network", "") is None:
             process.loopback_up()
-        _build_root(launch, sock)
+        _build_root(launch, sock)  # mounts through /proc/self/fd, /dev, pivot_root, masked paths
     process.set_oom_score_adj(proc.get("oomScoreAdj"))
     if launch.console_sock is not None:
         from . import console  # loaded by the runtime before the fork (see container._connect_console)
 
         console.attach(launch.console_sock, calls, mount_console=not exec_mode)
     process.set_rlimits(proc.get("rlimits") or [], launch.warnings)
-    for warning in launch.warnings:
-        channel.send(sock, "warning", message=warning)
+    helper, why_not = trampoline.load()  # before seccomp: a profile may forbid memfd_create
+    if helper is None:
+        launch.warnings.append(f"{why_not}: the command is exec'd directly, /proc/self/exe is not shielded")
     env = process.environment(proc)
     nnp = bool(proc.get("noNewPrivileges"))
     if launch.seccomp and not nnp:
         seccomp.load(launch.seccomp)  # needs CAP_SYS_ADMIN: before the caps drop
     process.switch_user(proc.get("user") or {}, launch.sets, calls)
-    process.enter_cwd(proc.get("cwd") or "/")
+    calls.prctl(sc.PR_SET_DUMPABLE, 0)  # a change of uid resets it to fs.suid_dumpable
+    process.enter_cwd(proc.get("cwd") or "/")  # checked to be inside the root after chdir
     path = process.lookup(proc["args"][0], env)
+    for warning in launch.warnings:
+        channel.send(sock, "warning", message=warning)
     if nnp:
         calls.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     fifo_fd = launch.fifo_fd
@@ -144,39 +173,64 @@ def _init(launch: Launch, sock: socket.socket) -> None:
     _close_inherited(3 + launch.preserve_fds)
     if launch.seccomp and nnp:
         seccomp.load(launch.seccomp)
+    _exec(helper, path, proc["args"], env)
+
+
+def _exec(helper: int | None, path: str, args: list[str], env: dict[str, str]) -> None:
+    """execve the command, through the sealed helper where there is one. If
+    the helper cannot be exec'd by descriptor (execveat), it is tried through
+    /proc/self/fd; the command is never exec'd directly as a fallback, as
+    that would reopen the /proc/self/exe window."""
     try:
-        os.execve(path, proc["args"], env)
+        if helper is None:
+            os.execve(path, args, env)
+        try:
+            trampoline.execve(helper, path, args, env)
+        except OSError:
+            trampoline.execve(f"/proc/self/fd/{helper}", path, args, env)  # type: ignore[arg-type]
     except OSError as err:
-        os.write(2, f"berth-runtime: exec {proc['args'][0]}: {err.strerror}\n".encode())
+        os.write(2, f"berth-runtime: exec {args[0]}: {err.strerror}\n".encode())
         os._exit(126 if err.errno in (13, 8) else 127)
 
 
 def _build_root(launch: Launch, sock: socket.socket) -> None:
     config, calls = launch.config, launch.calls
     linux = config.get("linux") or {}
-    rootfs = config["root"]["path"]
+    rootfs = os.path.realpath(config["root"]["path"])
     spec_mounts = config.get("mounts") or []
-    root_mounts = [m for m in spec_mounts if m["destination"] == "/"]
-    mounts.prepare_root(rootfs, linux.get("rootfsPropagation"), root_mounts, calls)
-    now, after_cgroup = _split_mounts(spec_mounts)
-    _mount_all(launch, rootfs, now)
-    dev_bound = any(m["destination"] == "/dev" and "bind" in (m.get("options") or []) + [m.get("type")]
-                    for m in spec_mounts)
-    if not dev_bound:
-        in_userns = "user" in namespaces(config)
-        mounts.create_devices(rootfs, linux.get("devices") or [], in_userns, calls)
-        mounts.dev_symlinks(rootfs, with_pts=os.path.ismount(rootfs + "/dev/pts"))
-    _await_cgroup(launch, sock, new_namespace=namespaces(config).get("cgroup", "") is None)
-    _mount_all(launch, rootfs, after_cgroup)
-    cwd = mounts.secure_join(rootfs, (config["process"].get("cwd") or "/"))
-    os.makedirs(cwd, exist_ok=True)  # as runc: a missing cwd is created
-    hook_set = config.get("hooks") or {}
-    if hook_set.get("prestart") or hook_set.get("createRuntime"):
-        channel.send(sock, "hooks")
-        channel.expect(sock, "ok")
-    hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": "creating"}, "createContainer")
-    mounts.pivot(rootfs, calls)
+    root_mounts = [m for m in spec_mounts if m["destination"].rstrip("/") == ""]
+    root_fd = mounts.prepare_root(rootfs, linux.get("rootfsPropagation"), root_mounts, calls)
+    try:
+        now, after_cgroup = _split_mounts(spec_mounts)
+        _mount_all(launch, root_fd, rootfs, now)
+        dev_bound = any(m["destination"] == "/dev" and "bind" in (m.get("options") or []) + [m.get("type")]
+                        for m in spec_mounts)
+        if not dev_bound:
+            # made after the mounts (so inside the /dev tmpfs), through the root's descriptor
+            devices.create_devices(root_fd, linux.get("devices") or [], "user" in namespaces(config), calls)
+            devices.dev_symlinks(root_fd)
+        _await_cgroup(launch, sock, new_namespace=namespaces(config).get("cgroup", "") is None)
+        _mount_all(launch, root_fd, rootfs, after_cgroup)
+        _make_cwd(root_fd, config["process"].get("cwd") or "/")
+        hook_set = config.get("hooks") or {}
+        if hook_set.get("prestart") or hook_set.get("createRuntime"):
+            channel.send(sock, "hooks")
+            channel.expect(sock, "ok")
+        hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": "creating"},
+                        "createContainer")
+        mounts.pivot(root_fd, calls)
+    finally:
+        os.close(root_fd)
     _after_pivot(config, calls)
+
+
+def _make_cwd(root_fd: int, cwd: str) -> None:
+    """As runc: a missing cwd is created (inside the root, like every mount target)."""
+    try:
+        os.close(mounts.make_dir_in_root(root_fd, cwd))
+    except OSError as err:
+        raise InvalidInput(f"cannot create working directory {cwd} inside the container: {err.strerror}",
+                           field="process.cwd", hint="give a directory path inside the image") from None
 
 
 def _split_mounts(spec_mounts: list[dict]) -> tuple[list[tuple[int, dict]], list[tuple[int, dict]]]:
@@ -194,13 +248,18 @@ def _split_mounts(spec_mounts: list[dict]) -> tuple[list[tuple[int, dict]], list
     return now, after
 
 
-def _mount_all(launch: Launch, rootfs: str, entries: list[tuple[int, dict]]) -> None:
+def _mount_all(launch: Launch, root_fd: int, rootfs: str, entries: list[tuple[int, dict]]) -> None:
     for index, mount in entries:
+        field = f"mounts[{index}]"
         try:
-            mounts.mount_entry(rootfs, launch.bundle, mount, launch.calls, launch.cgroup_mount)
+            mounts.mount_entry(root_fd, rootfs, launch.bundle, mount, launch.calls, launch.cgroup_mount, field)
         except SystemCallError as err:
-            raise InvalidState(f"cannot mount {mount['destination']}: {err.message}",
-                               field=f"mounts[{index}]", hint=err.hint) from None
+            raise InvalidState(f"cannot mount {mount['destination']}: {err.message}", field=field,
+                               hint=err.hint) from None
+        except OSError as err:  # the target could not be opened or made inside the root
+            raise InvalidState(f"cannot mount {mount['destination']}: {err.strerror or err}", field=field,
+                               hint="symlinks in the image must stay inside it, and /proc/self/... is not followed"
+                               ) from None
 
 
 def _await_cgroup(launch: Launch, sock: socket.socket, *, new_namespace: bool) -> None:

@@ -84,11 +84,22 @@ def environment(process: dict) -> dict[str, str]:
 
 
 def enter_cwd(cwd: str) -> None:
+    """chdir, then make sure the kernel agrees the result is inside the
+    container's root: a cwd reached through a descriptor the runtime leaked
+    (``/proc/self/fd/N``) would be a host directory (runc CVE-2024-21626),
+    and getcwd(2) reports such a directory as unreachable."""
     try:
         os.chdir(cwd)
     except OSError as err:
         raise InvalidInput(f"cannot enter working directory {cwd}: {err.strerror}", field="process.cwd",
                            hint="create it in the image or choose another") from None
+    try:
+        here = os.getcwd()
+    except OSError:  # glibc turns the kernel's "(unreachable)/..." into ENOENT
+        here = ""
+    if not here.startswith("/"):
+        raise InvalidInput(f"working directory {cwd} is outside the container's root", field="process.cwd",
+                           hint="possible container breakout: give a path inside the container")
 
 
 def set_oom_score_adj(value: int | None) -> None:

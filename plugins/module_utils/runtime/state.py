@@ -4,14 +4,16 @@ time, with the process start time guarding against pid reuse."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 
-from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..errors import InvalidInput, InvalidState, NotFound
 
 OCI_VERSION = "1.0.2"
 _ID = re.compile(r"^[\w+.-]+$", re.ASCII)
+PENDING = "creating.json"  # a create's own notes until state.json exists
 
 
 def check_id(container_id: str) -> str:
@@ -25,17 +27,66 @@ def state_dir(root: str, container_id: str) -> str:
     return os.path.join(root, check_id(container_id))
 
 
-def reserve(root: str, container_id: str) -> str:
-    """Create the container's state directory; its existence is the lock
-    that makes two `create`s of one id fail cleanly."""
+def reserve(root: str, container_id: str) -> tuple[str, int]:
+    """Create the container's state directory and lock it (flock) until
+    ``release``: its existence makes two `create`s of one id fail cleanly, and
+    the lock tells a crashed create (a directory without state.json, lock
+    free) from one still under way. Returns (directory, lock descriptor)."""
     os.makedirs(root, mode=0o700, exist_ok=True)
     directory = state_dir(root, container_id)
+    os.mkdir(directory, 0o711)  # FileExistsError: the caller decides (see container._reserve)
     try:
-        os.mkdir(directory, 0o711)
-    except FileExistsError:
-        raise AlreadyExists(f"container {container_id} already exists", field="container-id",
-                            hint="delete it first or choose another id") from None
-    return directory
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = -1
+    if fd >= 0:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # a `delete --force` may have removed it between mkdir and flock: then it is not ours
+        if os.fstat(fd).st_nlink > 0 and _same_file(fd, directory):
+            return directory, fd
+        os.close(fd)
+    raise InvalidState(f"the state directory of container {container_id} was removed while it was being created",
+                       field="container-id", hint="another process ran delete --force on it; create it again")
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def try_lock(directory: str) -> int | None:
+    """The state directory locked without waiting; None when another process
+    holds its lock (a create under way). FileNotFoundError when it is gone."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def has_state(directory: str) -> bool:
+    return os.path.exists(os.path.join(directory, "state.json"))
+
+
+def save_pending(directory: str, data: dict) -> None:
+    """What a crashed create leaves for the cleanup (its cgroup), written
+    before anything is made that would need cleaning."""
+    with open(os.path.join(directory, PENDING), "w") as handle:
+        json.dump(data, handle)
+
+
+def load_pending(directory: str) -> dict:
+    try:
+        with open(os.path.join(directory, PENDING)) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def save(directory: str, data: dict) -> None:
