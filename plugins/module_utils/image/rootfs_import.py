@@ -208,7 +208,8 @@ def _manifest_bytes(config: bytes, layer: LayerRecord) -> bytes:
 
 def _port(text: str) -> str:
     number, _sep, proto = text.partition("/")
-    if not (is_ascii_digits(number) and len(number) <= 5) or not 0 < int(number) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
+    valid = is_ascii_digits(number) and len(number) <= 5 and 0 < int(number) < 65536
+    if not valid or proto not in ("", "tcp", "udp", "sctp"):
         raise InvalidInput(f"{text!r} is not a port", field="import_config.exposed_ports",
                            hint="use PORT or PORT/PROTO, e.g. 80 or 53/udp")
     return f"{int(number)}/{proto or 'tcp'}"
