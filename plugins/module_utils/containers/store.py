@@ -17,6 +17,7 @@ the container afresh.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -25,7 +26,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import AlreadyExists, BerthError, InvalidInput, NotFound
-from ..fsutil import atomic_write_json, read_json, remove_tree
+from ..fsutil import read_json, remove_tree
 from ..layout import PRIVATE_DIR
 from ..metadata import Transaction, now
 
@@ -95,7 +96,7 @@ class ContainerStore:
             record["creating"] = _this_process()
             # the marker first: a record marked creating is always findable by recovery
             self.creating_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-            atomic_write_json(self.creating_dir / container_id, record["creating"])
+            _write_marker(self.creating_dir / container_id, record["creating"])
         txn.create(container_id, record)
         return record
 
@@ -183,3 +184,15 @@ def creator_alive(mark: dict[str, Any]) -> bool:
 
     pid = mark.get("pid") or 0
     return pid > 0 and start_time(pid) == mark.get("pid_start")
+
+
+def _write_marker(path: Path, creator: dict[str, Any]) -> None:
+    """The creating marker, without fsync: it only has to outlive a killed
+    process (the page cache does); after a power cut a lost marker is still
+    found through the record's own ``creating`` field by converge. Two fewer
+    fsyncs per create on a slow root disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, json.dumps(creator).encode())
+    finally:
+        os.close(fd)
