@@ -388,9 +388,17 @@ def _now() -> str:
 
 
 def _remove_tree(path: str, ignore_errors: bool = True) -> None:
-    import shutil  # only on delete and failure paths: keeps `create`'s start-up lean
+    """The engine's one tree remover (iterative, never follows links), imported
+    only on delete and failure paths: keeps `create`'s start-up lean."""
+    from pathlib import Path
 
-    shutil.rmtree(path, ignore_errors=ignore_errors)
+    from ..fsutil import remove_tree
+
+    try:
+        remove_tree(Path(path))
+    except OSError:
+        if not ignore_errors:
+            raise
 
 
 def connect_console(path: str | None) -> socket.socket:
