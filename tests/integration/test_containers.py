@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,33 +17,16 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.cli import BerthCli
 from tests.support.networks import drop_networks
-from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
+from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/box:1"
 
 
-class Berth:
-    def __init__(self, base: Path) -> None:
-        self.state, self.run = base / "state", base / "run"
-        self.prefix = [sys.executable, str(REPO / "bin" / "berth"), "--state-root", str(self.state),
-                       "--run-root", str(self.run)]
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=120, check=False)
-        if check:
-            assert result.returncode == 0, f"berth {' '.join(args)}: {result.stderr}"
-        return result
-
-    def inspect(self, name: str) -> dict:
-        return json.loads(self("inspect", "--json", name).stdout)[name]
-
-    def monitor_pid(self) -> int | None:
-        try:
-            return int((self.run / "monitor.pid").read_text())
-        except (OSError, ValueError):
-            return None
+class Berth(BerthCli):
+    """The CLI, as these tests call it."""
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.locking import FileLock
+from tests.support.cli import BerthCli
 from tests.support.images import push
 from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
 
@@ -59,9 +60,10 @@ CONVERGE = textwrap.dedent("""
 """)
 
 
-class Roots:
+class Roots(BerthCli):
     def __init__(self, base: Path) -> None:
-        self.base, self.state, self.run = base, base / "state", base / "run"
+        super().__init__(base)
+        self.base = base
 
     def python(self, script: str, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -72,15 +74,7 @@ class Roots:
                               capture_output=True, text=True, timeout=180, check=False, cwd=REPO)
 
     def berth(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(REPO / "bin" / "berth"), "--state-root", str(self.state),
-                               "--run-root", str(self.run), *args], capture_output=True, text=True, timeout=120,
-                              check=False)
-
-    def monitor_pid(self) -> int | None:
-        try:
-            return int((self.run / "monitor.pid").read_text())
-        except (OSError, ValueError):
-            return None
+        return self(*args, check=False)
 
 
 @pytest.fixture

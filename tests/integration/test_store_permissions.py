@@ -11,7 +11,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
-from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
+from tests.support.cli import BerthCli
+from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                                 reason="needs root and setpriv")
@@ -32,21 +32,9 @@ SECRET = "s3cr3t-token-4f1d"
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 
-class Store:
-    def __init__(self, base: Path) -> None:
-        self.state, self.run = base / "state", base / "run"
-        self.prefix = [sys.executable, str(REPO / "bin" / "berth"), "--state-root", str(self.state),
-                       "--run-root", str(self.run)]
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=120, check=False)
-        if check:
-            assert result.returncode == 0, f"berth {' '.join(args)}: {result.stderr}"
-        return result
-
+class Store(BerthCli):
     def container(self, name: str) -> Path:
-        record = json.loads(self("inspect", "--json", name).stdout)[name]
-        return self.state / "containers" / record["id"]
+        return self.state / "containers" / self.inspect(name)["id"]
 
     def monitor_pid(self) -> int | None:
         try:
