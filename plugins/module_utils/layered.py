@@ -85,9 +85,6 @@ class Leaf:
         self.close()
 
 
-Node = MergedDir | Leaf
-
-
 def is_whiteout(info: os.stat_result) -> bool:
     return stat.S_ISCHR(info.st_mode) and info.st_rdev == 0
 
@@ -129,7 +126,7 @@ class LayeredRoot:
         self.close()
 
     # -- one step ------------------------------------------------------------------
-    def lookup(self, directory: MergedDir, name: str) -> Node | None:
+    def lookup(self, directory: MergedDir, name: str) -> MergedDir | Leaf | None:
         """``name`` in the merged ``directory`` (no symlink followed); None when absent."""
         fds: list[int] = []
         try:
@@ -152,7 +149,7 @@ class LayeredRoot:
         return MergedDir(fds) if fds else None
 
     # -- a whole path --------------------------------------------------------------
-    def resolve(self, path: str, *, follow_last: bool = True) -> Node | None:
+    def resolve(self, path: str, *, follow_last: bool = True) -> MergedDir | Leaf | None:
         """What ``path`` names in the image (symlinks re-rooted at the image
         root); None when it does not exist or a parent is not a directory."""
         todo = _components(path)
@@ -225,11 +222,10 @@ class LayeredRoot:
         return InvalidInput(f"/{path.lstrip('/')} in {self.label} is larger than {limit} bytes", field="image",
                             hint="berth reads at most that much of it; use an image with a sane file there")
 
-    def walk_children(self, directory: MergedDir) -> Iterator[tuple[str, Node]]:
+    def walk_children(self, directory: MergedDir) -> Iterator[tuple[str, MergedDir | Leaf]]:
         """Each visible entry of ``directory`` with its node (owned by the
         caller: close each), whiteouts and hidden names left out."""
         for name in directory.names():
             node = self.lookup(directory, name)
             if node is not None:
                 yield name, node
-

@@ -36,12 +36,6 @@ class Store(BerthCli):
     def container(self, name: str) -> Path:
         return self.state / "containers" / self.inspect(name)["id"]
 
-    def monitor_pid(self) -> int | None:
-        try:
-            return int((self.run / "monitor.pid").read_text())
-        except (OSError, ValueError):
-            return None
-
 
 def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run argv as uid/gid 65534. Through ``env``: setpriv keeps root's capabilities
@@ -119,8 +113,8 @@ def test_a_store_with_old_modes_is_fixed_on_open(store: Store) -> None:
     store("create", "--name", "old", "--network", "none", "-e", f"TOKEN={SECRET}", IMAGE, "true")
     directory = store.container("old")
     # what an earlier berth left: world-readable dirs and files (not inside image or volume content)
-    loosen = [store.state, store.run, *(store.state / name for name in ("metadata", "containers", "content",
-                                                                         "snapshots", "locks", "volumes")),
+    skeleton = ("metadata", "containers", "content", "snapshots", "locks", "volumes")
+    loosen = [store.state, store.run, *(store.state / name for name in skeleton),
               store.state / "metadata" / "containers", directory, directory / "bundle"]
     for path in loosen:
         os.chmod(path, 0o755)

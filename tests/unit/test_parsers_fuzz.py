@@ -51,7 +51,7 @@ numbers = st.one_of(st.integers(-10, 70000), st.integers(-(2**70), 2**70).map(st
 num_text = numbers.map(str)
 
 
-def _huge(_: object) -> int:
+def _huge(_value: object) -> int:
     return 10**5000  # str() of it raises; a parser must not call str() on an int it has not bounded
 
 

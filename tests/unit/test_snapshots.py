@@ -179,7 +179,7 @@ def test_remove_tree_tolerates_a_concurrent_remover(tmp_path: Path) -> None:
         except BaseException as err:  # collected for the assert below
             errors.append(err)
 
-    threads = [threading.Thread(target=remover) for _ in range(4)]
+    threads = [threading.Thread(target=remover) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -224,7 +224,7 @@ def test_descriptors_are_all_closed(layers: Callable[[int], list[Path]]) -> None
     write(bottom / "etc/passwd")
     link(top / "etc/group", "../etc/../etc/passwd")
     before = len(os.listdir("/proc/self/fd"))
-    for _ in range(20):
+    for _hop in range(20):
         resolve_user("img", [top, bottom])
         with pytest.raises(InvalidInput):
             resolve_user("nobody", [top, bottom])

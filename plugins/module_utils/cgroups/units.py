@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -31,7 +32,7 @@ def parse_bytes(value: object, field: str, *, unlimited: bool | None = None) -> 
     if unlimited and value in (-1, "-1"):
         return -1
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise InvalidInput(f"{value!r} is not a size", field=field, hint=SIZE_HINT)
         value = int(value)
     if isinstance(value, int):

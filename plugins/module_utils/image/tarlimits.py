@@ -13,7 +13,7 @@ these methods unchanged).
 
 from __future__ import annotations
 
-import tarfile
+import tarfile as tarmod
 from typing import Any
 
 # pax headers carry xattrs (at most 64 KiB each on Linux) and paths (4 KiB);
@@ -23,52 +23,52 @@ MAX_HEADER_BYTES = 1 << 20
 # databases) have a few hundred at most.
 MAX_SPARSE_SEGMENTS = 1 << 16
 _MAX_NUMBER_DIGITS = 24  # 2**64 has 20 decimal digits
-_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
-                 tarfile.SOLARIS_XHDTYPE)
+_HEADER_TYPES = (tarmod.GNUTYPE_LONGNAME, tarmod.GNUTYPE_LONGLINK, tarmod.XHDTYPE, tarmod.XGLTYPE,
+                 tarmod.SOLARIS_XHDTYPE)
 
 
-class TarLimitExceeded(tarfile.TarError):
+class TarLimitExceeded(tarmod.TarError):
     """A header or sparse map beyond the bounds above (not a HeaderError, so
     ``tarfile`` lets it through instead of treating it as the end)."""
 
 
-class BoundedTarInfo(tarfile.TarInfo):
-    def _proc_member(self, tarfile_: Any) -> Any:
+class BoundedTarInfo(tarmod.TarInfo):
+    def _proc_member(self, tarfile: Any) -> Any:
         if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
             raise TarLimitExceeded(f"a header of {self.size} bytes (at most {MAX_HEADER_BYTES} are read)")
-        return super()._proc_member(tarfile_)
+        return super()._proc_member(tarfile)
 
-    def _proc_sparse(self, tarfile_: Any) -> Any:
+    def _proc_sparse(self, tarfile: Any) -> Any:
         """Old GNU sparse ('S'): the map continues in extension blocks."""
         structs, isextended, origsize = self._sparse_structs  # type: ignore[attr-defined]
         del self._sparse_structs  # type: ignore[attr-defined]
         while isextended:
             if len(structs) > MAX_SPARSE_SEGMENTS:
                 raise TarLimitExceeded(f"a sparse map of more than {MAX_SPARSE_SEGMENTS} segments")
-            buf = tarfile_.fileobj.read(tarfile.BLOCKSIZE)
+            buf = tarfile.fileobj.read(tarmod.BLOCKSIZE)
             for pos in range(0, 21 * 24, 24):
                 try:
-                    offset = tarfile.nti(buf[pos:pos + 12])
-                    numbytes = tarfile.nti(buf[pos + 12:pos + 24])
+                    offset = tarmod.nti(buf[pos:pos + 12])
+                    numbytes = tarmod.nti(buf[pos + 12:pos + 24])
                 except ValueError:
                     break
                 if offset and numbytes:
                     structs.append((offset, numbytes))
             isextended = bool(buf[504])
         self.sparse = structs
-        self.offset_data = tarfile_.fileobj.tell()
-        tarfile_.offset = self.offset_data + self._block(self.size)
+        self.offset_data = tarfile.fileobj.tell()
+        tarfile.offset = self.offset_data + self._block(self.size)
         self.size = origsize
         return self
 
-    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, tarfile_: Any) -> None:
+    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, tarfile: Any) -> None:
         """PAX sparse 1.0: the map is decimal lines at the start of the data."""
-        reader = _Lines(tarfile_.fileobj)
+        reader = _Lines(tarfile.fileobj)
         count = reader.number()
         if count > MAX_SPARSE_SEGMENTS:
             raise TarLimitExceeded(f"a sparse map of {count} segments (at most {MAX_SPARSE_SEGMENTS})")
-        numbers = [reader.number() for _ in range(count * 2)]
-        next.offset_data = tarfile_.fileobj.tell()
+        numbers = [reader.number() for _index in range(count * 2)]
+        next.offset_data = tarfile.fileobj.tell()
         next.sparse = list(zip(numbers[::2], numbers[1::2], strict=True))
 
 
@@ -83,9 +83,9 @@ class _Lines:
         while b"\n" not in self.buf:
             if len(self.buf) > _MAX_NUMBER_DIGITS:
                 raise TarLimitExceeded("a sparse map line that is not a number")
-            block = self.fileobj.read(tarfile.BLOCKSIZE)
+            block = self.fileobj.read(tarmod.BLOCKSIZE)
             if not block:
-                raise tarfile.ReadError("unexpected end of data in a sparse map")
+                raise tarmod.ReadError("unexpected end of data in a sparse map")
             self.buf += block
         line, self.buf = self.buf.split(b"\n", 1)
         if not line.isdigit() or len(line) > _MAX_NUMBER_DIGITS:

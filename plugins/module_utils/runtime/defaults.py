@@ -43,6 +43,8 @@ def _possible_cpus(path: str) -> list[int]:
             return cpus
         cpus.extend(range(int(first), int(last or first) + 1)[:4096])
     return cpus
+
+
 NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 
 

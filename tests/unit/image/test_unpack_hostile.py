@@ -246,7 +246,7 @@ def _zeros_gzip(size: int) -> bytes:
     """A gzip stream of ``size`` zero bytes, made without holding them."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     block = bytes(1 << 20)
-    parts = [packer.compress(block) for _ in range(size >> 20)]
+    parts = [packer.compress(block) for _mib in range(size >> 20)]
     return b"".join(parts) + packer.flush()
 
 
@@ -277,7 +277,7 @@ def test_huge_headers_are_refused_before_they_are_read(dest: Path, victim: Canar
     size = 400 << 20
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     body = packer.compress(_raw_header("././@header", kind, size))
-    body += b"".join(packer.compress(bytes(1 << 20)) for _ in range(size >> 20)) + packer.flush()
+    body += b"".join(packer.compress(bytes(1 << 20)) for _mib in range(size >> 20)) + packer.flush()
     tracemalloc.start()
     try:
         with pytest.raises(InvalidInput, match=f"header of {size} bytes.*at most {MAX_HEADER_BYTES}"):

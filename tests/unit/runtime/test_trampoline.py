@@ -57,8 +57,8 @@ def test_refuses_any_other_caller(argv: list[str]) -> None:
 
 @x86_only
 @pytest.mark.parametrize(("mode", "code", "errno_"), [(None, 127, 2), (0o644, 126, 13), (0o755, 126, 8)])
-def test_exec_failures_say_errno_and_exit_like_runc(tmp_path: Path, mode: int | None, code: int,
-                                                     errno_: int) -> None:
+def test_exec_failures_say_errno_and_exit_like_runc(
+        tmp_path: Path, mode: int | None, code: int, errno_: int) -> None:
     path = tmp_path / "command"
     if mode is not None:
         path.write_bytes(b"\x00\x01 not a program")

@@ -130,7 +130,7 @@ def test_a_deep_tree_is_copied_without_recursion(tmp_path: Path) -> None:
     os.mkdir("layer", dir_fd=fd)
     current = os.open("layer", os.O_RDONLY, dir_fd=fd)
     os.close(fd)
-    for _ in range(1200):   # deeper than Python's recursion limit
+    for _level in range(1200):   # deeper than Python's recursion limit
         os.mkdir("d", dir_fd=current)
         nxt = os.open("d", os.O_RDONLY, dir_fd=current)
         os.close(current)
