@@ -32,9 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import InvalidInput
-from .saferoot import open_root, read_in_root
+from .saferoot import MAX_SYMLINK_HOPS, open_root, read_in_root
 
-MAX_SYMLINK_HOPS = 40  # Linux's own limit
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 

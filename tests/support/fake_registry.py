@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .tls import TestCA
+from .tls import TestCA, serve_tls
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -93,9 +93,7 @@ class Listener:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(tls.server_cert, tls.server_key)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            serve_tls(self._server, tls)
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"{'https' if tls else 'http'}://{self.host}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socketserver
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,13 @@ def make_test_ca(directory: Path) -> TestCA:
     _openssl("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
              "-days", "2", "-extfile", ext)
     return TestCA(ca_cert, cert, key)
+
+
+def serve_tls(server: socketserver.TCPServer, tls: TestCA) -> None:
+    """Make a test server answer over TLS with the CA's 127.0.0.1 certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.server_cert, tls.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 
 
 def _openssl(*args: object) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import ssl
 import threading
 import time
 import uuid
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from .tls import make_test_ca
+from .tls import make_test_ca, serve_tls
 
 ISSUER = "berth-test-issuer"
 SERVICE = "berth-test-registry"
@@ -62,9 +61,7 @@ class TokenIssuer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         tls = make_test_ca(self.workdir / "tls")
         self.ca_path = tls.ca_cert
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(tls.server_cert, tls.server_key)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        serve_tls(self._server, tls)
         self.realm = f"https://127.0.0.1:{self._server.server_address[1]}/token"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
