@@ -12,11 +12,14 @@ description:
   - Creates, recreates, updates, starts, stops and removes containers run by berth's own OCI runtime and watched by
     berth's per-host monitor (which keeps their output as JSON-lines logs and applies restart policies), with no
     daemon.
-  - Only the options a task gives are compared with the container's; an option left out means the image's default
-    and is never reported as drift. A changed option either updates the container in place (restart policy, stop
-    signal and timeout) or recreates it; a new image ID behind the same name recreates it.
-  - Check mode plans without pulling, writing or starting anything; diff mode shows the options and state before and
-    after.
+  - The options a task gives are compared with the container's actual configuration (the spec it was made with,
+    whoever made it - a playbook or C(berth run)), both sides merged with the image's defaults, so a value that
+    comes from the image is never reported as drift and a change made outside the playbook is seen. An option left
+    out is not compared. Each option's default comparison is given below; O(comparisons) overrides it per task.
+  - A changed option either updates the container in place (restart policy, stop signal and timeout, networks,
+    resource limits) or recreates it; a new image ID behind the same name recreates it.
+  - Check mode plans over a read-only view of the engine - it cannot pull, write or start anything - and returns
+    the same O(actions) the real run takes; diff mode shows the stated options and the state before and after.
   - Option names follow community.docker where the meaning is the same. Networks, volumes and resource limits arrive
     with their own issues.
 extends_documentation_fragment:
@@ -43,59 +46,91 @@ options:
     choices: [never, missing, always]
     default: missing
   command:
-    description: Command (and arguments) replacing the image's CMD; a string is split like a shell would.
+    description:
+      - Command (and arguments) replacing the image's CMD; a string is split like a shell would.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: raw
   entrypoint:
-    description: Replaces the image's ENTRYPOINT (and, as in Docker, drops the image's CMD unless O(command) is given).
+    description:
+      - Replaces the image's ENTRYPOINT (and, as in Docker, drops the image's CMD unless O(command) is given).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   env:
-    description: Environment variables; values must be strings (quote V("true")).
+    description:
+      - Environment variables; values must be strings (quote V("true")).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   env_file:
     description: A file of C(KEY=value) lines, read on the controller's target and compared by content; O(env) wins.
     type: path
   user:
-    description: V(name), V(uid), V(name:group) or V(uid:gid), resolved against the image's /etc/passwd and /etc/group.
+    description:
+      - V(name), V(uid), V(name:group) or V(uid:gid), resolved against the image's /etc/passwd and /etc/group.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
   working_dir:
-    description: Absolute working directory.
+    description:
+      - Absolute working directory.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
   hostname:
-    description: Hostname inside the container (default the first 12 characters of its ID).
+    description:
+      - Hostname inside the container (default the first 12 characters of its ID).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
   read_only:
-    description: Mount the container's root read-only.
+    description:
+      - Mount the container's root read-only.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: bool
   capabilities:
-    description: Capabilities added to Docker's default set, such as V(NET_ADMIN); V(ALL) for every one.
+    description:
+      - Capabilities added to Docker's default set, such as V(NET_ADMIN); V(ALL) for every one.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   cap_drop:
-    description: Capabilities removed from the default set; V(ALL) drops every one.
+    description:
+      - Capabilities removed from the default set; V(ALL) drops every one.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   labels:
-    description: Labels (OCI annotations).
+    description:
+      - Labels (OCI annotations).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   restart_policy:
-    description: When the monitor restarts the container after it exits (with backoff). Updated in place.
+    description:
+      - When the monitor restarts the container after it exits (with backoff). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
     choices: ["no", on-failure, always, unless-stopped]
   restart_retries:
-    description: Retries for V(on-failure) (0 = unlimited). Updated in place.
+    description:
+      - Retries for V(on-failure) (0 = unlimited). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   stop_signal:
-    description: Signal a stop sends first (default V(SIGTERM)). Updated in place.
+    description:
+      - Signal a stop sends first (default V(SIGTERM)). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   stop_timeout:
-    description: Seconds a stop waits before SIGKILL (default 10). Updated in place.
+    description:
+      - Seconds a stop waits before SIGKILL (default 10). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   auto_remove:
-    description: Remove the container when it exits. Not with a restart policy.
+    description:
+      - Remove the container when it exits. Not with a restart policy.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: bool
   log_options:
-    description: The json-file log's C(max_size) (such as V(10m)) and C(max_file).
+    description:
+      - The json-file log's C(max_size) (such as V(10m)) and C(max_file).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   healthcheck:
     description:
@@ -103,9 +138,12 @@ options:
         HEALTHCHECK), C(interval), C(timeout), C(start_period) (durations such as V(30s), V(1m30s)) and C(retries).
       - Without it the image's HEALTHCHECK applies. The monitor runs the probe inside the container and keeps the
         status (starting, healthy, unhealthy) and the last five results in the container's state.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   tmpfs:
-    description: tmpfs mounts, V(/path) or V(/path:size=64m,mode=1777) (noexec, nosuid, nodev unless given).
+    description:
+      - tmpfs mounts, V(/path) or V(/path:size=64m,mode=1777) (noexec, nosuid, nodev unless given).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   volumes:
@@ -119,12 +157,14 @@ options:
       - An empty volume mounted over a directory with content in the image receives that content first (Docker's
         copy-up), unless V(nocopy).
       - The image's C(VOLUME) paths not covered here or in O(mounts) get anonymous volumes.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   mounts:
     description:
       - Mounts in the long syntax (as community.docker's C(mounts)). Each container path may appear once across
         O(volumes), O(mounts) and O(tmpfs).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: dict
     suboptions:
@@ -173,6 +213,7 @@ options:
         loopback), V(container:<name>) (another running container's namespace), or a network's name.
       - Left out with O(networks) given, the first of O(networks) (and the default network is not attached, as in
         community.docker).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
   networks:
     description:
@@ -180,6 +221,7 @@ options:
         non-internal one). Changing this list connects and disconnects a running container in place.
       - On user-defined networks containers reach each other by name and alias (a hosts file per container, rewritten
         as members come and go); on the default network V(bridge) they do not, as with Docker.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: list
     elements: dict
     suboptions:
@@ -200,11 +242,14 @@ options:
         port), V(80), ranges V(8000-8010:80-90), V(53:53/udp)."
       - A published port answers on the host's 127.0.0.1, on its addresses, from other containers and from outside.
         The host ports in use are in the container's C(state.ports). A host port already taken fails the start.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
     aliases: [ports]
   publish_all_ports:
-    description: Publish every port the image EXPOSEs on a free host port.
+    description:
+      - Publish every port the image EXPOSEs on a free host port.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: bool
   keep_volumes:
     description:
@@ -213,71 +258,107 @@ options:
     type: bool
     default: true
   ulimits:
-    description: Resource limits as V(name:soft[:hard]), such as V(nofile:1024:2048) (capped at the host's hard limit).
+    description:
+      - Resource limits as V(name:soft[:hard]), such as V(nofile:1024:2048) (capped at the host's hard limit).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   sysctls:
-    description: Namespaced kernel parameters, such as C(net.ipv4.ip_unprivileged_port_start).
+    description:
+      - Namespaced kernel parameters, such as C(net.ipv4.ip_unprivileged_port_start).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   devices:
-    description: Host devices, V(/dev/host[:/dev/container[:rwm]]).
+    description:
+      - Host devices, V(/dev/host[:/dev/container[:rwm]]).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: list
     elements: str
   privileged:
     description:
       - Every capability, nothing masked or read-only in /proc, /sys writable, every device allowed by the device
         cgroup (host devices are not bound in; name them in O(devices)).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: bool
   cgroup_parent:
     description:
       - The cgroup the container's own cgroup (C(berth-<id>)) is made under, such as a budget converged with
         M(berth.engine.cgroup) (V(berth-demo)). Default the hierarchy's root.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
   oom_score_adj:
-    description: The container process's OOM score adjustment (-1000 to 1000).
+    description:
+      - The container process's OOM score adjustment (-1000 to 1000).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: int
   paused:
     description: Freeze (V(true)) or thaw every process of the running container (cgroup freezer), in place.
     type: bool
   memory:
-    description: Memory limit, such as V(512m) (Docker units). Updated in place, like C(docker update). A container the
-      kernel kills for exceeding it is reported with C(oom_killed) and exit code 137.
+    description:
+      - Memory limit, such as V(512m) (Docker units). Updated in place, like C(docker update). A container the
+        kernel kills for exceeding it is reported with C(oom_killed) and exit code 137.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   memory_reservation:
-    description: Soft memory limit, such as V(256m). Updated in place.
+    description:
+      - Soft memory limit, such as V(256m). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   memory_swap:
-    description: Memory plus swap, such as V(1g); V(-1) unlimited. Updated in place.
+    description:
+      - Memory plus swap, such as V(1g); V(-1) unlimited. Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   memory_swappiness:
-    description: Swappiness 0-100 (cgroup v1). Updated in place.
+    description:
+      - Swappiness 0-100 (cgroup v1). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   cpus:
-    description: CPUs the container may use, such as V(1.5). Updated in place.
+    description:
+      - CPUs the container may use, such as V(1.5). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   cpu_shares:
-    description: Relative CPU weight (cgroup v2 weight by the documented conversion). Updated in place.
+    description:
+      - Relative CPU weight (cgroup v2 weight by the documented conversion). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   cpu_period:
-    description: CFS period in microseconds. Updated in place.
+    description:
+      - CFS period in microseconds. Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   cpu_quota:
-    description: CFS quota in microseconds per period. Updated in place.
+    description:
+      - CFS quota in microseconds per period. Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   cpuset_cpus:
-    description: CPUs allowed, such as V(0-1). Updated in place.
+    description:
+      - CPUs allowed, such as V(0-1). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   cpuset_mems:
-    description: Memory nodes allowed, such as V(0). Updated in place.
+    description:
+      - Memory nodes allowed, such as V(0). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: str
   pids_limit:
-    description: Maximum number of processes. Updated in place.
+    description:
+      - Maximum number of processes. Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   blkio_weight:
-    description: Block IO weight (10-1000). Updated in place.
+    description:
+      - Block IO weight (10-1000). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: int
   device_read_bps:
-    description: Per-device read bps limits, like C(docker --device-read-bps). Updated in place.
+    description:
+      - Per-device read bps limits, like C(docker --device-read-bps). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: list
     elements: dict
     suboptions:
@@ -290,7 +371,9 @@ options:
         type: str
         required: true
   device_write_bps:
-    description: Per-device write bps limits, like C(docker --device-write-bps). Updated in place.
+    description:
+      - Per-device write bps limits, like C(docker --device-write-bps). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: list
     elements: dict
     suboptions:
@@ -303,7 +386,9 @@ options:
         type: str
         required: true
   device_read_iops:
-    description: Per-device read iops limits, like C(docker --device-read-iops). Updated in place.
+    description:
+      - Per-device read iops limits, like C(docker --device-read-iops). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: list
     elements: dict
     suboptions:
@@ -316,7 +401,9 @@ options:
         type: str
         required: true
   device_write_iops:
-    description: Per-device write iops limits, like C(docker --device-write-iops). Updated in place.
+    description:
+      - Per-device write iops limits, like C(docker --device-write-iops). Updated in place.
+      - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
     type: list
     elements: dict
     suboptions:
@@ -381,32 +468,49 @@ EXAMPLES = r"""
 
 RETURN = r"""
 container:
-  description: The container's record (inspect-like) after the task; empty when absent or in check mode before creation.
+  description: The container's record (inspect-like) after the task; in check mode the record as it is now (empty
+    when the container does not exist yet).
   returned: always
   type: dict
   contains:
     id: {description: Container ID (64 hex digits)., type: str}
     name: {description: Container name., type: str}
     image_id: {description: ID of the image it was created from., type: str}
-    state:
-      description: status (created, running, restarting, exited), pid, exit_code, started_at, finished_at,
-        oom_killed, restart_count.
+    spec:
+      description: The container spec it was made (and last updated in place) with; V(null) and empty values mean
+        the image's default.
       type: dict
+    stated: {description: The options the task that made or last updated it stated., type: list, elements: str}
+    state:
+      description: status (created, running, restarting, exited), paused, pid, exit_code, started_at, finished_at,
+        oom_killed, restart_count, health.
+      type: dict
+  sample:
+    id: 4c1f0c3a9e1e4b0c8a2f6d5e7b9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b
+    name: web
+    image_id: sha256:2f6d5e7b9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b4c1f0c3a9e1e4b0c8a
+    spec: {image: "docker.io/library/nginx:1.27", env: {MODE: prod}, restart_policy: always}
+    stated: [env, restart_policy]
+    state: {status: running, paused: false, pid: 4242, restart_count: 0}
 actions:
   description: What was (or in check mode would be) done, in order, such as C(create), C(start), C(update restart_policy).
   returned: always
   type: list
   elements: str
+  sample: [pull docker.io/library/nginx:1.27, create volume data, create, start]
 differences:
-  description: Each option that differed - option, before, after, and whether it updates in place or recreates.
+  description: Each stated option whose effective value (image defaults merged) differs - option, before, after,
+    and whether it updates in place or recreates.
   returned: always
   type: list
   elements: dict
+  sample: [{option: restart_policy, before: "no", after: always, update: in_place}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.containers.converge import converge
+from ansible_collections.berth.engine.plugins.module_utils.containers.converge import (
+    ContainerTask, apply_container, check_container)
 from ansible_collections.berth.engine.plugins.module_utils.containers.options import argument_spec as option_spec
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
@@ -431,9 +535,10 @@ def main() -> None:
 
     def action() -> dict:
         params = module.params
-        engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
-        result = converge(engine, params, check_mode=module.check_mode)
-        return result
+        task = ContainerTask.from_params(params)
+        if module.check_mode:   # a read-only view: planning cannot write
+            return check_container(Engine.view(params["state_root"], params["run_root"]), task)
+        return apply_container(Engine.open(params["state_root"], params["run_root"]), task)
 
     run_module(module, action)
 

@@ -97,7 +97,7 @@ def main() -> None:
 
     def action() -> dict:
         params = module.params
-        service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
+        service = ContainerService(Engine.view(params["state_root"], params["run_root"]))  # reads only
         if params["wait_healthy"] and module.check_mode:
             # in check mode the containers may exist only in the plan: nothing to wait for
             known = [service.store.find(ref) for ref in params["wait_healthy"]]

@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 from ansible_collections.berth.engine.plugins.module_utils import bundle_host, digest, metadata
 from ansible_collections.berth.engine.plugins.module_utils.cgroups import base as cgroup_base
 from ansible_collections.berth.engine.plugins.module_utils.cgroups import units
-from ansible_collections.berth.engine.plugins.module_utils.containers import converge, health, limits, options, policy
+from ansible_collections.berth.engine.plugins.module_utils.containers import envfile, health, limits, options, policy
 from ansible_collections.berth.engine.plugins.module_utils.containers import store as container_store
+from ansible_collections.berth.engine.plugins.module_utils.containers.options import _log_options
 from ansible_collections.berth.engine.plugins.module_utils.errors import BerthError
 from ansible_collections.berth.engine.plugins.module_utils.image import reference
 from ansible_collections.berth.engine.plugins.module_utils.network import ipam, ports
@@ -49,6 +50,11 @@ numbers = st.one_of(st.integers(-10, 70000), st.integers(-(2**70), 2**70).map(st
                     st.sampled_from(["", "0", "00080", "65535", "65536", "4294967295", "9" * 5000, "-1", "+1",
                                      "1_0", " 1", "1e3", "0x10"]))
 num_text = numbers.map(str)
+
+
+def desired(params: dict) -> options.ContainerSpec:
+    """The spec a task with these options asks for (the module's path)."""
+    return options.build_spec("local/img:1", options.stated(params))
 
 
 def _huge(_value: object) -> int:
@@ -178,9 +184,9 @@ def test_env_files(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "env"
         path.write_bytes(data)
-        env = total(options.read_env_file, path, {"HOME": "/root"})
+        env = total(envfile.read_env_file, path, {"HOME": "/root"})
     if isinstance(env, dict):
-        assert all(options.ENV_KEY.fullmatch(key) for key in env)
+        assert all(envfile.ENV_KEY.fullmatch(key) for key in env)
         assert all("\0" not in value for value in env.values())
 
 
@@ -195,7 +201,7 @@ container_params = st.fixed_dictionaries({}, optional={
 @FUZZ
 @given(container_params)
 def test_container_options(params: dict[str, Any]) -> None:
-    total(options.desired, params)
+    total(desired, params)
 
 
 # -- host options: tmpfs, ulimits, sysctls, devices -----------------------------------------------------------------
@@ -306,7 +312,7 @@ def test_signals(text: str) -> None:
 @given(st.dictionaries(st.sampled_from(["max_size", "max_file", "max-size", "bogus"]),
                        st.one_of(scalars, num_text, size_grammar), max_size=3))
 def test_log_options(log_options: dict[str, Any]) -> None:
-    total(converge._log_options, log_options)
+    total(_log_options, log_options)
 
 
 # -- image references and digests ------------------------------------------------------------------------------------

@@ -16,13 +16,18 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils import bundle_host, digest
 from ansible_collections.berth.engine.plugins.module_utils.cgroups import units
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import Resources
-from ansible_collections.berth.engine.plugins.module_utils.containers import health, options, policy
-from ansible_collections.berth.engine.plugins.module_utils.containers.converge import _log_options
+from ansible_collections.berth.engine.plugins.module_utils.containers import envfile, health, options, policy
+from ansible_collections.berth.engine.plugins.module_utils.containers.options import _log_options
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.network.ports import parse_exposed_ports, parse_port_spec
 from ansible_collections.berth.engine.plugins.module_utils.runtime.cli import parse_signal
 from ansible_collections.berth.engine.plugins.module_utils.strict import parse_uint
+
+
+def desired(params: dict) -> options.ContainerSpec:
+    """The spec a task with these options asks for (the module's path)."""
+    return options.build_spec("local/img:1", options.stated(params))
 
 
 def refused(call: Any, *args: Any, field: str | None = None, match: str | None = None, **kwargs: Any) -> InvalidInput:
@@ -146,33 +151,33 @@ def env_file(tmp_path: Path, data: bytes) -> Path:
     (b"no equals sign\n", "whitespace"),
 ])
 def test_bad_env_files(tmp_path: Path, data: bytes, match: str) -> None:
-    err = refused(options.read_env_file, env_file(tmp_path, data), {}, field="env_file", match=match)
+    err = refused(envfile.read_env_file, env_file(tmp_path, data), {}, field="env_file", match=match)
     assert "app.env" in err.message
 
 
 def test_env_file_follows_docker(tmp_path: Path) -> None:
     data = b"\xef\xbb\xbf# comment\n  A=1\n\tB=two words  \nC=\"quoted\"\r\nD=\nHOME\nUNSET_ONE\n   \n# x=y\nE=a=b\n"
-    env = options.read_env_file(env_file(tmp_path, data), {"HOME": "/root"})
+    env = envfile.read_env_file(env_file(tmp_path, data), {"HOME": "/root"})
     assert env == {"A": "1", "B": "two words  ", "C": '"quoted"', "D": "", "HOME": "/root", "E": "a=b"}
 
 
 def test_env_file_errors(tmp_path: Path) -> None:
-    refused(options.read_env_file, tmp_path / "missing", field="env_file", match="cannot read")
-    refused(options.read_env_file, Path("/x\x00y"), field="env_file")
-    big = env_file(tmp_path, b"A=" + b"x" * (options.ENV_FILE_LIMIT + 1))
-    refused(options.read_env_file, big, field="env_file", match="larger than")
+    refused(envfile.read_env_file, tmp_path / "missing", field="env_file", match="cannot read")
+    refused(envfile.read_env_file, Path("/x\x00y"), field="env_file")
+    big = env_file(tmp_path, b"A=" + b"x" * (envfile.ENV_FILE_LIMIT + 1))
+    refused(envfile.read_env_file, big, field="env_file", match="larger than")
 
 
 def test_container_options_refuse_bad_env_and_command(tmp_path: Path) -> None:
-    refused(options.desired, {"env": {"A=B": "1"}}, field="env")
-    refused(options.desired, {"env": {"A": "x\x00"}}, field="env")
-    refused(options.desired, {"env": {"A": True}}, field="env")
-    refused(options.desired, {"sysctls": {"net.ipv4.ip_forward": True}}, field="sysctls")
-    refused(options.desired, {"command": "sh -c 'unclosed"}, field="command")
-    refused(options.desired, {"tmpfs": ["/run:size=1ib"]}, field="tmpfs.size")
-    refused(options.desired, {"ulimits": ["nofile:²"]}, field="ulimits")
+    refused(desired, {"env": {"A=B": "1"}}, field="env")
+    refused(desired, {"env": {"A": "x\x00"}}, field="env")
+    refused(desired, {"env": {"A": True}}, field="env")
+    refused(desired, {"sysctls": {"net.ipv4.ip_forward": True}}, field="sysctls")
+    refused(desired, {"command": "sh -c 'unclosed"}, field="command")
+    refused(desired, {"tmpfs": ["/run:size=1ib"]}, field="tmpfs.size")
+    refused(desired, {"ulimits": ["nofile:²"]}, field="ulimits")
     path = env_file(tmp_path, b"A=1\n")
-    assert options.desired({"env_file": str(path), "env": {"B": 2}})["env"] == {"A": "1", "B": "2"}
+    assert desired({"env_file": str(path), "env": {"B": 2}}).env == {"A": "1", "B": "2"}
 
 
 # -- tmpfs, ulimits, sysctls, devices --------------------------------------------------------------------------------
@@ -306,7 +311,7 @@ def test_bad_log_max_file(files: object) -> None:
 
 
 def test_good_log_options() -> None:
-    assert _log_options({"max_size": "10m", "max_file": "3"}) == (10 << 20, 3)
+    assert _log_options({"max_size": "10m", "max_file": "3"}) == {"max_size": 10 << 20, "max_file": 3}
 
 
 # -- references and digests ------------------------------------------------------------------------------------------

@@ -9,50 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..bundle import BundleRequest
 from ..engine import Engine
-from ..errors import InvalidInput
+from .cliargs import add_arguments, request, stated_options
 from .service import ContainerService
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, text in (("run", "create and start a container"), ("create", "create a container")):
-        parser = sub.add_parser(name, parents=[common], help=text)
-        parser.add_argument("--name", required=True)
-        parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
-        parser.add_argument("-u", "--user")
-        parser.add_argument("-w", "--workdir")
-        parser.add_argument("--hostname")
-        parser.add_argument("--entrypoint")
-        parser.add_argument("--read-only", action="store_true")
-        parser.add_argument("--restart", default="no", help="no, on-failure[:max], always, unless-stopped")
-        parser.add_argument("--rm", action="store_true", help="remove the container when it exits")
-        parser.add_argument("--stop-signal", default="SIGTERM")
-        parser.add_argument("--stop-timeout", type=int, default=10)
-        parser.add_argument("--log-max-size", type=int, default=0, help="bytes per log file (0: no rotation)")
-        parser.add_argument("--log-max-file", type=int, default=1)
-        parser.add_argument("--health-cmd", help="a shell command; exit 0 = healthy")
-        parser.add_argument("--health-interval", default="30s")
-        parser.add_argument("--health-timeout", default="30s")
-        parser.add_argument("--health-retries", type=int, default=3)
-        parser.add_argument("--health-start-period", default="0s")
-        parser.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
-        parser.add_argument("-v", "--volume", action="append", default=[],
-                            help="name:/path[:ro], /host/path:/path[:ro,rshared] or /path (anonymous)")
-        parser.add_argument("--mount", action="append", default=[],
-                            help="type=volume|bind|tmpfs,source=...,target=...[,readonly][,tmpfs-size=64m]")
-        parser.add_argument("--tmpfs", action="append", default=[], help="/path[:size=64m,mode=1777]")
-        parser.add_argument("--network", "--net", action="append", default=[],
-                            help="bridge (default), host, none, container:NAME, or a network's name (repeatable)")
-        parser.add_argument("--network-alias", action="append", default=[], help="alias on the first network")
-        parser.add_argument("--ip", help="static IPv4 address on the first network")
-        parser.add_argument("-p", "--publish", action="append", default=[],
-                            help="[ip:][host_port:]container_port[/udp], e.g. 8080:80")
-        parser.add_argument("-P", "--publish-all", action="store_true", help="publish the image's EXPOSE ports")
-        if name == "run":
-            parser.add_argument("-d", "--detach", action="store_true")
-        parser.add_argument("image")
-        parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")  # "command" names the verb
+        add_arguments(sub.add_parser(name, parents=[common], help=text), run=name == "run")
     for name, text in (("start", "start containers"), ("stop", "stop containers"), ("rm", "remove containers"),
                        ("inspect", "a container's record")):
         parser = sub.add_parser(name, parents=[common], help=text)
@@ -86,81 +50,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
 
 
-def _request(args: argparse.Namespace) -> BundleRequest:
-    env = {}
-    for item in args.env:
-        key, _sep, value = item.partition("=")
-        env[key] = value
-    mounts = None
-    if args.volume or args.mount:
-        from ..volumes import specs
-
-        mounts = specs.parse_all(args.volume, [_mount_option(m) for m in args.mount], args.tmpfs)
-    return BundleRequest(image=args.image, command=args.cmd or None,
-                         entrypoint=[args.entrypoint] if args.entrypoint else None, env=env, user=args.user,
-                         working_dir=args.workdir, hostname=args.hostname, read_only=args.read_only,
-                         tmpfs=args.tmpfs, mounts=mounts or [])
-
-
-_MOUNT_KEYS = {"src": "source", "source": "source", "dst": "target", "destination": "target", "target": "target",
-               "type": "type", "readonly": "read_only", "ro": "read_only", "bind-propagation": "propagation",
-               "volume-nocopy": "no_copy", "tmpfs-size": "tmpfs_size", "tmpfs-mode": "tmpfs_mode"}
-
-
-def _mount_option(text: str) -> dict[str, Any]:
-    """Docker's --mount: comma-separated key=value (readonly and volume-nocopy may stand alone)."""
-    entry: dict[str, Any] = {}
-    for part in (p for p in text.split(",") if p):
-        key, sep, value = part.partition("=")
-        if key not in _MOUNT_KEYS:
-            raise InvalidInput(f"--mount {text!r}: unknown key {key!r}", field="mounts",
-                               hint=f"keys: {', '.join(sorted(_MOUNT_KEYS))}")
-        name = _MOUNT_KEYS[key]
-        entry[name] = (value.lower() in ("1", "true", "")) if name in ("read_only", "no_copy") else value
-        if name in ("read_only", "no_copy") and not sep:
-            entry[name] = True
-    return entry
-
-
 def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
-    record = ContainerService(engine).create(args.name, _request(args), network=_network(args),
-                                             restart_policy=args.restart,
-                                             auto_remove=args.rm if auto_remove is None else auto_remove,
-                                             stop_signal=args.stop_signal,
-                                             stop_timeout=args.stop_timeout, log_max_size=args.log_max_size,
-                                             log_max_file=args.log_max_file, healthcheck=_healthcheck(args))
+    wanted = request(args)
+    spec = wanted.spec if auto_remove is None else wanted.spec.with_changes(auto_remove=auto_remove)
+    record = ContainerService(engine).create(wanted.name, spec, stated=tuple(sorted(stated_options(args))))
     return {"id": record["id"]}
 
 
-def _network(args: argparse.Namespace) -> dict[str, Any]:
-    from .networking import wishes
-
-    modes = [n for n in args.network if n in ("host", "none", "bridge") or n.startswith("container:")]
-    if modes and len(args.network) > 1:
-        raise InvalidInput(f"--network {modes[0]} cannot be combined with other networks", field="networks",
-                           hint="give one --network host|none|container:NAME, or network names only")
-    networks = [{"name": n} for n in args.network if n not in modes or n == "bridge"]
-    if not args.network and (args.network_alias or args.ip):
-        networks = [{"name": "bridge"}]   # Docker's default network: refused below with a hint
-    if networks and (args.network_alias or args.ip):
-        networks[0].update(aliases=args.network_alias, ipv4_address=args.ip)
-    mode = modes[0] if modes and modes[0] != "bridge" else None
-    return wishes(mode, networks or None, args.publish, args.publish_all)
-
-
-def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.no_healthcheck:
-        return {"test": ["NONE"]}
-    if not args.health_cmd:
-        return None
-    return {"test": ["CMD-SHELL", args.health_cmd], "interval": args.health_interval,
-            "timeout": args.health_timeout, "retries": args.health_retries, "start_period": args.health_start_period}
-
-
-def _check_run(args: argparse.Namespace) -> None:
-    if args.rm and args.restart != "no":
-        raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
-                           hint="use --restart no with --rm, as Docker requires")
+def _auto_remove(args: argparse.Namespace) -> bool:
+    return bool(args.opt_auto_remove)
 
 
 def in_monitor(engine: Engine, start: Callable[[str], int], argv: list[str]) -> dict[str, Any]:
@@ -179,23 +77,21 @@ def in_monitor(engine: Engine, start: Callable[[str], int], argv: list[str]) -> 
         return fallback
     if args.command == "create":
         return {"ok": True, "text": render(_create(engine, args), args.json)}
-    _check_run(args)
-    created = _create(engine, args, auto_remove=args.rm and args.detach)
+    created = _create(engine, args, auto_remove=_auto_remove(args) and args.detach)
     start(created["id"])
     if args.detach:
         return {"ok": True, "text": render(created, args.json)}
     # attached: the client follows the log, waits, and asks for the removal with --rm
     log = ContainerService(engine).store.log_path(created["id"])
-    return {"ok": True, "attached": True, "id": created["id"], "log": str(log), "rm": args.rm}
+    return {"ok": True, "attached": True, "id": created["id"], "log": str(log), "rm": _auto_remove(args)}
 
 
 def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     """Detached: start and print the id. Attached: stream the output until the
     container exits, exit with its code, and remove it with --rm (here, not by
     the monitor, so the output is read first)."""
-    _check_run(args)
     service = ContainerService(engine)
-    created = _create(engine, args, auto_remove=args.rm and args.detach)
+    created = _create(engine, args, auto_remove=_auto_remove(args) and args.detach)
     service.start(created["id"])
     if args.detach:
         return created
@@ -211,7 +107,7 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
         return not waiter.is_alive()
 
     service.follow(created["id"], _write_entry, finished)
-    if args.rm:
+    if _auto_remove(args):
         service.remove(created["id"], force=True, volumes=True)
     code = outcome.get("state", {}).get("exit_code")
     return {"_rc": code if code is not None else 0}

@@ -1,271 +1,258 @@
-"""Plan and apply one `container` task: compare the wanted options with the
-container's, decide create / recreate / update in place / start / stop /
-remove, and (unless in check mode) do it. Check mode runs the same plan and
-skips the actions, so it reports exactly what a real run would do.
+"""Plan one ``container`` task (plan.py): the desired spec against the
+container's actual one, both merged with the image's defaults, decides
+create / recreate / update in place / start / stop / pause / remove.
+
+``plan_container`` only reads: given a read-only view (check mode) it cannot
+write, and a record whose process died unwatched is corrected in memory, not
+on disk. ``apply_container`` takes the container's lock, plans again over the
+writable engine and executes the steps, so a check run's actions are the
+apply run's.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..bundle import BundleRequest
+from .. import lifecycle
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..image.store import ImageStore
-from . import limits, mounting, networking
+from ..plan import Plan
+from . import mounting, networking, steps
 from . import options as table
-from .service import ContainerService
+from .record import ContainerRecord
+from .service import ContainerService, bundle_request
+from .spec import ContainerSpec
 from .store import creator_alive
 
-RUNNING = ("running", "restarting")
+
+@dataclass(frozen=True)
+class ContainerTask:
+    """One task's wishes: the container's name and target state, its image
+    and pull policy, the options it states, and how to compare them."""
+
+    name: str
+    state: str = "started"
+    image: str | None = None
+    pull: str = "missing"
+    options: dict[str, Any] = field(default_factory=dict)   # the table's options the task states, as given
+    comparisons: dict[str, str] | None = None
+    paused: bool | None = None
+    recreate: bool = False
+    restart: bool = False
+    keep_volumes: bool = True
+    healthy_timeout: float = 300
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ContainerTask:
+        return cls(name=params["name"], state=params.get("state") or "started", image=params.get("image"),
+                   pull=params.get("pull") or "missing", options=table.stated(params),
+                   comparisons=params.get("comparisons"), paused=params.get("paused"),
+                   recreate=bool(params.get("recreate")), restart=bool(params.get("restart")),
+                   keep_volumes=params.get("keep_volumes", True) is not False,
+                   healthy_timeout=params.get("healthy_timeout") or 300)
 
 
-@dataclass
-class Plan:
-    actions: list[str] = field(default_factory=list)
-    differences: list[dict[str, Any]] = field(default_factory=list)
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+def plan_container(engine: Engine, task: ContainerTask) -> Plan:
+    service = ContainerService(engine)
+    found = _settled(service.store.find(task.name))
+    current = service.refresh(found) if found is not None else None
+    plan = Plan(before=_view(current))
+    if task.state == "absent":
+        if current is not None:
+            plan.add(steps.Remove(task.name, remove_volumes=not task.keep_volumes))
+        return plan
+    spec = _spec(task)
+    how = table.comparisons(task.comparisons)
+    image_id, image_config = _image(engine, task, plan)
+    record = ContainerRecord.load(current) if current is not None else None
+    if record is not None:
+        plan.differences = table.differences(record.spec, spec, list(task.options), how, image_config)
+        if image_id is not None and record.image_id != image_id:
+            plan.differences.append({"option": "image", "before": record.image_id, "after": image_id,
+                                     "update": "recreate"})
+    recreate = record is None or task.recreate or any(d["update"] == "recreate" for d in plan.differences)
+    _plan_spec(service, task, spec, record, recreate, plan)
+    _plan_state(task, record, recreate, plan)
+    plan.after = _planned(task, spec, image_id, current, plan)
+    return plan
+
+
+def apply_container(engine: Engine, task: ContainerTask) -> dict[str, Any]:
+    """Plan under the container's lock and execute; the result with the record."""
+    service = ContainerService(engine)
+    with engine.layout.task_lock("container", table_name(task.name)).held(timeout=300):
+        plan = plan_container(engine, task)
+        plan.execute(service)
+    record = service.store.meta.find(_id_of(service, task.name)) if task.state != "absent" else None
+    if task.state == "healthy" and record is not None:
+        record = service.wait_healthy([record["id"]], task.healthy_timeout)[0]
+    if record is not None:
+        plan.after = _view(record)
+    return plan.result(container=record or {}, differences=plan.differences)
+
+
+def check_container(view: Engine, task: ContainerTask) -> dict[str, Any]:
+    plan = plan_container(view, task)
+    return plan.result(container=(plan.before and _current(view, task.name)) or {}, differences=plan.differences)
 
 
 def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
-    service = ContainerService(engine)
-    name, state = params["name"], params["state"]
-    current = _settled(service, service.store.find(name), check_mode)
-    if current is not None:
-        current = service.refresh(current)
-    plan = Plan(before=_view(current))
-    if state == "absent":
-        if current is not None:
-            plan.actions.append("remove")
-            if not check_mode:
-                service.remove(current["id"], force=True, volumes=not params.get("keep_volumes", True))
-        return _result(plan, None)
-    wanted = table.desired(params)
-    limits.validate(table.resources(wanted))  # units and ranges checked before anything is planned
-    mounting.check_binds(_mounts(params))     # and volume/mount specs
-    network = _network(params)                # and network wishes
-    image_id = _image_id(engine, params, check_mode, plan)
-    how = table.comparisons(params.get("comparisons"))
-    recreate = current is None or bool(params.get("recreate"))
-    if current is not None:
-        stated = {k: v for k, v in wanted.items() if k != "paused"}  # paused is compared with the real state
-        plan.differences = table.differences(current.get("options", {}), stated, how)
-        if image_id is not None and current.get("image_id") != image_id:
-            plan.differences.append({"option": "image", "before": current.get("image_id"), "after": image_id,
-                                     "update": "recreate"})
-        recreate = recreate or any(d["update"] == "recreate" for d in plan.differences)
-    record = _apply(service, params, wanted, current, recreate, plan, check_mode, network)
-    if state == "healthy" and not check_mode and record is not None:
-        record = service.wait_healthy([record["id"]], params.get("healthy_timeout") or 300)[0]
-    planned = {"name": name, "state": _target_status(state, current, plan), "image": params.get("image"),
-               "image_id": image_id, "options": wanted, "network_mode": network["network_mode"],
-               "networks": [n["name"] for n in network["networks"]], "published_ports": network["ports"]}
-    plan.after = _view(record) if record else planned
-    return _result(plan, record)
+    """One task from module-style parameters: check over a view of the
+    engine's roots, or apply."""
+    task = ContainerTask.from_params(params)
+    if check_mode:
+        return check_container(engine.view(), task)
+    return apply_container(engine, task)
 
 
-def _settled(service: ContainerService, current: dict[str, Any] | None, check_mode: bool) -> dict[str, Any] | None:
+def table_name(name: str) -> str:
+    from .store import validate_name
+
+    return validate_name(name)
+
+
+def _spec(task: ContainerTask) -> ContainerSpec:
+    if not task.image:
+        raise InvalidInput("image is required for state present, started or stopped", field="image",
+                           hint="name the image the container runs, e.g. docker.io/library/nginx:1.27")
+    table_name(task.name)
+    return table.build_spec(task.image, task.options)
+
+
+def _settled(current: dict[str, Any] | None) -> dict[str, Any] | None:
     """A record still marked creating is half-made: if its creator died (a
-    crash mid-create), remove it — or in check mode plan as if it were gone —
-    so this run creates the container afresh; if its creator still runs,
-    another operation owns it."""
+    crash mid-create) plan as if it were gone (the next writable engine's
+    recovery removes it, and Create drops it first); if its creator still
+    runs, another operation owns it."""
     if current is None or "creating" not in current:
         return current
-    if not check_mode:
-        service.store.drop_if_half_made(current["id"])
-        current = service.store.meta.find(current["id"])
-        if current is None or "creating" not in current:
-            return current
-    elif not creator_alive(current["creating"]):
+    if not creator_alive(current["creating"]):
         return None
     raise Conflict(f"container {current['name']} is being created by another berth operation "
                    f"(pid {current['creating'].get('pid')})", field="name",
                    hint="wait for that operation to finish, then re-run")
 
 
-def _image_id(engine: Engine, params: dict[str, Any], check_mode: bool, plan: Plan) -> str | None:
-    image = params.get("image")
-    if not image:
-        raise InvalidInput("image is required for state present, started or stopped", field="image",
-                           hint="name the image the container runs, e.g. docker.io/library/nginx:1.27")
+def _image(engine: Engine, task: ContainerTask, plan: Plan) -> tuple[str | None, dict[str, Any]]:
+    """The image's ID and config, or (None, {}) when it is still to be pulled."""
+    image = task.image or ""
     record = ImageStore(engine).find(image)
-    if record is not None and params.get("pull") != "always":
-        return record.id
-    if params.get("pull") == "never":
+    if record is not None and task.pull != "always":
+        return record.id, _image_config(engine, record.id)
+    if task.pull == "never":
         raise NotFound(f"image {image!r} is not present and pull is never", field="image",
                        hint="pull it first (berth.engine.image), or set pull: missing")
-    plan.actions.append(f"pull {image}")
-    if check_mode:
-        return record.id if record is not None else None
-    from ..image.models import RegistryOptions
-    from ..image.pull import Puller
-    from ..image.reference import parse_reference
-    from ..image.service import make_client
-
-    ref = parse_reference(image)
-    pulled, _changed = Puller(ImageStore(engine), make_client(ref.registry, RegistryOptions())).pull(ref)
-    return pulled.id
+    plan.add(steps.Pull(image))
+    # pull: always may bring the same image back; compare with what is here until then
+    return (record.id, _image_config(engine, record.id)) if record is not None else (None, {})
 
 
-def _apply(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any], current: dict | None,
-           recreate: bool, plan: Plan, check: bool, network: dict[str, Any]) -> dict[str, Any] | None:
-    state = "started" if params["state"] == "healthy" else params["state"]
-    was_running = current is not None and current["state"]["status"] in RUNNING
-    record = current
+def _image_config(engine: Engine, image_id: str) -> dict[str, Any]:
+    return json.loads(engine.blobs.read_bytes(image_id)).get("config") or {}
+
+
+def _plan_spec(service: ContainerService, task: ContainerTask, spec: ContainerSpec, record: ContainerRecord | None,
+               recreate: bool, plan: Plan) -> None:
+    stated = tuple(sorted(task.options))
     if recreate:
-        if current is not None:
-            plan.actions.append("recreate")
-            if not check:
-                service.remove(current["id"], force=True, volumes=not params.get("keep_volumes", True))
+        mounts = bundle_request(spec).mounts
+        for name in mounting.missing_volumes(service.engine, mounts):
+            plan.add(steps.CreateVolume(name))
+        _missing_networks(service, spec, plan)
+        if record is not None:
+            plan.add(steps.Recreate(task.name, spec, stated, remove_volumes=not task.keep_volumes))
         else:
-            plan.actions.append("create")
-        mounts = _mounts(params)
-        plan.actions += [f"create volume {name}" for name in mounting.missing_volumes(service.engine, mounts)]
-        _missing_networks(service, network, plan, check)
-        if not check:
-            record = _create(service, params, wanted, mounts, network)
-    else:
-        in_place = [d for d in plan.differences if d["update"] == "in_place"]
-        if in_place:
-            plan.actions.append("update " + ", ".join(d["option"] for d in in_place))
-            if any(d["option"] == "networks" for d in in_place):
-                _missing_networks(service, network, plan, check)
-            if not check and current is not None:
-                record = _update(service, current, wanted)
-                if any(d["option"] == "networks" for d in in_place):
-                    service.set_networks(current["id"], network["networks"])
-                if any(d["option"] in table.RESOURCES for d in in_place):
-                    service.update_resources(current["id"], table.resources(wanted))
-    running = was_running and not recreate
-    if state == "started" or (state == "present" and was_running and recreate):
-        if not running or params.get("restart"):
-            plan.actions.append("restart" if running else "start")
-            if not check and record is not None:
-                if running:
-                    service.stop(record["id"])
-                service.start(record["id"])
-    elif state == "stopped" and running:
-        plan.actions.append("stop")
-        if not check and record is not None:
-            service.stop(record["id"])
-    _pause(service, wanted, current, record, state, recreate, plan, check)
-    return service.store.meta.find(record["id"]) if record is not None and not check else (
-        record if not recreate else None)
-
-
-def _pause(service: ContainerService, wanted: dict[str, Any], current: dict | None, record: dict | None,
-           state: str, recreate: bool, plan: Plan, check: bool) -> None:
-    if wanted.get("paused") is None or state == "stopped":
+            plan.add(steps.Create(task.name, spec, stated))
         return
-    paused_now = bool(current and not recreate and current["state"].get("paused"))
-    if bool(wanted["paused"]) == paused_now:
-        return
-    if state == "present" and (current is None or current["state"]["status"] not in RUNNING):
-        return  # only a running container can be paused; present does not start it
-    plan.actions.append("pause" if wanted["paused"] else "unpause")
-    if not check and record is not None:
-        service.pause(record["id"], bool(wanted["paused"]))
+    in_place = tuple(d["option"] for d in plan.differences if d["update"] == "in_place")
+    if in_place and record is not None:
+        if "networks" in in_place:
+            _missing_networks(service, spec, plan)
+        merged = _merged_spec(record.spec, spec, task.options)
+        plan.add(steps.Update(task.name, in_place, merged, stated))
 
 
-def _mounts(params: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..volumes import specs
-
-    return specs.parse_all(params.get("volumes"), params.get("mounts"), params.get("tmpfs"))
-
-
-def _network(params: dict[str, Any]) -> dict[str, Any]:
-    return networking.wishes(params.get("network_mode"), params.get("networks"), params.get("published_ports"),
-                             bool(params.get("publish_all_ports")))
+def _merged_spec(actual: ContainerSpec, desired: ContainerSpec, stated: dict[str, Any]) -> ContainerSpec:
+    """The container's spec with the stated in-place options taken from the task."""
+    changes = {name: desired.value(name) for name in stated if name not in table.RESOURCE_NAMES}
+    resources = {**actual.resources, **{k: v for k, v in desired.resources.items() if k in stated}}
+    return actual.with_changes(**changes, resources=resources)
 
 
-def _missing_networks(service: ContainerService, network: dict[str, Any], plan: Plan, check: bool) -> None:
+def _missing_networks(service: ContainerService, spec: ContainerSpec, plan: Plan) -> None:
     """In check mode a network an earlier task would create is planned for, not an error."""
-    missing = networking.missing_networks(service.engine, network)
-    if missing and check:
+    wishes = networking.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
+                               spec.publish_all_ports)
+    missing = networking.missing_networks(service.engine, wishes)
+    if missing and service.engine.read_only:
         plan.warnings.append(f"network {', '.join(missing)} does not exist yet; an earlier task must create it")
     elif missing:
-        networking.require_networks(service.engine, network)
+        networking.require_networks(service.engine, wishes)
 
 
-def _create(service: ContainerService, params: dict[str, Any], wanted: dict[str, Any],
-            mounts: list[dict[str, Any]], network: dict[str, Any]) -> dict[str, Any]:
-    request = BundleRequest(image=params["image"], command=wanted.get("command"), entrypoint=wanted.get("entrypoint"),
-                            env=wanted.get("env") or {}, user=wanted.get("user"),
-                            working_dir=wanted.get("working_dir"), hostname=wanted.get("hostname"),
-                            read_only=bool(wanted.get("read_only")), cap_add=wanted.get("capabilities") or [],
-                            cap_drop=wanted.get("cap_drop") or [], labels=wanted.get("labels") or {},
-                            oom_score_adj=wanted.get("oom_score_adj"), tmpfs=wanted.get("tmpfs") or [],
-                            ulimits=wanted.get("ulimits") or [], sysctls=wanted.get("sysctls") or {},
-                            devices=wanted.get("devices") or [], privileged=bool(wanted.get("privileged")),
-                            mounts=mounts)
-    size, files = _log_options(wanted.get("log_options") or {})
-    return service.create(params["name"], request, restart_policy=_policy(wanted),
-                          auto_remove=bool(wanted.get("auto_remove")),
-                          stop_signal=wanted.get("stop_signal") or "SIGTERM",
-                          stop_timeout=wanted.get("stop_timeout", 10), log_max_size=size, log_max_file=files,
-                          options=wanted, healthcheck=wanted.get("healthcheck"),
-                          resources=table.resources(wanted), cgroup_parent=wanted.get("cgroup_parent"),
-                          network=network)
+def _plan_state(task: ContainerTask, record: ContainerRecord | None, recreate: bool, plan: Plan) -> None:
+    state = "started" if task.state == "healthy" else task.state
+    now = lifecycle.of_record({"state": {"status": record.state.status, "paused": record.state.paused}}) \
+        if record is not None else None
+    was_running = now is not None and lifecycle.is_active(now)
+    running = was_running and not recreate
+    if state == "started" or (state == "present" and was_running and recreate):
+        if not running:
+            plan.add(steps.Start(task.name))
+        elif task.restart:
+            plan.add(steps.Restart(task.name))
+    elif state == "stopped" and running:
+        plan.add(steps.Stop(task.name))
+    _plan_pause(task, now, recreate, state, plan)
 
 
-def _update(service: ContainerService, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    with service.store.meta.transaction() as txn:
-        record = txn.get(current["id"])
-        merged = {**record.get("options", {}), **wanted}
-        record["options"] = merged
-        record["config"]["restart_policy"] = _policy(merged)
-        for key in ("stop_signal", "stop_timeout"):
-            if key in wanted:
-                record["config"][key] = wanted[key]
-        txn.put(current["id"], record)
-        return record
+def _plan_pause(task: ContainerTask, now: str | None, recreate: bool, state: str, plan: Plan) -> None:
+    if task.paused is None or state == "stopped":
+        return
+    paused_now = now == lifecycle.PAUSED and not recreate
+    if task.paused == paused_now:
+        return
+    if state == "present" and (now is None or not lifecycle.is_active(now)):
+        return  # only a running container can be paused; present does not start it
+    plan.add(steps.Pause(task.name, task.paused))
 
 
-def _policy(values: dict[str, Any]) -> str:
-    name = values.get("restart_policy") or "no"
-    retries = values.get("restart_retries")
-    return f"{name}:{retries}" if name == "on-failure" and retries else name
+def _planned(task: ContainerTask, spec: ContainerSpec, image_id: str | None, current: dict[str, Any] | None,
+             plan: Plan) -> dict[str, Any]:
+    """The diff's after side: what the container will be."""
+    recreated = any(isinstance(s, (steps.Create, steps.Recreate)) for s in plan.steps)
+    if task.state in ("started", "healthy"):
+        status = "running"
+    elif task.state == "stopped":
+        status = "exited" if current else "created"
+    else:
+        status = current["state"]["status"] if current and not recreated else "created"
+    return {"name": task.name, "state": status, "image_id": image_id or (current or {}).get("image_id"),
+            "spec": {name: spec.value(name) for name in sorted(task.options)}}
 
 
-def _log_options(log_options: dict[str, Any]) -> tuple[int, int]:
-    from ..cgroups.units import parse_bytes
-
-    unknown = set(log_options) - {"max_size", "max_file", "max-size", "max-file"}
-    if unknown:
-        raise InvalidInput(f"unknown log_options {sorted(unknown)}", field="log_options",
-                           hint="the json-file driver takes max_size (e.g. 10m) and max_file")
-    size = log_options.get("max_size", log_options.get("max-size"))
-    files = log_options.get("max_file", log_options.get("max-file", 1))
-    from ..strict import parse_uint
-
-    return (parse_bytes(size, "log_options.max_size") if size else 0), \
-        parse_uint(files.strip() if isinstance(files, str) else files, field="log_options.max_file",
-                   what="max_file", minimum=1, maximum=1000, hint="give the number of log files to keep, e.g. 3")
-
-
-def _target_status(state: str, current: dict | None, plan: Plan) -> str:
-    if state in ("started", "healthy"):
-        return "running"
-    if state == "stopped":
-        return "exited" if current else "created"
-    return current["state"]["status"] if current and "recreate" not in plan.actions else "created"
-
-
-def _view(record: dict | None) -> dict[str, Any]:
+def _view(record: dict[str, Any] | None) -> dict[str, Any]:
     if record is None:
         return {}
-    return {"name": record["name"], "state": record["state"]["status"], "image_id": record.get("image_id"),
-            "options": record.get("options", {})}
+    loaded = ContainerRecord.load(record)
+    return {"name": loaded.name, "state": loaded.state.status, "image_id": loaded.image_id,
+            "spec": {name: _plain(loaded.spec.value(name)) for name in sorted(loaded.stated)
+                     if name in table.BY_NAME}}
 
 
-def _result(plan: Plan, record: dict | None) -> dict[str, Any]:
-    changed = bool(plan.actions)
-    result = {"changed": changed, "actions": plan.actions, "differences": plan.differences,
-              "container": record or {},
-              "diff": {"before": plan.before, "after": plan.after if changed else plan.before}}
-    if plan.warnings:
-        result["warnings"] = plan.warnings
-    return result
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _current(engine: Engine, name: str) -> dict[str, Any] | None:
+    service = ContainerService(engine)
+    found = service.store.find(name)
+    return service.refresh(found) if found is not None else None
+
+
+def _id_of(service: ContainerService, name: str) -> str:
+    found = service.store.find(name)
+    return found["id"] if found is not None else ""

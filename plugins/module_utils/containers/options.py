@@ -1,27 +1,34 @@
-"""The container module's option table (shared/ANCHORS.md #2): one row per
-option drives its argument spec, how its value is compared with the
-container's, and whether a change is applied in place or forces a recreate.
+"""The container option table (shared/ANCHORS.md #2): every container option
+is one row, and the row is all there is to it — its argument spec, how its
+value is normalised into the ``ContainerSpec`` field of the same name, its
+default comparison (overridable per task with ``comparisons``), whether a
+change updates the container in place or recreates it, and how it compares.
 
-Only options the task gives are compared (an option left out means "the
-image's default" and never reads as drift); values are compared as the user
-states them, not merged with the image, so image defaults are not drift.
+The ``container`` module and ``berth run``/``create`` (``cliargs.py``: a flag
+per row where Docker has one) both go ``stated options -> build_spec()``, so
+an option is mapped onto the engine once.
+
+Comparison is desired against actual: the task's spec against the spec the
+container was made with, both merged with the image's defaults
+(``ContainerSpec.effective``), for the options the task states. An option
+left out is not compared (it means "whatever the container has"), so an image
+default never reads as drift, and a container made by ``berth run`` with the
+same values is left alone.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..strict import brief
+from ..strict import brief, parse_uint
+from .spec import RESOURCE_NAMES, ContainerSpec
 
-ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-ENV_FILE_LIMIT = 4 << 20  # bytes; an env file is a few KEY=value lines
 COMPARISONS = ("strict", "ignore", "allow_more_present")
 NETWORK_SUBOPTIONS: dict[str, Any] = {
     "name": {"type": "str", "required": True},
@@ -41,6 +48,11 @@ MOUNT_SUBOPTIONS: dict[str, Any] = {
     "volume_driver": {"type": "str"},
     "volume_options": {"type": "dict"},
 }
+RATE_SUBOPTIONS: dict[str, Any] = {"path": {"type": "str", "required": True}, "rate": {"type": "str", "required": True}}
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,106 +62,25 @@ class Option:
     comparison: str = "strict"       # the default; a task's `comparisons` overrides it
     update: str = "recreate"         # or "in_place"
     kind: str = "value"              # value | set (case-blind) | paths (case-kept set) | dict
+    normalise: Callable[[Any], Any] = _as_is
+
+    def same(self, before: Any, after: Any, how: str) -> bool:
+        if how == "ignore":
+            return True
+        if self.kind in ("set", "paths"):
+            fold = str.upper if self.kind == "set" else str
+            have = {fold(_key(v)) for v in before or []}
+            want = {fold(_key(v)) for v in after or []}
+            return want <= have if how == "allow_more_present" else have == want
+        if self.kind == "dict":
+            have, want = dict(before or {}), dict(after or {})
+            if how == "allow_more_present":
+                return all(have.get(k) == v for k, v in want.items())
+            return have == want
+        return before == after
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("command", {"type": "raw"}),
-    Option("entrypoint", {"type": "list", "elements": "str"}),
-    Option("env", {"type": "dict"}, kind="dict"),
-    Option("user", {"type": "str"}),
-    Option("working_dir", {"type": "str"}),
-    Option("hostname", {"type": "str"}),
-    Option("read_only", {"type": "bool"}),
-    Option("capabilities", {"type": "list", "elements": "str"}, kind="set"),
-    Option("cap_drop", {"type": "list", "elements": "str"}, kind="set"),
-    Option("labels", {"type": "dict"}, kind="dict"),
-    Option("restart_policy", {"type": "str", "choices": ["no", "on-failure", "always", "unless-stopped"]},
-           update="in_place"),
-    Option("restart_retries", {"type": "int"}, update="in_place"),
-    Option("stop_signal", {"type": "str"}, update="in_place"),
-    Option("stop_timeout", {"type": "int"}, update="in_place"),
-    Option("auto_remove", {"type": "bool"}),
-    Option("log_options", {"type": "dict"}, kind="dict"),
-    Option("healthcheck", {"type": "dict"}, kind="dict"),
-    Option("oom_score_adj", {"type": "int"}),
-    Option("tmpfs", {"type": "list", "elements": "str"}, kind="set"),
-    Option("ulimits", {"type": "list", "elements": "str"}, kind="set"),
-    Option("sysctls", {"type": "dict"}, kind="dict"),
-    Option("devices", {"type": "list", "elements": "str"}, kind="set"),
-    Option("privileged", {"type": "bool"}),
-    Option("volumes", {"type": "list", "elements": "str"}, kind="paths"),
-    Option("network_mode", {"type": "str"}),
-    Option("networks", {"type": "list", "elements": "dict", "options": NETWORK_SUBOPTIONS}, kind="paths",
-           update="in_place"),
-    Option("published_ports", {"type": "list", "elements": "str", "aliases": ["ports"]}, kind="paths"),
-    Option("publish_all_ports", {"type": "bool"}),
-    Option("mounts", {"type": "list", "elements": "dict", "options": MOUNT_SUBOPTIONS}, kind="paths"),
-    Option("cgroup_parent", {"type": "str"}),
-    Option("paused", {"type": "bool"}, update="in_place"),
-    # resource limits (Docker's names and units), changed in place like `docker update`
-    *(Option(name, {"type": kind}, update="in_place") for name, kind in (
-        ("memory", "str"), ("memory_reservation", "str"), ("memory_swap", "str"), ("memory_swappiness", "int"),
-        ("cpus", "str"), ("cpu_shares", "int"), ("cpu_period", "int"), ("cpu_quota", "int"),
-        ("cpuset_cpus", "str"), ("cpuset_mems", "str"), ("pids_limit", "int"), ("blkio_weight", "int"))),
-    *(Option(name, {"type": "list", "elements": "dict",
-                    "options": {"path": {"type": "str", "required": True}, "rate": {"type": "str", "required": True}}},
-             update="in_place") for name in ("device_read_bps", "device_write_bps", "device_read_iops",
-                                             "device_write_iops")),
-)
-
-
-NETWORK_OPTIONS = ("network_mode", "networks", "published_ports", "publish_all_ports")
-BY_NAME = {option.name: option for option in OPTIONS}
-RESOURCES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares", "cpu_period",
-             "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "device_read_bps",
-             "device_write_bps", "device_read_iops", "device_write_iops")
-
-
-def resources(values: dict[str, Any]) -> dict[str, Any]:
-    """The resource limits among the stated options (raw, as the task gives them)."""
-    return {name: values[name] for name in RESOURCES if values.get(name) is not None}
-
-
-def argument_spec() -> dict[str, dict[str, Any]]:
-    spec = {option.name: dict(option.spec) for option in OPTIONS}
-    spec["env_file"] = {"type": "path"}
-    spec["comparisons"] = {"type": "dict"}
-    return spec
-
-
-def desired(params: dict[str, Any]) -> dict[str, Any]:
-    """The options the task gives, normalised (command split, env_file read and merged, values as strings)."""
-    values = {name: params.get(name) for name in BY_NAME if params.get(name) is not None}
-    if isinstance(values.get("command"), str):
-        values["command"] = split_command(values["command"])
-    if params.get("env_file"):
-        env = read_env_file(Path(params["env_file"]))
-        values["env"] = {**env, **(values.get("env") or {})}
-    if "env" in values:
-        values["env"] = _env(values["env"])
-    if "mounts" in values:
-        from ..volumes.specs import comparable
-
-        values["mounts"] = comparable(values["mounts"])
-    if "networks" in values:
-        values["networks"] = [{"name": n["name"], **({"ipv4_address": n["ipv4_address"]} if n.get("ipv4_address")
-                                                     else {}), **({"aliases": sorted(n["aliases"])}
-                                                                  if n.get("aliases") else {})}
-                              for n in values["networks"]]
-    if "published_ports" in values:
-        from ..network.ports import parse_published_ports
-
-        values["published_ports"] = sorted(str(p) for p in parse_published_ports(values["published_ports"]))
-    for name in ("labels", "sysctls"):
-        if name in values:
-            values[name] = {str(k): _text(v, name) for k, v in values[name].items()}
-    from ..bundle_host import check_host_options
-
-    check_host_options(tmpfs=values.get("tmpfs"), ulimits=values.get("ulimits"), sysctls=values.get("sysctls"),
-                       devices=values.get("devices"))
-    return values
-
-
+# -- normalisers (stated value -> spec value) ----------------------------------------------
 def split_command(text: str) -> list[str]:
     """A shell-like command line as argv; unbalanced quotes are an InvalidInput."""
     try:
@@ -157,6 +88,16 @@ def split_command(text: str) -> list[str]:
     except ValueError as err:  # "No closing quotation", "No escaped character"
         raise InvalidInput(f"{brief(text)} cannot be split into arguments: {err}", field="command",
                            hint="close the quote, or give command as a list") from None
+
+
+def _argv(field: str) -> Callable[[Any], tuple[str, ...]]:
+    def normalise(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = split_command(value) if field == "command" else [value]
+        if not isinstance(value, (list, tuple)):
+            raise InvalidInput(f"{brief(value)} is not a command", field=field, hint="give a list of arguments")
+        return tuple(_text(v, field) for v in value)
+    return normalise
 
 
 def _text(value: Any, field: str = "env") -> str:
@@ -183,74 +124,185 @@ def _env(values: dict[Any, Any]) -> dict[str, str]:
     return env
 
 
-def read_env_file(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """An ``env_file`` read as Docker's CLI reads ``--env-file`` (docker/cli
-    opts/file.go, not compose's dotenv): UTF-8 (a BOM is dropped), one
-    ``KEY=value`` per line, leading whitespace and ``#`` comment lines
-    skipped, the value kept exactly (no quotes removed, no trimming), and a
-    bare ``KEY`` taken from berth's own environment (left out when unset).
-
-    Stricter than Docker: keys are ``[A-Za-z_][A-Za-z0-9_]*`` (Docker takes
-    any key without whitespace) and ``export KEY=...`` is refused with a hint,
-    as Docker refuses it (its key would contain a space)."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
-    data = _env_file_bytes(path)
-    env: dict[str, str] = {}
-    for number, raw in enumerate(data.split(b"\n"), 1):
-        line = _env_line(path, number, raw.removesuffix(b"\r")).lstrip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        _env_key(path, number, key)
-        if "\0" in value:
-            raise InvalidInput(f"line {number} of {path}: the value of {key} contains a NUL byte", field="env_file",
-                               hint="remove the NUL character")
-        if sep:
-            env[key] = value
-        elif key in environ:  # Docker: a bare name passes the caller's value through
-            env[key] = environ[key]
-    return env
+def _strings(field: str) -> Callable[[Any], dict[str, str]]:
+    def normalise(values: dict[Any, Any]) -> dict[str, str]:
+        return {str(k): _text(v, field) for k, v in values.items()}
+    return normalise
 
 
-def _env_file_bytes(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(ENV_FILE_LIMIT + 1)
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror}", field="env_file",
-                           hint="give a readable file of KEY=value lines") from None
-    except ValueError:  # a NUL in the path
-        raise InvalidInput(f"{brief(str(path))} is not a file path", field="env_file",
-                           hint="give the path of a file of KEY=value lines") from None
-    if len(data) > ENV_FILE_LIMIT:
-        raise InvalidInput(f"{path} is larger than {ENV_FILE_LIMIT // (1 << 20)} MiB", field="env_file",
-                           hint="an env file holds KEY=value lines; is this the right file?")
-    return data.removeprefix(b"\xef\xbb\xbf")
+def _items(field: str, fold: Callable[[str], str] = str) -> Callable[[Any], tuple[str, ...]]:
+    def normalise(values: Any) -> tuple[str, ...]:
+        return tuple(fold(_text(v, field)) for v in values)
+    return normalise
 
 
-def _env_line(path: Path, number: int, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidInput(f"line {number} of {path} is not valid UTF-8 (byte {err.start + 1})", field="env_file",
-                           hint="save the file as UTF-8") from None
+def _signal(value: Any) -> str:
+    text = _text(value, "stop_signal").strip().upper()
+    return text if text.isdigit() or text.startswith("SIG") else f"SIG{text}"
 
 
-def _env_key(path: Path, number: int, key: str) -> None:
-    if ENV_KEY.fullmatch(key):
-        return
-    where = f"line {number} of {path}"
-    if key.startswith("export") and key[6:7] in (" ", "\t"):
-        raise InvalidInput(f"{where} starts with 'export'", field="env_file",
-                           hint="write KEY=value without 'export ' (an env file is not a shell script; Docker "
-                                "refuses it too)")
-    if not key:
-        raise InvalidInput(f"{where} has no variable name", field="env_file", hint="write KEY=value")
-    if any(c.isspace() for c in key):
-        raise InvalidInput(f"{where}: variable {brief(key)} contains whitespace", field="env_file",
-                           hint="write KEY=value with no space before '='; # starts a comment line")
-    raise InvalidInput(f"{where}: {brief(key)} is not a variable name", field="env_file",
-                       hint="names are letters, digits and '_', not starting with a digit")
+def _int(field: str) -> Callable[[Any], int]:
+    def normalise(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"{brief(value)} is not a whole number", field=field, hint="give a number")
+        return value
+    return normalise
+
+
+def _log_options(log_options: dict[str, Any]) -> dict[str, int]:
+    from ..cgroups.units import parse_bytes
+
+    unknown = set(log_options) - {"max_size", "max_file", "max-size", "max-file"}
+    if unknown:
+        raise InvalidInput(f"unknown log_options {sorted(unknown)}", field="log_options",
+                           hint="the json-file driver takes max_size (e.g. 10m) and max_file")
+    size = log_options.get("max_size", log_options.get("max-size"))
+    files = log_options.get("max_file", log_options.get("max-file", 1))
+    return {"max_size": parse_bytes(size, "log_options.max_size") if size else 0,
+            "max_file": parse_uint(files.strip() if isinstance(files, str) else files, field="log_options.max_file",
+                                   what="max_file", minimum=1, maximum=1000,
+                                   hint="give the number of log files to keep, e.g. 3")}
+
+
+def _healthcheck(value: dict[str, Any]) -> dict[str, Any] | None:
+    from .health import from_option
+
+    return from_option(value)
+
+
+def _mounts(values: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    from ..volumes.specs import comparable
+
+    return tuple(comparable(values))
+
+
+def _networks(values: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple({"name": n["name"], **({"ipv4_address": n["ipv4_address"]} if n.get("ipv4_address") else {}),
+                  **({"aliases": sorted(n["aliases"])} if n.get("aliases") else {})} for n in values)
+
+
+def _ports(values: list[Any]) -> tuple[str, ...]:
+    from ..network.ports import parse_published_ports
+
+    return tuple(sorted(str(p) for p in parse_published_ports(values)))
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("command", {"type": "raw"}, normalise=_argv("command")),
+    Option("entrypoint", {"type": "list", "elements": "str"}, normalise=_argv("entrypoint")),
+    Option("env", {"type": "dict"}, kind="dict", normalise=_env),
+    Option("user", {"type": "str"}),
+    Option("working_dir", {"type": "str"}),
+    Option("hostname", {"type": "str"}),
+    Option("read_only", {"type": "bool"}, normalise=bool),
+    Option("capabilities", {"type": "list", "elements": "str"}, kind="set", normalise=_items("capabilities")),
+    Option("cap_drop", {"type": "list", "elements": "str"}, kind="set", normalise=_items("cap_drop")),
+    Option("labels", {"type": "dict"}, kind="dict", normalise=_strings("labels")),
+    Option("restart_policy", {"type": "str", "choices": ["no", "on-failure", "always", "unless-stopped"]},
+           update="in_place"),
+    Option("restart_retries", {"type": "int"}, update="in_place", normalise=_int("restart_retries")),
+    Option("stop_signal", {"type": "str"}, update="in_place", normalise=_signal),
+    Option("stop_timeout", {"type": "int"}, update="in_place", normalise=_int("stop_timeout")),
+    Option("auto_remove", {"type": "bool"}, normalise=bool),
+    Option("log_options", {"type": "dict"}, kind="dict", normalise=_log_options),
+    Option("healthcheck", {"type": "dict"}, kind="dict", normalise=_healthcheck),
+    Option("oom_score_adj", {"type": "int"}, normalise=_int("oom_score_adj")),
+    Option("tmpfs", {"type": "list", "elements": "str"}, kind="set", normalise=_items("tmpfs")),
+    Option("ulimits", {"type": "list", "elements": "str"}, kind="set", normalise=_items("ulimits")),
+    Option("sysctls", {"type": "dict"}, kind="dict", normalise=_strings("sysctls")),
+    Option("devices", {"type": "list", "elements": "str"}, kind="set", normalise=_items("devices")),
+    Option("privileged", {"type": "bool"}, normalise=bool),
+    Option("volumes", {"type": "list", "elements": "str"}, kind="paths", normalise=_items("volumes")),
+    Option("network_mode", {"type": "str"}),
+    Option("networks", {"type": "list", "elements": "dict", "options": NETWORK_SUBOPTIONS}, kind="paths",
+           update="in_place", normalise=_networks),
+    Option("published_ports", {"type": "list", "elements": "str", "aliases": ["ports"]}, kind="paths",
+           normalise=_ports),
+    Option("publish_all_ports", {"type": "bool"}, normalise=bool),
+    Option("mounts", {"type": "list", "elements": "dict", "options": MOUNT_SUBOPTIONS}, kind="paths",
+           normalise=_mounts),
+    Option("cgroup_parent", {"type": "str"}),
+    # resource limits (Docker's names and units), changed in place like `docker update`;
+    # normalised together by the cgroup layer's validation (build_spec)
+    *(Option(name, {"type": kind}, update="in_place") for name, kind in (
+        ("memory", "str"), ("memory_reservation", "str"), ("memory_swap", "str"), ("memory_swappiness", "int"),
+        ("cpus", "str"), ("cpu_shares", "int"), ("cpu_period", "int"), ("cpu_quota", "int"),
+        ("cpuset_cpus", "str"), ("cpuset_mems", "str"), ("pids_limit", "int"), ("blkio_weight", "int"))),
+    *(Option(name, {"type": "list", "elements": "dict", "options": RATE_SUBOPTIONS}, update="in_place")
+      for name in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
+NETWORK_OPTIONS = ("network_mode", "networks", "published_ports", "publish_all_ports")
+# options that describe the container's state, not its spec
+STATE_OPTIONS: dict[str, dict[str, Any]] = {"paused": {"type": "bool"}}
+
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    spec = {option.name: dict(option.spec) for option in OPTIONS}
+    spec.update(STATE_OPTIONS)
+    spec["env_file"] = {"type": "path"}
+    spec["comparisons"] = {"type": "dict"}
+    return spec
+
+
+def stated(params: dict[str, Any]) -> dict[str, Any]:
+    """The table's options a task (or a command line) gives, as given;
+    ``env_file`` read and merged under ``env``, as Docker merges them."""
+    values = {name: params[name] for name in BY_NAME if params.get(name) is not None}
+    if params.get("env_file"):
+        from .envfile import read_env_file
+
+        values["env"] = {**read_env_file(Path(params["env_file"])), **(values.get("env") or {})}
+    return values
+
+
+def build_spec(image: str, options: dict[str, Any]) -> ContainerSpec:
+    """The spec for these stated options: each normalised by its row, then
+    the checks that span several options (networks, mounts, host options,
+    resources, auto_remove against the restart policy)."""
+    values = {name: BY_NAME[name].normalise(value) for name, value in options.items() if name not in RESOURCE_NAMES}
+    values["resources"] = _resources({k: v for k, v in options.items() if k in RESOURCE_NAMES})
+    spec = ContainerSpec(image=image, **values)
+    check_spec(spec, options)
+    return spec
+
+
+def _resources(raw: dict[str, Any]) -> dict[str, Any]:
+    if not raw:
+        return {}
+    from . import limits
+
+    parsed = limits.validate(raw)
+    return {name: _plain(getattr(parsed, name)) for name in raw}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"path": item.path, "rate": item.rate} if hasattr(item, "path") else item for item in value]
+    return value
+
+
+def check_spec(spec: ContainerSpec, options: dict[str, Any]) -> None:
+    """Each check imports its module only when the spec uses it: ``berth
+    run`` builds specs in the CLI's fast lane, before the engine is loaded."""
+    if spec.tmpfs or spec.ulimits or spec.sysctls or spec.devices:
+        from ..bundle_host import check_host_options
+
+        check_host_options(tmpfs=list(spec.tmpfs), ulimits=list(spec.ulimits), sysctls=spec.sysctls,
+                           devices=list(spec.devices))
+    if spec.volumes or spec.mounts or spec.tmpfs:
+        from ..volumes import specs
+        from . import mounting
+
+        mounting.check_binds(specs.parse_all(list(spec.volumes), list(spec.mounts), list(spec.tmpfs)))
+    if any(name in options for name in NETWORK_OPTIONS):
+        from . import networking
+
+        networking.wishes(spec.network_mode, list(spec.networks), list(spec.published_ports),
+                          spec.publish_all_ports)
+    if spec.auto_remove and spec.restart_policy != "no":
+        raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
+                           hint="use restart_policy: no with auto_remove, as Docker requires")
 
 
 def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:
@@ -266,31 +318,18 @@ def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:
     return chosen
 
 
-def differences(current: dict[str, Any], wanted: dict[str, Any], how: dict[str, str]) -> list[dict[str, Any]]:
-    """[{option, before, after, update}] for every given option whose value differs."""
+def differences(actual: ContainerSpec, desired: ContainerSpec, names: list[str], how: dict[str, str],
+                image_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{option, before, after, update}] for every stated option whose
+    effective value (image defaults merged) differs from the container's."""
     found = []
-    for name, after in wanted.items():
+    for name in names:
         option = BY_NAME[name]
-        before = current.get(name)
-        if how[name] == "ignore" or _same(option, before, after, how[name]):
-            continue
-        found.append({"option": name, "before": before, "after": after, "update": option.update})
+        before, after = actual.effective(name, image_config), desired.effective(name, image_config)
+        if not option.same(before, after, how[name]):
+            found.append({"option": name, "before": before, "after": after, "update": option.update})
     return found
 
 
 def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
-
-
-def _same(option: Option, before: Any, after: Any, how: str) -> bool:
-    if option.kind in ("set", "paths"):
-        fold = str.upper if option.kind == "set" else str
-        have = {fold(_key(v)) for v in before or []}
-        want = {fold(_key(v)) for v in after or []}
-        return want <= have if how == "allow_more_present" else have == want
-    if option.kind == "dict":
-        have, want = dict(before or {}), dict(after or {})
-        if how == "allow_more_present":
-            return all(have.get(k) == v for k, v in want.items())
-        return have == want
-    return before == after

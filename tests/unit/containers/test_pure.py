@@ -58,23 +58,29 @@ def test_health_transitions() -> None:
 
 def test_option_comparisons() -> None:
     how = options.comparisons({"labels": "allow_more_present"})
-    current = {"labels": {"a": "1", "b": "2"}, "env": {"X": "1"}, "capabilities": ["net_admin"]}
-    assert options.differences(current, {"labels": {"a": "1"}}, how) == []
-    assert options.differences(current, {"capabilities": ["NET_ADMIN"]}, how) == []
-    diff = options.differences(current, {"env": {"X": "2"}, "restart_policy": "always"}, how)
+    current = options.build_spec("img", {"labels": {"a": "1", "b": "2"}, "env": {"X": "1"},
+                                         "capabilities": ["net_admin"]})
+
+    def differences(stated: dict, compare: dict = how) -> list:
+        return options.differences(current, options.build_spec("img", stated), list(stated), compare, {})
+
+    assert differences({"labels": {"a": "1"}}) == []
+    assert differences({"capabilities": ["NET_ADMIN"]}) == []
+    diff = differences({"env": {"X": "2"}, "restart_policy": "always"})
     assert [(d["option"], d["update"]) for d in diff] == [("env", "recreate"), ("restart_policy", "in_place")]
-    assert options.differences(current, {"env": {"X": "2"}}, options.comparisons({"env": "ignore"})) == []
+    assert differences({"env": {"X": "2"}}, options.comparisons({"env": "ignore"})) == []
     with pytest.raises(InvalidInput):
         options.comparisons({"nope": "strict"})
 
 
 def test_env_file_is_read_and_merged(tmp_path: Path) -> None:
     (tmp_path / "env").write_text("# comment\nA=1\nB=two words\n")
-    wanted = options.desired({"env_file": str(tmp_path / "env"), "env": {"B": "given"}, "command": "sh -c 'x y'"})
-    assert wanted["env"] == {"A": "1", "B": "given"} and wanted["command"] == ["sh", "-c", "x y"]
+    wanted = options.build_spec("img", options.stated({"env_file": str(tmp_path / "env"), "env": {"B": "given"},
+                                                       "command": "sh -c 'x y'"}))
+    assert wanted.env == {"A": "1", "B": "given"} and wanted.command == ("sh", "-c", "x y")
     (tmp_path / "bad").write_text("no equals sign\n")
     with pytest.raises(InvalidInput):
-        options.desired({"env_file": str(tmp_path / "bad")})
+        options.stated({"env_file": str(tmp_path / "bad")})
 
 
 def test_log_rotation_keeps_max_file(tmp_path: Path) -> None:

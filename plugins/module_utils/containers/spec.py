@@ -1,0 +1,170 @@
+"""One container spec: what a container is asked to be, typed and frozen.
+
+The ``container`` module and ``berth run``/``create`` build it through the
+same option table (``options.py``: each row normalises its value into the
+field of the same name), ``ContainerService.create(name, spec)`` makes the
+container from it, the record keeps it (``ContainerRecord.spec``), and the
+next converge compares the task's desired spec with that actual one.
+
+``None`` (or an empty value) means "the image's default"; ``effective()``
+merges the image's config in, the way the bundle does, so a comparison sees
+what the container really runs with. Standard library only: the CLI's fast
+lane builds specs before the engine is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_STOP_SIGNAL = "SIGTERM"
+DEFAULT_STOP_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    working_dir: str | None = None
+    hostname: str | None = None
+    read_only: bool = False
+    capabilities: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    restart_policy: str = "no"
+    restart_retries: int | None = None
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    auto_remove: bool = False
+    log_options: dict[str, int] = field(default_factory=dict)   # max_size (bytes, 0: no rotation), max_file
+    healthcheck: dict[str, Any] | None = None                    # health.from_option's form; test NONE disables
+    oom_score_adj: int | None = None
+    tmpfs: tuple[str, ...] = ()
+    ulimits: tuple[str, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()
+    privileged: bool = False
+    volumes: tuple[str, ...] = ()
+    mounts: tuple[dict[str, Any], ...] = ()                       # volumes.specs.comparable's form
+    network_mode: str | None = None
+    networks: tuple[dict[str, Any], ...] = ()                     # {name, ipv4_address?, aliases?}
+    published_ports: tuple[str, ...] = ()                         # normalised, sorted
+    publish_all_ports: bool = False
+    cgroup_parent: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)      # Docker's names, units parsed
+    terminal: bool = False
+
+    # -- serialisation (records, the monitor protocol) ---------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
+        known = {f.name for f in fields(cls)}
+        values = {k: _frozen(k, v) for k, v in data.items() if k in known}
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> ContainerSpec:
+        return replace(self, **{k: _frozen(k, v) for k, v in changes.items()})
+
+    # -- what the container runs with ------------------------------------------------
+    def value(self, name: str) -> Any:
+        """The spec's value for one option of the table (resources included)."""
+        if name in RESOURCE_NAMES:
+            return self.resources.get(name)
+        return getattr(self, name)
+
+    def effective(self, name: str, image_config: dict[str, Any]) -> Any:
+        """The value the container runs with for this option: the spec's,
+        else the image's default, merged as the bundle merges them."""
+        value = self.value(name)
+        merge = IMAGE_DEFAULTS.get(name)
+        return merge(self, value, image_config or {}) if merge else value
+
+    @property
+    def restart(self) -> str:
+        """Docker's --restart form: no, on-failure[:N], always, unless-stopped."""
+        if self.restart_policy == "on-failure" and self.restart_retries:
+            return f"on-failure:{self.restart_retries}"
+        return self.restart_policy
+
+
+RESOURCE_NAMES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares",
+                  "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight",
+                  "device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")
+_TUPLES = {f.name for f in fields(ContainerSpec) if str(f.type).startswith("tuple")}
+
+
+def _frozen(name: str, value: Any) -> Any:
+    if name in _TUPLES and value is not None:
+        return tuple(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _image_env(image_config: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in image_config.get("Env") or []:
+        if isinstance(item, str):
+            key, _sep, value = item.partition("=")
+            env[key] = value
+    return env
+
+
+def _merged(image_key: str) -> Any:
+    def merge(_spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+        base = _image_env(image_config) if image_key == "Env" else dict(image_config.get(image_key) or {})
+        return {**base, **(value or {})}
+    return merge
+
+
+def _or_image(image_key: str, default: Any = None) -> Any:
+    def merge(_spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+        if value is not None:
+            return value
+        found = image_config.get(image_key)
+        return found if found not in (None, "") else default
+    return merge
+
+
+def _command(spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+    if value is not None:
+        return list(value)
+    if spec.entrypoint is not None:   # Docker: a stated entrypoint resets the image's CMD
+        return []
+    return list(image_config.get("Cmd") or [])
+
+
+def _entrypoint(_spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+    return list(value) if value is not None else list(image_config.get("Entrypoint") or [])
+
+
+def _healthcheck(_spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+    if value is not None:
+        return value
+    from .health import from_image
+
+    return from_image(image_config)
+
+
+IMAGE_DEFAULTS: dict[str, Any] = {
+    "command": _command,
+    "entrypoint": _entrypoint,
+    "env": _merged("Env"),
+    "labels": _merged("Labels"),
+    "user": _or_image("User", ""),
+    "working_dir": _or_image("WorkingDir", "/"),
+    "stop_signal": _or_image("StopSignal", DEFAULT_STOP_SIGNAL),
+    "stop_timeout": lambda _spec, value, _image: DEFAULT_STOP_TIMEOUT if value is None else value,
+    "healthcheck": _healthcheck,
+}
