@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ class PlayResult:
     failed: int
     output: str
     returncode: int
+    tasks: list[dict[str, Any]] = field(default_factory=list)   # per task: name, action, changed, actions, items
+
+    def berth_tasks(self) -> list[dict[str, Any]]:
+        return [t for t in self.tasks if t["action"].startswith(("berth.engine.", "berth_"))]
 
 
 def write_playbook(directory: Path, tasks: list[dict[str, Any]], *, name: str = "play.yml",
@@ -62,17 +66,25 @@ def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
                BERTH_CLI=str(REPO / "bin" / "berth"),  # modules start the container monitor with it
                BERTH_RUNTIME=str(REPO / "bin" / "berth-runtime"))
+    log = playbook.with_name(f".{playbook.name}.tasks.jsonl")
+    log.unlink(missing_ok=True)
+    env.update(ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).parent / "callbacks"),
+               ANSIBLE_CALLBACKS_ENABLED="berth_tasks", BERTH_TASK_LOG=str(log))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     output = proc.stdout + proc.stderr
+    tasks = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     match = _RECAP.search(proc.stdout)
     if not match:
         raise AssertionError(f"no PLAY RECAP from ansible-playbook (rc={proc.returncode}):\n{output[-4000:]}")
     ok, changed, _unreachable, failed = (int(g) for g in match.groups())
-    return PlayResult(ok=ok, changed=changed, failed=failed, output=output, returncode=proc.returncode)
+    return PlayResult(ok=ok, changed=changed, failed=failed, output=output, returncode=proc.returncode, tasks=tasks)
 
 
 def assert_converges(playbook: Path, **kwargs: Any) -> list[PlayResult]:
-    """check → apply → apply → check: changed, changed, unchanged, unchanged."""
+    """check → apply → apply → check: changed, changed, unchanged, unchanged
+    (play-wide, from the recap) — and, task by task, the actions the first
+    check run planned are the actions the first apply took, and the second
+    apply and check plan nothing."""
     results = []
     for check, want_changed in ((True, True), (False, True), (False, False), (True, False)):
         result = run_playbook(playbook, check=check, diff=True, **kwargs)
@@ -82,7 +94,22 @@ def assert_converges(playbook: Path, **kwargs: Any) -> list[PlayResult]:
             f"{label}: expected {'changes' if want_changed else 'no changes'}, got changed={result.changed}:\n"
             f"{result.output[-6000:]}")
         results.append(result)
+    assert_plans_match(results[0], results[1])
+    for later in results[2:]:
+        for task in later.berth_tasks():
+            assert not task["changed"] and not task["actions"], f"not idempotent: {task}"
     return results
+
+
+def assert_plans_match(check: PlayResult, apply: PlayResult) -> None:
+    """Per berth task: the check run's actions (and changed flags) equal the apply run's."""
+    planned = [(t["task"], t["changed"], t["actions"], _item_actions(t)) for t in check.berth_tasks()]
+    done = [(t["task"], t["changed"], t["actions"], _item_actions(t)) for t in apply.berth_tasks()]
+    assert planned == done, f"the check run planned {planned}\nbut the apply run did {done}"
+
+
+def _item_actions(task: dict[str, Any]) -> list[Any] | None:
+    return [(i["changed"], i["actions"]) for i in task["items"]] if task.get("items") is not None else None
 
 
 def recording_play(directory: Path, tasks: list[dict[str, Any]], module_defaults: dict[str, Any],

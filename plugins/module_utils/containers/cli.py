@@ -54,7 +54,7 @@ def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None =
     wanted = request(args)
     spec = wanted.spec if auto_remove is None else wanted.spec.with_changes(auto_remove=auto_remove)
     record = ContainerService(engine).create(wanted.name, spec, stated=tuple(sorted(stated_options(args))))
-    return {"id": record["id"]}
+    return {"id": record["id"]} if args.name else {"id": record["id"], "name": record["name"]}
 
 
 def _auto_remove(args: argparse.Namespace) -> bool:

@@ -74,15 +74,16 @@ class RunRequest:
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, run: bool) -> None:
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name", help="the container's name (default: a generated one, as Docker makes)")
     for flags, option, how in FLAGS:
-        dest = f"opt_{option}"
+        dest, metavar = f"opt_{option}", flags[-1].lstrip("-").upper().replace("-", "_")
         if how == "flag":
-            parser.add_argument(*flags, dest=dest, action="store_true", default=None)
+            parser.add_argument(*flags, dest=dest, action="store_true", default=None, help=f"sets {option}")
         elif how in _APPENDED:
-            parser.add_argument(*flags, dest=dest, action="append")
+            parser.add_argument(*flags, dest=dest, action="append", metavar=metavar, help=f"{option} (repeatable)")
         else:
-            parser.add_argument(*flags, dest=dest, type=int if how == "int" else str)
+            parser.add_argument(*flags, dest=dest, type=int if how == "int" else str, metavar=metavar,
+                                help=f"sets {option}")
     parser.add_argument("--env-file", action="append", default=[])
     parser.add_argument("--restart", help="no, on-failure[:max], always, unless-stopped")
     parser.add_argument("--log-max-size", help="bytes per log file, e.g. 10m (0: no rotation)")
@@ -107,7 +108,15 @@ def request(args: argparse.Namespace) -> RunRequest:
     from .options import build_spec
 
     stated = stated_options(args)
-    return RunRequest(name=args.name, spec=build_spec(args.image, stated), detach=bool(getattr(args, "detach", True)))
+    return RunRequest(name=args.name or generated_name(), spec=build_spec(args.image, stated),
+                      detach=bool(getattr(args, "detach", True)))
+
+
+def generated_name() -> str:
+    """A name for a container the command line left unnamed (Docker makes one up too)."""
+    import secrets
+
+    return f"berth_{secrets.token_hex(6)}"
 
 
 def stated_options(args: argparse.Namespace, environ: dict[str, str] | None = None) -> dict[str, Any]:
