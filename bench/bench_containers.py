@@ -89,16 +89,15 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
 
 
 def _detached_via_api(engine: Engine, count: int, prefix: str, resources: dict | None = None) -> float:
-    from ansible_collections.berth.engine.plugins.module_utils.bundle import BundleRequest
-    from ansible_collections.berth.engine.plugins.module_utils.containers.networking import wishes
+    from ansible_collections.berth.engine.plugins.module_utils.containers.options import build_spec
     from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 
     service = ContainerService(engine)
+    spec = build_spec("local/box:1", {"command": ["sleep", "600"], "network_mode": "none", **(resources or {})})
     times = []
     for i in range(count):
         start = time.perf_counter()
-        record = service.create(f"{prefix}{i}", BundleRequest(image="local/box:1", command=["sleep", "600"]),
-                                resources=resources, network=wishes("none", None, None, False))
+        record = service.create(f"{prefix}{i}", spec)
         service.start(record["id"])
         times.append((time.perf_counter() - start) * 1000)
     for i in range(count):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 try:
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 except ImportError:
     PYDANTIC_IMPORT_ERROR: str | None = traceback.format_exc()
 
@@ -35,6 +35,9 @@ except ImportError:
 
     def model_validator(**_kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[no-redef]
         return lambda func: func
+
+    def create_model(name: str, **_fields: Any) -> Any:  # type: ignore[no-redef]
+        return type(name, (BaseModel,), {})
 else:
     PYDANTIC_IMPORT_ERROR = None
 

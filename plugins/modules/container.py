@@ -24,6 +24,8 @@ description:
     with their own issues.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   name:
     description: Container name (unique on the host), 1-128 characters from C([a-zA-Z0-9_.-]).
@@ -509,32 +511,23 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_MODEL as MODEL
+from ansible_collections.berth.engine.plugins.module_utils.container_models import container_argument_spec
 from ansible_collections.berth.engine.plugins.module_utils.containers.converge import (
     ContainerTask, apply_container, check_container)
-from ansible_collections.berth.engine.plugins.module_utils.containers.options import argument_spec as option_spec
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=argument_spec(
-            name={"type": "str", "required": True},
-            state={"type": "str", "default": "started",
-                   "choices": ["present", "started", "stopped", "absent", "healthy"]},
-            image={"type": "str"},
-            pull={"type": "str", "default": "missing", "choices": ["never", "missing", "always"]},
-            recreate={"type": "bool", "default": False},
-            restart={"type": "bool", "default": False},
-            healthy_timeout={"type": "int", "default": 300},
-            keep_volumes={"type": "bool", "default": True},
-            **option_spec()),
+        argument_spec=argument_spec(**container_argument_spec()),
         required_if=[("state", "present", ["image"]), ("state", "started", ["image"]),
                      ("state", "stopped", ["image"]), ("state", "healthy", ["image"])],
         supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
+        params = validate(MODEL, module.params).model_dump()   # the typed boundary: the table's own model
         task = ContainerTask.from_params(params)
         if module.check_mode:   # a read-only view: planning cannot write
             return check_container(Engine.view(params["state_root"], params["run_root"]), task)

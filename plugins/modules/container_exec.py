@@ -14,6 +14,13 @@ description:
   - Like M(ansible.builtin.command), it always reports changed (unless in check mode, where nothing runs).
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+attributes:
+  check_mode:
+    support: partial
+    details: In check mode the command is not run (its effect cannot be predicted); the task reports changed.
+  diff_mode:
+    support: none
 options:
   container:
     description: The container's name or ID.
@@ -58,38 +65,40 @@ rc:
   description: The command's exit code.
   returned: success and not in check mode
   type: int
+  sample: 0
 stdout:
   description: Its standard output.
   returned: success and not in check mode
   type: str
+  sample: "kept\n"
 stderr:
   description: Its standard error.
   returned: success and not in check mode
   type: str
+  sample: ""
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_EXEC_MODEL as MODEL
+from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_EXEC_SPEC
 from ansible_collections.berth.engine.plugins.module_utils.containers.options import split_command
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=argument_spec(container={"type": "str", "required": True},
-                                    argv={"type": "list", "elements": "str"}, command={"type": "str"},
-                                    env={"type": "dict"}, user={"type": "str"}, chdir={"type": "str"},
-                                    stdin={"type": "str"}, timeout={"type": "int"}),
+        argument_spec=argument_spec(**CONTAINER_EXEC_SPEC),
         required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")],
         supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
+        params = validate(MODEL, module.params).model_dump()
         if module.check_mode:
             return {"changed": True}
-        service = ContainerService(Engine.open(params["state_root"], params["run_root"], create=False))
+        service = ContainerService(Engine.open(params["state_root"], params["run_root"]))
         argv = params["argv"] or split_command(params["command"])
         done = service.execute(params["container"], argv, env={k: str(v) for k, v in (params["env"] or {}).items()},
                                user=params["user"], workdir=params["chdir"],

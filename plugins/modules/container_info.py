@@ -13,6 +13,8 @@ description:
     and, optionally, their recent log lines. Never changes anything.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.info
 options:
   name:
     description: One container (name or ID). Without it, every container is listed.
@@ -58,45 +60,50 @@ exists:
   description: Whether the named container exists.
   returned: when O(name) is given
   type: bool
+  sample: true
 container:
-  description: The container's record - id, name, image, image_id, config, options, and state (status, pid, exit_code,
-    started_at, finished_at, oom_killed, restart_count).
+  description: The container's record - id, name, image, image_id, spec (what it was made with), stated (the
+    options its task gave), config, and state (status, paused, pid, exit_code, started_at, finished_at, oom_killed,
+    restart_count, health).
   returned: when O(name) is given and it exists
   type: dict
+  sample: {id: 4c1f0c3a9e1e, name: web, image: "local/web:1", spec: {env: {MODE: prod}}, stated: [env],
+           state: {status: running, pid: 4242}}
 containers:
   description: Every container's record (or the awaited ones with O(wait_healthy)).
   returned: when O(name) is not given
   type: list
   elements: dict
+  sample: [{id: 4c1f0c3a9e1e, name: web, state: {status: running}}]
 stats:
   description: For a running container, from its cgroup - memory_usage, memory_limit, cpu_usage_ns, pids_current,
     oom_kills, frozen (none for a stopped one).
   returned: when O(name) is given and it exists
   type: dict
+  sample: {memory_usage: 1048576, memory_limit: 268435456, cpu_usage_ns: 120000000, pids_current: 2, oom_kills: 0,
+           frozen: false}
 logs:
   description: Log entries (time, stream, log).
   returned: when O(logs=true)
   type: list
   elements: dict
+  sample: [{time: "2026-12-01T10:00:00.000000000Z", stream: stdout, log: "ready\n"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_INFO_MODEL as MODEL
+from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_INFO_SPEC
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(name={"type": "str"}, logs={"type": "bool", "default": False},
-                                    tail={"type": "int"}, since={"type": "str"},
-                                    wait_healthy={"type": "list", "elements": "str"},
-                                    timeout={"type": "int", "default": 300}),
-        supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(**CONTAINER_INFO_SPEC), supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
+        params = validate(MODEL, module.params).model_dump()
         service = ContainerService(Engine.view(params["state_root"], params["run_root"]))  # reads only
         if params["wait_healthy"] and module.check_mode:
             # in check mode the containers may exist only in the plan: nothing to wait for

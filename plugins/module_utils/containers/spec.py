@@ -157,6 +157,24 @@ def _healthcheck(_spec: ContainerSpec, value: Any, image_config: dict[str, Any])
     return from_image(image_config)
 
 
+def _network_mode(spec: ContainerSpec, value: Any, _image_config: dict[str, Any]) -> Any:
+    return value or (spec.networks[0]["name"] if spec.networks else "bridge")
+
+
+def _networks(spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> Any:
+    """No networks stated means the default one, unless the mode has none (host, none, container:)."""
+    if value:
+        return [dict(n) for n in value]
+    mode = _network_mode(spec, spec.network_mode, image_config)
+    return [{"name": mode}] if mode not in ("host", "none") and not mode.startswith("container:") else []
+
+
+def _default(default: Any) -> Any:
+    def merge(_spec: ContainerSpec, value: Any, _image_config: dict[str, Any]) -> Any:
+        return default if value is None else value
+    return merge
+
+
 IMAGE_DEFAULTS: dict[str, Any] = {
     "command": _command,
     "entrypoint": _entrypoint,
@@ -165,6 +183,10 @@ IMAGE_DEFAULTS: dict[str, Any] = {
     "user": _or_image("User", ""),
     "working_dir": _or_image("WorkingDir", "/"),
     "stop_signal": _or_image("StopSignal", DEFAULT_STOP_SIGNAL),
-    "stop_timeout": lambda _spec, value, _image: DEFAULT_STOP_TIMEOUT if value is None else value,
+    "stop_timeout": _default(DEFAULT_STOP_TIMEOUT),
     "healthcheck": _healthcheck,
+    "network_mode": _network_mode,
+    "networks": _networks,
+    "oom_score_adj": _default(0),
+    "log_options": lambda _spec, value, _image: {"max_size": 0, "max_file": 1, **(value or {})},
 }

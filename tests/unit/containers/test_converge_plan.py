@@ -187,3 +187,9 @@ def test_a_view_cannot_write(engine: Engine) -> None:
 
     with pytest.raises(ReadOnlyViolation):
         ContainerService(engine.view()).create("web", options.build_spec(IMAGE, {}))
+
+
+def test_defaults_stated_explicitly_are_not_drift(engine: Engine) -> None:
+    add(engine, "web", {})
+    assert plan(engine, network_mode="bridge", networks=[{"name": "bridge"}], oom_score_adj=0,
+                log_options={"max_file": 1}, read_only=False, restart_policy="no") == []
