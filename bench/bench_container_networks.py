@@ -42,6 +42,7 @@ def medians(command: list[str], runs: int, name: str) -> float:
 
 def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
     from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkRequest
+    from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
     from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 
     engine = Engine.open(work / "state", work / "run")
@@ -51,8 +52,8 @@ def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
     try:
         none = medians([*berth, "run", "--rm", "--network", "none", "local/box:1", "true"], runs, "n")
         bridge = medians([*berth, "run", "--rm", "local/box:1", "true"], runs, "b")
-        NetworkService(engine).converge(NetworkRequest(name="benchnet", ipam_config=[{"subnet": "10.254.200.0/24"}]),
-                                        check_mode=False)
+        converge_network(NetworkService(engine), NetworkRequest(name="benchnet",
+                                                                ipam_config=[{"subnet": "10.254.200.0/24"}]))
         on_net = [timed([*berth, "run", "-d", "--network", "benchnet", "--name", f"d{i}", "local/box:1",
                          "sleep", "600"]) for i in range(count)]
         return {"run --rm true, --network none (median ms)": none,

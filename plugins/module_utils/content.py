@@ -8,9 +8,12 @@ holds verified bytes, and a crash leaves at most an ingest file that
 
 An operation that adds content (pull, load, import) takes a shared *hold* on
 ``locks/content.lock`` (``hold``) from its first blob until its image record
-is saved (``release_hold``); the mark-and-sweep (collect.py) runs only with
+is saved (``release_hold``); the mark-and-sweep (image/collect.py) runs only with
 that lock exclusive, so it never takes a blob that a record is about to name.
 Everything here is private to root: dirs 0700, files 0600.
+
+``BlobStoreView`` is the store of a read-only engine view: reads only; a hold,
+a write, a delete or an ingest cleanup raises ``ReadOnlyViolation``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .errors import InvalidInput, NotFound
 from .fsutil import fsync_dir
 from .layout import Layout
 from .locking import FileLock
+from .readonly import refuse_writes
 
 CHUNK = 1 << 20
 INGEST_GRACE_SECONDS = 60.0
@@ -247,6 +251,11 @@ class BlobStore:
             finally:
                 lock.release()
         return removed
+
+
+@refuse_writes(BlobStore, reads=("path", "exists", "size", "open", "read_bytes", "list", "verify"))
+class BlobStoreView(BlobStore):
+    """Blobs, read-only (check mode, info modules)."""
 
 
 def _remove_ingest_dir(entry: Path) -> int:

@@ -101,4 +101,17 @@ class SystemCallError(InvalidState):
                          hint=hint, call=call, errno=errno)
 
 
+class ReadOnlyViolation(InvalidState):
+    """A write was attempted through a read-only view of the engine
+    (``Engine.view``: check mode, ``_info`` modules). Always a bug in the
+    caller: planning must only read. ``what`` names the write attempted.
+    Its kind stays ``invalid_state`` (the taxonomy has five kinds); the
+    ``what`` detail says which write."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} attempted on a read-only view of the engine",
+                         hint="this is a bug: check mode and info modules must not write", what=what)
+
+
 ERROR_KINDS: tuple[type[BerthError], ...] = (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)

@@ -14,6 +14,10 @@ monitor and runtime inherit the umask, and containers must keep Docker's
 0022). ``ensure`` also tightens a store made by an earlier berth — only the
 skeleton and berth's own records, never inside snapshot trees or volume
 data, whose modes belong to the image and the container.
+
+``LayoutView`` is the layout of a read-only engine view (``Engine.view``):
+the same paths, shared-only locks that never create a file, and every method
+that writes (``ensure``, ``tighten``, ``mark_gc_pending``) refused.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidInput
-from .locking import LOCK_ORDER, FileLock
+from .locking import LOCK_ORDER, FileLock, ReadOnlyFileLock
+from .readonly import refuse_writes
 
 DEFAULT_STATE_ROOT = Path("/var/lib/berth")
 DEFAULT_RUN_ROOT = Path("/run/berth")
@@ -109,6 +114,12 @@ class Layout:
             raise ValueError(f"unknown lock collection {collection!r}")
         return FileLock(self.locks / f"{collection}.lock")
 
+    def task_lock(self, kind: str, name: str) -> FileLock:
+        """The lock one converging task holds while it plans and applies
+        (``container-web``): outermost, taken before any collection lock,
+        so two tasks converging the same object run one after the other."""
+        return FileLock(self.locks / f"task-{kind}-{name}.lock")
+
     def ensure(self) -> None:
         """Create the directory skeleton, private (idempotent); tighten an
         older store's modes once (the version file records that it is done)."""
@@ -158,6 +169,16 @@ class Layout:
 
     def exists(self) -> bool:
         return self.version_file.exists()
+
+
+@refuse_writes(Layout, reads=("exists",))
+class LayoutView(Layout):
+    """The paths of a read-only view; its locks are shared-only and create nothing."""
+
+    def lock(self, collection: str) -> FileLock:
+        if collection not in LOCK_ORDER:
+            raise ValueError(f"unknown lock collection {collection!r}")
+        return ReadOnlyFileLock(self.locks / f"{collection}.lock")
 
 
 def _entries(path: Path) -> list[Path]:

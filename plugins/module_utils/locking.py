@@ -13,6 +13,10 @@ process has it open but not yet locked. A flock on such an orphaned inode
 guards nothing, so ``acquire`` re-checks after every flock that the path
 still names the inode it locked (open, flock, fstat vs stat) and otherwise
 starts over — or, with ``create=False``, reports the lock as gone.
+
+A read-only view of the engine hands out ``ReadOnlyFileLock``: an exclusive
+lock (taken only to write) raises ``ReadOnlyViolation``; a shared one never
+creates the lock file, and a missing file means nobody holds it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import Conflict
+from .errors import Conflict, ReadOnlyViolation
 
 LOCK_ORDER = ("content", "snapshots", "images", "containers", "volumes", "networks")
 
@@ -104,6 +108,35 @@ class FileLock:
     @property
     def held_now(self) -> bool:
         return self._fd is not None
+
+
+class ReadOnlyFileLock(FileLock):
+    """A read-only view's lock: shared only, and never creating the file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, create=False)
+        self._absent = 0   # shared acquisitions of a lock file that does not exist
+
+    def acquire(self, *, shared: bool = False, timeout: float | None = None) -> None:
+        if not shared:
+            raise ReadOnlyViolation(f"exclusive lock {self.path.name}")
+        if self._absent:
+            self._absent += 1
+            return
+        try:
+            super().acquire(shared=True, timeout=timeout)
+        except LockGone:
+            self._absent = 1   # no lock file, so no holder: a reader has nothing to wait for
+
+    def release(self) -> None:
+        if self._absent:
+            self._absent -= 1
+            return
+        super().release()
+
+    @property
+    def held_now(self) -> bool:
+        return self._absent > 0 or super().held_now
 
 
 def _still_named(fd: int, path: Path) -> bool:

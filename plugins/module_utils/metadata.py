@@ -7,6 +7,9 @@ read-modify-write happens inside ``transaction()``, which holds the
 collection's flock: two playbooks converging one host serialise there, so
 they cannot lose each other's writes or hand out the same name, address or
 number twice (``Transaction.allocate``).
+
+A read-only view of the engine gives ``MetadataView``: the same reads, and a
+``transaction()`` (the only way to write) that raises ``ReadOnlyViolation``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import AlreadyExists, InvalidInput, NotFound
+from .errors import AlreadyExists, InvalidInput, NotFound, ReadOnlyViolation
 from .fsutil import atomic_write_json, fsync_dir, read_json
 from .layout import PRIVATE_DIR, PRIVATE_FILE, Layout
+from .readonly import refuse_writes
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -78,6 +82,14 @@ class MetadataStore:
     def transaction(self, *, timeout: float | None = 300.0) -> Iterator[Transaction]:
         with self.layout.lock(self.collection).held(timeout=timeout):
             yield Transaction(self)
+
+
+@refuse_writes(MetadataStore, reads=("_path", "get", "find", "ids", "list"))
+class MetadataView(MetadataStore):
+    """One collection, read-only: every write goes through ``transaction()``, which is refused."""
+
+    def transaction(self, *, timeout: float | None = 300.0) -> contextlib.AbstractContextManager[Transaction]:
+        raise ReadOnlyViolation(f"a write transaction on {self.collection}")
 
 
 class Transaction:

@@ -33,5 +33,23 @@ class EngineOptions(StrictModel):
 
 
 class HostInfoRequest(StrictModel):
-    engine: EngineOptions
+    engine: EngineOptions = EngineOptions()
     disk_usage: bool = False
+
+
+class ImagesFilters(StrictModel):
+    dangling_only: bool = True
+
+
+class VolumesFilters(StrictModel):
+    all: bool = False
+
+
+class PruneRequest(StrictModel):
+    """The ``prune`` module: what kinds to prune, and which of them."""
+
+    engine: EngineOptions = EngineOptions()
+    images: bool = False
+    images_filters: ImagesFilters = ImagesFilters()
+    volumes: bool = False
+    volumes_filters: VolumesFilters = VolumesFilters()

@@ -10,6 +10,10 @@ Unpacking follows prepare → apply → commit: ``prepare`` makes a private
 ``active/<key>/`` dir (locked by its writer), the caller fills ``fs/``, and
 ``commit`` renames it into place. A crash leaves only an unlocked active dir,
 which ``cleanup`` removes; a half-applied layer is never visible by ChainID.
+
+``SnapshotStoreView`` is the store of a read-only engine view: lookups, chains
+and usage work; prepare, begin, commit, abort, remove and cleanup raise
+``ReadOnlyViolation``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .errors import BerthError, Conflict, InvalidState, NotFound
 from .fsutil import atomic_write_json, disk_usage, fsync_dir, read_json, remove_tree
 from .layout import Layout
 from .locking import FileLock
+from .readonly import refuse_writes
 
 log = logging.getLogger("berth")
 
@@ -242,6 +247,12 @@ class SnapshotStore:
             return True
         finally:
             lock.release()
+
+
+@refuse_writes(SnapshotStore, reads=("path", "exists", "info", "list", "chain", "lowerdirs", "children",
+                                     "_pending_children", "usage"))
+class SnapshotStoreView(SnapshotStore):
+    """Committed snapshots, read-only (check mode, info modules)."""
 
 
 def _check_fs_is_directory(active: ActiveSnapshot) -> None:

@@ -23,7 +23,7 @@ from .errors import InvalidState, SystemCallError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any, TypeAlias
+    from typing import Any, NoReturn, TypeAlias
 
     StrPath: TypeAlias = str | os.PathLike[str]
 
@@ -106,6 +106,9 @@ PR_CAP_AMBIENT_IS_SET = 1
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_LOWER = 3
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2  # arg2 of PR_SET_SECCOMP (linux/seccomp.h)
+_BPF_INSTRUCTION = 8  # sizeof(struct sock_filter)
+_CAP_VERSION_3 = 0x20080522  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set
 
 # pivot_root has no glibc wrapper, so it goes through syscall(2), whose number
 # depends on the ABI: the machine plus pointer width (a 32-bit Python on an
@@ -176,6 +179,19 @@ _CALL_HINTS: Mapping[tuple[str, int], str] = MappingProxyType({
         "device instead"),
     ("mknod", errnos.EEXIST): "the path already exists",
     ("chroot", errnos.EPERM): "needs CAP_SYS_CHROOT",
+    ("setgroups", errnos.EPERM): "needs CAP_SETGID; a user namespace may deny setgroups (/proc/<pid>/setgroups)",
+    ("setresgid", errnos.EPERM): "needs CAP_SETGID, and in a user namespace the gid must be mapped",
+    ("setresuid", errnos.EPERM): "needs CAP_SETUID, and in a user namespace the uid must be mapped",
+    ("setresgid", errnos.EINVAL): "the gid is not mapped in this user namespace",
+    ("setresuid", errnos.EINVAL): "the uid is not mapped in this user namespace",
+    ("capset", errnos.EPERM): "a set may not grow beyond the permitted set and the bounding set",
+    ("setrlimit", errnos.EPERM): "raising a hard limit needs CAP_SYS_RESOURCE",
+    ("setrlimit", errnos.EINVAL): "the soft limit is above the hard limit",
+    ("seccomp_filter", errnos.EACCES): "needs no_new_privs or CAP_SYS_ADMIN: load the filter before the caps drop",
+    ("seccomp_filter", errnos.EINVAL): "the kernel refused the BPF program",
+    ("execve", errnos.ENOENT): "the file, or its interpreter (#! line or ELF loader), does not exist",
+    ("execve", errnos.EACCES): "not executable: mode bits, a noexec mount, or not a regular file",
+    ("execve", errnos.ENOEXEC): "not a format the kernel can run (no #! line, wrong architecture)",
 })
 
 _ERRNO_HINTS: Mapping[int, str] = MappingProxyType({
@@ -249,6 +265,8 @@ def _show(call: str, index: int, value: Any) -> Any:
         return _Shown(value, _PR_NAMES[value])
     if (call, index) == ("mknod", 1):
         return _Shown(value, oct(value))
+    if call == "capset":
+        return _Shown(value, hex(value))
     return value
 
 
@@ -286,6 +304,7 @@ _PROTOTYPES: Mapping[str, tuple[Any, list[Any]]] = MappingProxyType({
     "setdomainname": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t]),
     "prctl": (ctypes.c_int, [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]),
     "syscall": (ctypes.c_long, [ctypes.c_long, ctypes.c_char_p, ctypes.c_char_p]),  # only used for pivot_root
+    "capset": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
 })
 
 
@@ -310,6 +329,27 @@ def _encode(value: StrPath | None) -> bytes | None:
 def _plain(value: StrPath | None) -> str | None:
     """A path argument as it appears in errors and records: str, not Path."""
     return None if value is None else os.fspath(value)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _via_os(call: str, args: tuple[Any, ...], function: Any, *fn_args: Any) -> Any:
+    """``function(*fn_args)`` (an ``os`` wrapper Python already gets right),
+    its OSError turned into the SystemCallError for ``call(*args)``."""
+    try:
+        return function(*fn_args)
+    except OSError as exc:
+        raise syscall_error(call, exc.errno or errnos.EIO, args) from None
 
 
 class LinuxSyscalls:
@@ -393,6 +433,81 @@ class LinuxSyscalls:
             os.chroot(path)
         except OSError as exc:
             raise syscall_error("chroot", exc.errno or errnos.EIO, (_plain(path),)) from None
+
+
+    # -- the process's own state ----------------------------------------------------
+
+    def chdir(self, path: StrPath) -> None:
+        """chdir(2): change the working directory."""
+        _via_os("chdir", (_plain(path),), os.chdir, path)
+
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2): change the working directory to the directory open at ``fd``."""
+        _via_os("fchdir", (fd,), os.fchdir, fd)
+
+    def setsid(self) -> None:
+        """setsid(2): start a new session (no controlling terminal)."""
+        _via_os("setsid", (), os.setsid)
+
+    def setgroups(self, gids: list[int]) -> None:
+        """setgroups(2): set the supplementary group ids."""
+        _via_os("setgroups", (list(gids),), os.setgroups, gids)
+
+    def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        """setresgid(2): set the real, effective and saved group ids."""
+        _via_os("setresgid", (rgid, egid, sgid), os.setresgid, rgid, egid, sgid)
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        """setresuid(2): set the real, effective and saved user ids."""
+        _via_os("setresuid", (ruid, euid, suid), os.setresuid, ruid, euid, suid)
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """capset(2) of this thread: each set a bit mask of capability numbers."""
+        header = _CapHeader(_CAP_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for word in range(2):
+            shift = 32 * word
+            data[word].effective = (effective >> shift) & 0xFFFFFFFF
+            data[word].permitted = (permitted >> shift) & 0xFFFFFFFF
+            data[word].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+        self._call("capset", (effective, permitted, inheritable), ctypes.byref(header), data)
+
+    def getrlimit(self, resource: int) -> tuple[int, int]:
+        """getrlimit(2): the (soft, hard) limit of an RLIMIT_* resource."""
+        import resource as rlimits  # a builtin module; loaded already wherever limits are set
+
+        return _via_os("getrlimit", (resource,), rlimits.getrlimit, resource)
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """setrlimit(2): set the soft and hard limit of an RLIMIT_* resource."""
+        import resource as rlimits
+
+        args = (resource, soft, hard)
+        try:
+            _via_os("setrlimit", args, rlimits.setrlimit, resource, (soft, hard))
+        except ValueError as exc:  # Python's words for the kernel's EPERM and EINVAL
+            err = errnos.EPERM if "not allowed" in str(exc) else errnos.EINVAL
+            raise syscall_error("setrlimit", err, args) from None
+
+    def seccomp_filter(self, program: bytes) -> None:
+        """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): install a classic BPF
+        program (struct sock_filter entries, 8 bytes each) as this thread's
+        seccomp filter; needs no_new_privs or CAP_SYS_ADMIN."""
+        count = len(program) // _BPF_INSTRUCTION
+        shown = (_Shown(count, f"<{count} BPF instructions>"),)
+        if not count or len(program) % _BPF_INSTRUCTION or count > 0xFFFF:
+            raise syscall_error("seccomp_filter", errnos.EINVAL, shown)
+        buffer = ctypes.create_string_buffer(program, len(program))
+        fprog = _SockFprog(count, ctypes.addressof(buffer))
+        result = self._fn["prctl"](PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
+        if result == -1:
+            raise syscall_error("seccomp_filter", ctypes.get_errno(), shown)
+
+    def execve(self, path: StrPath | int, args: list[str], env: dict[str, str]) -> NoReturn:
+        """execve(2) (fexecve(3) for a descriptor): replace this process;
+        returns only by raising."""
+        _via_os("execve", (path if isinstance(path, int) else _plain(path), list(args)), os.execve, path, args, env)
+        raise syscall_error("execve", errnos.EIO, (path,))  # not reached: execve returns only on failure
 
 
 @functools.cache

@@ -4,6 +4,9 @@ touches the host.
 Unit tests hand ``RecordingSyscalls`` to the runtime and assert on the
 sequence of calls it made; ``fail_on`` scripts the errors the kernel would
 return, raised exactly as ``LinuxSyscalls`` raises them (``syscall_error``).
+Calls that change the calling process (credentials, capabilities, seccomp,
+cwd, execve) are recorded and never made, so the runtime's whole start-up
+runs inside a test; ``execve`` ends it by raising ``Execed``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from .syscalls import syscall_error
 from .syscalls_protocol import StrPath, Syscalls
@@ -24,6 +27,20 @@ class Call:
 
     name: str
     args: tuple[Any, ...]
+
+
+class Execed(BaseException):
+    """Raised by the fake's ``execve`` in place of replacing the process: the
+    caller's code after it never runs, as after a real execve. A
+    BaseException, so the runtime's own ``except Exception`` handlers let it
+    through to the test."""
+
+    def __init__(self, call: Call) -> None:
+        super().__init__(call)
+        self.call = call
+
+
+RLIM_INFINITY = -1  # resource.RLIM_INFINITY on Linux
 
 
 @dataclass
@@ -55,12 +72,15 @@ class RecordingSyscalls:
     """``Syscalls`` that records calls in ``.calls`` instead of making them.
 
     A call is recorded before any scripted failure is raised, as the kernel
-    did see it. ``prctl`` returns ``prctl_results.get(option, 0)``.
+    did see it. ``prctl`` returns ``prctl_results.get(option, 0)``;
+    ``getrlimit`` answers from ``rlimits`` (unlimited when absent), which
+    ``setrlimit`` updates.
     """
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.prctl_results: dict[int, int] = {}
+        self.rlimits: dict[int, tuple[int, int]] = {}
         self._failures: list[_Failure] = []
 
     # --- scripting and assertions ---
@@ -150,3 +170,50 @@ class RecordingSyscalls:
     def chroot(self, path: StrPath) -> None:
         """Records chroot(2)."""
         self._record("chroot", path)
+
+    def chdir(self, path: StrPath) -> None:
+        """Records chdir(2)."""
+        self._record("chdir", path)
+
+    def fchdir(self, fd: int) -> None:
+        """Records fchdir(2)."""
+        self._record("fchdir", fd)
+
+    def setsid(self) -> None:
+        """Records setsid(2)."""
+        self._record("setsid")
+
+    def setgroups(self, gids: list[int]) -> None:
+        """Records setgroups(2); the gids as a tuple."""
+        self._record("setgroups", tuple(gids))
+
+    def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        """Records setresgid(2)."""
+        self._record("setresgid", rgid, egid, sgid)
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        """Records setresuid(2)."""
+        self._record("setresuid", ruid, euid, suid)
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """Records capset(2)."""
+        self._record("capset", effective, permitted, inheritable)
+
+    def getrlimit(self, resource: int) -> tuple[int, int]:
+        """Records getrlimit(2); answers from ``rlimits``."""
+        self._record("getrlimit", resource)
+        return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """Records setrlimit(2) and keeps the limit for ``getrlimit``."""
+        self._record("setrlimit", resource, soft, hard)
+        self.rlimits[resource] = (soft, hard)
+
+    def seccomp_filter(self, program: bytes) -> None:
+        """Records the seccomp filter's installation (the program's bytes)."""
+        self._record("seccomp_filter", program)
+
+    def execve(self, path: StrPath | int, args: list[str], env: dict[str, str]) -> NoReturn:
+        """Records execve(2), then raises ``Execed`` (or the scripted failure)."""
+        self._record("execve", path, tuple(args), dict(env))
+        raise Execed(self.calls[-1])

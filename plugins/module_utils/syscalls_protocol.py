@@ -6,7 +6,7 @@ Kept apart from ``syscalls`` so the runtime's start-up does not import typing;
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
     import os
@@ -51,3 +51,41 @@ class Syscalls(Protocol):
 
     def chroot(self, path: StrPath) -> None:
         """chroot(2): change this process's root directory."""
+
+    # --- the process's own state: what the init changes on its way to execve ---
+
+    def chdir(self, path: StrPath) -> None:
+        """chdir(2): change the working directory."""
+
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2): change the working directory to the directory open at ``fd``."""
+
+    def setsid(self) -> None:
+        """setsid(2): start a new session (no controlling terminal)."""
+
+    def setgroups(self, gids: list[int]) -> None:
+        """setgroups(2): set the supplementary group ids."""
+
+    def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        """setresgid(2): set the real, effective and saved group ids."""
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        """setresuid(2): set the real, effective and saved user ids."""
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """capset(2) of this thread: each set a bit mask of capability numbers."""
+
+    def getrlimit(self, resource: int) -> tuple[int, int]:
+        """getrlimit(2): the (soft, hard) limit of an RLIMIT_* resource."""
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """setrlimit(2): set the soft and hard limit of an RLIMIT_* resource."""
+
+    def seccomp_filter(self, program: bytes) -> None:
+        """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): install a classic BPF
+        program (struct sock_filter entries, 8 bytes each) as this thread's
+        seccomp filter; needs no_new_privs or CAP_SYS_ADMIN."""
+
+    def execve(self, path: StrPath | int, args: list[str], env: dict[str, str]) -> NoReturn:
+        """execve(2) (fexecve(3) for a descriptor): replace this process;
+        returns only by raising."""

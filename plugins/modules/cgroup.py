@@ -18,6 +18,8 @@ description:
     (1 + (shares - 2) * 9999 / 262142) and O(blkio_weight) becomes C(io.weight).
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   path:
     description:
@@ -112,11 +114,11 @@ options:
     default: refuse
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
+    details:
+      - The task is planned through a read-only view of the cgroup (its files' values, its processes) and the plan
+        returned; RV(writes) lists the exact file writes an apply on the same state makes.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+    details: The values read from the kernel before, and the values the plan writes after.
 notes:
   - O(state_root) and O(run_root) are accepted so one C(module_defaults) group serves every berth module; a cgroup
     lives in the kernel, not in berth's store.
@@ -156,23 +158,38 @@ placed:
   returned: always
   type: list
   elements: int
+  sample: [4242]
 actions:
-  description: What was done, in words.
+  description: One entry per step of the task's plan (the same in check mode as in the apply run that follows).
   returned: always
   type: list
   elements: str
+  sample: ["created: berth-batch (v2)", "set: memory.max, memory.swap.max, pids.max", "placed: 4242"]
 cgroup:
   description: The cgroup's path, driver version (v1/v2), processes and stats (memory, CPU time, pids, OOM kills).
   returned: success
   type: dict
+  sample: {path: berth-batch, version: v2, exists: true, processes: [4242],
+           stats: {memory_usage: 1048576, memory_limit: 2147483648, cpu_usage_ns: 1200000, pids_current: 1,
+                   oom_kills: 0, frozen: false}}
 """
+
+from typing import Literal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.models import EngineOptions, StrictModel
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate_params
+from ansible_collections.berth.engine.plugins.module_utils.pydantic_compat import model_validator
 
-try:  # noqa: SIM105 (the ansible-test import sanity test wants this shape)
-    from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest, run
+try:
+    from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
+    from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import (
+        ReadOnlyCgroup,
+        cgroup_report,
+        plan_cgroup,
+    )
+    from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
 except ImportError:
     pass  # run_module() reports the missing dependency
 
@@ -187,27 +204,72 @@ RESOURCE_ARGS = {
 }
 
 
+# The typed twin of the options above. Units and ranges are checked once, by
+# the engine's CgroupRequest and Resources (standard library; berth-runtime
+# and the container engine use the same ones), when the model is built.
+class DeviceRateOptions(StrictModel):
+    path: str
+    rate: str
+
+
+class ResourceOptions(StrictModel):
+    memory: str | None = None
+    memory_reservation: str | None = None
+    memory_swap: str | None = None
+    memory_swappiness: int | None = None
+    cpus: str | None = None
+    cpu_shares: int | None = None
+    cpu_period: int | None = None
+    cpu_quota: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+    blkio_weight: int | None = None
+    device_read_bps: list[DeviceRateOptions] = []
+    device_write_bps: list[DeviceRateOptions] = []
+    device_read_iops: list[DeviceRateOptions] = []
+    device_write_iops: list[DeviceRateOptions] = []
+
+
+class CgroupOptions(StrictModel):
+    engine: EngineOptions = EngineOptions()
+    path: str
+    state: Literal["present", "absent"] = "present"
+    resources: ResourceOptions = ResourceOptions()
+    processes: list[int] = []
+    absent_processes: Literal["refuse", "kill", "move"] = "refuse"
+
+    @model_validator(mode="after")
+    def _checked(self) -> CgroupOptions:
+        self.request()  # InvalidInput naming the option
+        return self
+
+    def request(self) -> CgroupRequest:
+        return CgroupRequest(self.path, self.state, self.resources.model_dump(), self.processes,
+                             self.absent_processes)
+
+
+MODEL = CgroupOptions
+ARGS = argument_spec(
+    path={"type": "str", "required": True},
+    state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    processes={"type": "list", "elements": "int", "default": []},
+    absent_processes={"type": "str", "default": "refuse", "choices": ["refuse", "kill", "move"]},
+    **RESOURCE_ARGS)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            path={"type": "str", "required": True},
-            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-            processes={"type": "list", "elements": "int", "default": []},
-            absent_processes={"type": "str", "default": "refuse", "choices": ["refuse", "kill", "move"]},
-            **RESOURCE_ARGS),
-        supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
-        request = validate(CgroupRequest, {
-            "engine": {"state_root": params["state_root"], "run_root": params["run_root"]},
-            "path": params["path"], "state": params["state"], "processes": params["processes"],
-            "absent_processes": params["absent_processes"],
-            "resources": {key: params[key] for key in RESOURCE_ARGS}})
-        outcome = run(request, check_mode=module.check_mode)
-        for warning in outcome.warnings:
-            module.warn(warning)
-        return outcome.result()
+        # A cgroup lives in the kernel, not in the engine's store: the plan reads it through a
+        # read-only manager, and only an apply hands the steps the writable one.
+        request = validate_params(MODEL, module.params).request()
+        cgroup = open_manager(request.path)
+        plan = plan_cgroup(ReadOnlyCgroup(cgroup), request)
+        if not module.check_mode:
+            plan.execute(cgroup)
+        return plan.result(**cgroup_report(ReadOnlyCgroup(cgroup), plan))
 
     run_module(module, action)
 

@@ -15,20 +15,14 @@ description:
     where berth is not set up yet. Like M(community.docker.docker_host_info) for a daemonless engine.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.info
 options:
   disk_usage:
     description:
       - Also measure the disk space used by unpacked layers (walks the store; slower on big stores).
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: N/A
-    details: This module never changes anything.
 author:
   - berth developers (@berth)
 """
@@ -94,28 +88,28 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    open_view,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     from ansible_collections.berth.engine.plugins.module_utils.hostinfo import host_info
-    from ansible_collections.berth.engine.plugins.module_utils.models import HostInfoRequest
-    from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
+    from ansible_collections.berth.engine.plugins.module_utils.models import HostInfoRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 
+ARGS = argument_spec(disk_usage={"type": "bool", "default": False})
+
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(disk_usage={"type": "bool", "default": False}),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
-        request = validate(HostInfoRequest, {
-            "engine": {"state_root": params["state_root"], "run_root": params["run_root"]},
-            "disk_usage": params["disk_usage"]})
-        engine = Engine.open(request.engine.state_root, request.engine.run_root, create=False)
-        return {"changed": False, "host": host_info(engine, measure_disk=request.disk_usage)}
+        request = validate_params(MODEL, module.params)
+        return {"changed": False, "host": host_info(open_view(request.engine), measure_disk=request.disk_usage)}
 
     run_module(module, action)
 

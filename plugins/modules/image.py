@@ -13,11 +13,14 @@ description:
     rootfs tarball or directory, or required to be present locally) or absent, without any container daemon.
   - Layers are stored once per ChainID, so images that share base layers share their storage.
   - Check mode never contacts a registry for a pull and never writes. With O(pull=always) it cannot know whether the
-    registry has a newer image and says so in a warning.
+    registry has a newer image and says so in a warning. An apply with O(pull=always) asks the registry what the tag
+    names (a C(HEAD) request) and pulls only when that is not the image it has.
   - Follows M(community.docker.docker_image) where the meaning is the same.
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.registry
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   name:
     description:
@@ -30,7 +33,10 @@ options:
     type: str
     default: latest
   state:
-    description: V(present) makes the image exist; V(absent) untags it (and removes it with its last tag).
+    description:
+      - V(present) makes the image exist; V(absent) untags it (and removes it with its last tag).
+      - Removing an image that containers were made from is refused unless O(force_absent=true); untagging one of
+        several tags is not.
     type: str
     choices: [present, absent]
     default: present
@@ -50,7 +56,7 @@ options:
   pull_check_mode_behavior:
     description:
       - In check mode with O(pull=always) and the image present, V(image_not_present) reports no change (with a
-        warning), V(always) reports a change.
+        warning), V(always) reports a change (a pull in RV(actions)).
     type: str
     choices: [image_not_present, always]
     default: image_not_present
@@ -93,7 +99,7 @@ options:
     choices: [docker, oci]
     default: docker
   force_absent:
-    description: Remove the image even if containers use it.
+    description: Remove the image even if containers (running or not) were made from it.
     type: bool
     default: false
   force_tag:
@@ -102,12 +108,13 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
+    details:
+      - The task is planned over a read-only view of the engine and the plan returned; a pull is never attempted and the
+        registry is never asked about one. RV(actions) lists the steps an apply run on the same state takes, except
+        that with O(pull=always) and the image present check mode cannot know whether the registry has a newer image
+        (see O(pull_check_mode_behavior)).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: Shows the image ID and tags before and after.
+    details: The image ID and tags before and after (an image the task first pulls, loads or imports has no ID yet).
 notes:
   - Removing one of several tags only untags, like C(docker rmi); layers still used by other images stay.
 author:
@@ -162,42 +169,47 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The image after the task (null in check mode when it would be created, or after removal).
+  description: The image after the task (null after removal, and in check mode when the task would first get it).
   returned: success
   type: dict
   contains:
-    id: {description: Image ID (config digest)., type: str, sample: "sha256:3f5..."}
+    id: {description: Image ID (config digest)., type: str, sample: "sha256:3f5a0b9c1d2e4f60718293a4b5c6d7e8f9a0b1c2d3e4f5061728394a5b6c7d8e"}
     repo_tags: {description: Fully qualified tags., type: list, elements: str, sample: [docker.io/library/busybox:1.36]}
-    repo_digests: {description: name@manifest-digest entries., type: list, elements: str}
-    manifest_digest: {description: Digest of the stored manifest., type: str}
-    layers: {description: "Layers with digest, diff_id, size, media_type.", type: list, elements: dict}
-    chain_ids: {description: "Layer ChainIDs, base first.", type: list, elements: str}
-    size: {description: Sum of compressed layer sizes., type: int}
-    created: {description: Creation time from the config., type: str}
-    os: {description: OS., type: str}
-    architecture: {description: Architecture., type: str}
+    repo_digests: {description: name@manifest-digest entries., type: list, elements: str,
+                   sample: ["docker.io/library/busybox@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7"]}
+    manifest_digest: {description: Digest of the stored manifest., type: str,
+                      sample: "sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7"}
+    layers: {description: "Layers with digest, diff_id, size, media_type.", type: list, elements: dict,
+             sample: [{digest: "sha256:a3ed95ca...", diff_id: "sha256:d31505fd...", size: 2154112,
+                       media_type: application/vnd.oci.image.layer.v1.tar+gzip}]}
+    chain_ids: {description: "Layer ChainIDs, base first.", type: list, elements: str, sample: ["sha256:d31505fd..."]}
+    size: {description: Sum of compressed layer sizes., type: int, sample: 2154112}
+    created: {description: Creation time from the config., type: str, sample: "2024-09-26T21:31:42Z"}
+    os: {description: OS., type: str, sample: linux}
+    architecture: {description: Architecture., type: str, sample: amd64}
 actions:
-  description: What was done (or would be in check mode).
+  description:
+    - What was done (or would be, in check mode), one entry per step of the task's plan, in order. A check run lists
+      the same steps an apply run on the same state takes (but see O(pull_check_mode_behavior)).
   returned: always
   type: list
   elements: str
-  sample: ["pulled: busybox:1.36 (3f5a0b9c1d2e, 1 layer(s) fetched, 0 reused)"]
+  sample: ["pulled: busybox:1.36", "tagged: registry.example.com/team/busybox:1.36"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.image.module_args import (
-    REGISTRY_ARGS,
-    engine_options,
-    registry_options,
+from ansible_collections.berth.engine.plugins.module_utils.image.module_args import REGISTRY_ARGS
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    plan_and_apply,
+    run_module,
+    validate_params,
 )
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageRequest
-    from ansible_collections.berth.engine.plugins.module_utils.image.service import ImageService
-    from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
+    from ansible_collections.berth.engine.plugins.module_utils.image.converge import image_report, plan_image
+    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 
@@ -232,26 +244,12 @@ ARGS = argument_spec(
     **REGISTRY_ARGS,
 )
 
-OWN = ("name", "tag", "state", "source", "pull", "pull_check_mode_behavior", "platform", "load_path", "import_path",
-       "import_config", "repository", "push", "archive_path", "archive_format", "force_absent", "force_tag")
-
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
                            required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"])])
-
-    def action() -> dict:
-        params = module.params
-        request = validate(ImageRequest, {
-            "engine": engine_options(params), "registry": registry_options(params),
-            **{key: params[key] for key in OWN if params[key] is not None}})
-        engine = Engine.open(request.engine.state_root, request.engine.run_root, create=not module.check_mode)
-        outcome = ImageService(engine, request, check_mode=module.check_mode).run()
-        for warning in outcome.warnings:
-            module.warn(warning)
-        return outcome.result()
-
-    run_module(module, action)
+    run_module(module, lambda: plan_and_apply(validate_params(MODEL, module.params), check_mode=module.check_mode,
+                                              plan=plan_image, report=image_report))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.info
 options:
   name:
     description: Images to inspect. Omit to list all.
@@ -24,14 +26,6 @@ options:
     description: Measure the unpacked size of every layer (walks the store).
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: N/A
-    details: This module never changes anything.
 author:
   - berth developers (@berth)
 """
@@ -58,45 +52,62 @@ images:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: "sha256:3f5a0b9c1d2e4f60718293a4b5c6d7e8f9a0b1c2d3e4f5061728394a5b6c7d8e"
+      short_id: 3f5a0b9c1d2e
+      repo_tags: [docker.io/library/busybox:1.36]
+      size: 2154112
+      config: {Cmd: [sh]}
+      history: [{created: "2024-09-26T21:31:42Z", created_by: "BusyBox 1.36.1 (glibc), Debian 12"}]
 missing:
   description: Requested names that are not present.
   returned: always
   type: list
   elements: str
+  sample: [app:2.0]
 usage:
   description: Disk usage of the image store.
   returned: always
   type: dict
   contains:
-    images: {description: Number of images., type: int}
-    blobs_bytes: {description: "Bytes of stored blobs (compressed layers, configs, manifests).", type: int}
-    layers: {description: Number of layer snapshots., type: int}
-    shared_layers: {description: Layer snapshots used by more than one image., type: int}
-    layers_bytes: {description: Unpacked layer bytes (with O(disk_usage))., type: int}
-    shared_bytes: {description: Unpacked bytes of shared layers (with O(disk_usage))., type: int}
-    unique_bytes: {description: Unpacked bytes of layers used by one image (with O(disk_usage))., type: int}
+    images: {description: Number of images., type: int, sample: 3}
+    dangling: {description: Images without a tag., type: int, sample: 0}
+    blobs: {description: Number of stored blobs., type: int, sample: 11}
+    blobs_bytes: {description: "Bytes of stored blobs (compressed layers, configs, manifests).", type: int,
+                  sample: 31457280}
+    layers: {description: Number of layer snapshots., type: int, sample: 5}
+    shared_layers: {description: Layer snapshots used by more than one image., type: int, sample: 1}
+    layers_bytes: {description: Unpacked layer bytes (with O(disk_usage))., type: int, sample: 83886080}
+    shared_bytes: {description: Unpacked bytes of shared layers (with O(disk_usage))., type: int, sample: 4194304}
+    unique_bytes: {description: Unpacked bytes of layers used by one image (with O(disk_usage))., type: int,
+                   sample: 79691776}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    open_view,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     from ansible_collections.berth.engine.plugins.module_utils.image.info import inspect_images
+    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageInfoRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 
+ARGS = argument_spec(name={"type": "list", "elements": "str"}, disk_usage={"type": "bool", "default": False})
+
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(name={"type": "list", "elements": "str"},
-                                                       disk_usage={"type": "bool", "default": False}),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
-        engine = Engine.open(params["state_root"], params["run_root"], create=False)
-        return {"changed": False, **inspect_images(engine, params["name"], measure=params["disk_usage"])}
+        request = validate_params(MODEL, module.params)
+        return {"changed": False, **inspect_images(open_view(request.engine), request.name,
+                                                   measure=request.disk_usage)}
 
     run_module(module, action)
 

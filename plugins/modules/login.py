@@ -15,6 +15,8 @@ description:
     (set O(reauthorize) to verify them anyway).
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   registry:
     description: Registry host[:port]. V(docker.io) for Docker Hub.
@@ -56,11 +58,11 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
+    details:
+      - The credentials file is read and the plan returned; the registry is not contacted (so O(reauthorize) verifies
+        nothing in check mode). RV(actions) lists the steps an apply run on the same state takes.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+    details: Whether credentials are saved for the registry, and the user name, before and after (never the password).
 author:
   - berth developers (@berth)
 """
@@ -88,16 +90,29 @@ config_path:
   description: The credentials file used.
   returned: always
   type: str
+  sample: /root/.docker/config.json
 logged_in:
   description: Whether credentials are saved after the task.
   returned: always
   type: bool
+  sample: true
+actions:
+  description: One entry per step of the task's plan (the same in check mode as in the apply run that follows).
+  returned: always
+  type: list
+  elements: str
+  sample: ["log in to registry.example.com:5000 as deploy"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.image.login import converge_login
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate_params
+
+try:
+    from ansible_collections.berth.engine.plugins.module_utils.image.login import login_report, plan_login
+    from ansible_collections.berth.engine.plugins.module_utils.image.models import LoginRequest as MODEL
+except ImportError:
+    pass  # run_module() reports the missing dependency
 
 # state_root/run_root are accepted (unused) so group/berth.engine.all module_defaults apply cleanly.
 ARGS = argument_spec(**{
@@ -116,7 +131,16 @@ ARGS = argument_spec(**{
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
                            required_if=[("state", "present", ["username", "password"])])
-    run_module(module, lambda: converge_login(module.params, check_mode=module.check_mode))
+
+    def action() -> dict:
+        # The credentials file is the task's only object: no engine is opened, in either mode.
+        request = validate_params(MODEL, module.params)
+        plan = plan_login(request, may_contact=not module.check_mode)
+        if not module.check_mode:
+            plan.execute(None)
+        return plan.result(**login_report(request))
+
+    run_module(module, action)
 
 
 if __name__ == "__main__":

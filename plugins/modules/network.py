@@ -19,12 +19,15 @@ description:
     V(192.168.0.0/20) to V(192.168.240.0/20)), skipping the other berth networks' subnets and every route of the
     host. A picked subnet is kept on later runs and is never reported as a difference.
   - Check mode changes nothing; with C(--diff) a creation shows the whole network that would be made (the subnet that
-    would be picked, the gateway, the bridge name).
+    would be picked, the gateway, the bridge name). In check mode, containers named in O(connected) that do not exist
+    yet are assumed to be made by an earlier task; an apply fails on them.
   - The default network V(bridge) is created on first use by containers, on bridge C(berth0) for the default state
     root (other state roots get a C(br-) bridge of their own); a task naming it configures it like any other network.
   - Enabling a network that is not O(internal) sets C(net.ipv4.ip_forward=1), as Docker does.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   name:
     description: The network's name (V(host) and V(none) are reserved).
@@ -103,12 +106,8 @@ options:
     type: bool
     default: false
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+    details: A creation's diff shows the whole network that would be made (the picked subnet, the gateway, the bridge).
 notes:
   - IPv4 only.
 author:
@@ -213,65 +212,58 @@ network:
     containers: [{id: 9a8b..., name: web, ipv4_address: 10.10.0.128}]
     bridge_present: true
 actions:
-  description: What was done (or would be, in check mode), in words.
+  description:
+    - What was done (or would be, in check mode), one entry per step of the task's plan, in order. A check run lists
+      the same steps an apply run on the same state takes.
   returned: always
   type: list
   elements: str
-  sample: ["created network backend (bridge br-3f0c5b0e8f0e, subnet 10.10.0.0/24, gateway 10.10.0.1)"]
+  sample: ["created network backend (bridge br-3f0c5b0e8f0e, subnet 10.10.0.0/24, gateway 10.10.0.1)", "connect api"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    plan_and_apply,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.network.attachments import Attachments
-    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+    from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
+    from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.network.plan import (
+        NetworkExecutor,
+        network_report,
+        plan_network,
+    )
+    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 except ImportError:
     pass  # run_module() reports the missing dependency
 
 IPAM_ENTRY = {"subnet": {"type": "str", "required": True}, "gateway": {"type": "str"}, "iprange": {"type": "str"},
               "aux_addresses": {"type": "dict"}}
-TASK_OPTIONS = ("name", "state", "driver", "driver_options", "ipam_config", "internal", "labels", "mtu", "force")
+ARGS = argument_spec(
+    name={"type": "str", "required": True, "aliases": ["network_name"]},
+    state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    driver={"type": "str", "default": "bridge", "choices": ["bridge"]},
+    driver_options={"type": "dict", "default": {}},
+    ipam_config={"type": "list", "elements": "dict", "default": [], "options": IPAM_ENTRY},
+    internal={"type": "bool", "default": False},
+    labels={"type": "dict", "default": {}},
+    mtu={"type": "int"},
+    force={"type": "bool", "default": False},
+    connected={"type": "list", "elements": "str"},
+    appends={"type": "bool", "default": False})
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            name={"type": "str", "required": True, "aliases": ["network_name"]},
-            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-            driver={"type": "str", "default": "bridge", "choices": ["bridge"]},
-            driver_options={"type": "dict", "default": {}},
-            ipam_config={"type": "list", "elements": "dict", "default": [], "options": IPAM_ENTRY},
-            internal={"type": "bool", "default": False},
-            labels={"type": "dict", "default": {}},
-            mtu={"type": "int"},
-            force={"type": "bool", "default": False},
-            connected={"type": "list", "elements": "str"},
-            appends={"type": "bool", "default": False}),
-        supports_check_mode=True)
-
-    def action() -> dict:
-        params = module.params
-        request = validate(NetworkRequest, {
-            "engine": {"state_root": params["state_root"], "run_root": params["run_root"]},
-            **{key: params[key] for key in TASK_OPTIONS}})
-        engine = Engine.open(request.engine.state_root, request.engine.run_root, create=not module.check_mode)
-        attachments = Attachments(engine, request.name)
-        result = NetworkService(engine, disconnect=attachments.disconnect).converge(
-            request, check_mode=module.check_mode).result()
-        if not module.check_mode and attachments.cut and request.state == "present":
-            result["actions"].append("reconnected " + ", ".join(attachments.reconnect()))
-        if params["connected"] is not None and request.state == "present":
-            to_connect, to_disconnect = attachments.plan(params["connected"], params["appends"], module.check_mode)
-            result["actions"] += [f"connect {n}" for n in to_connect] + [f"disconnect {n}" for n in to_disconnect]
-            result["changed"] = result["changed"] or bool(to_connect or to_disconnect)
-            if not module.check_mode:
-                attachments.apply(to_connect, to_disconnect)
-        return result
-
-    run_module(module, action)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
+    # The container side connects and disconnects containers: the network package never imports it.
+    run_module(module, lambda: plan_and_apply(
+        validate_params(MODEL, module.params), check_mode=module.check_mode, plan=plan_network, report=network_report,
+        context=lambda engine: NetworkExecutor(NetworkService(engine), ContainerService(engine))))
 
 
 if __name__ == "__main__":

@@ -14,19 +14,13 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.info
 options:
   name:
     description: Networks to inspect. Omit to list all.
     type: list
     elements: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: N/A
-    details: This module never changes anything.
 author:
   - berth developers (@berth)
 """
@@ -73,27 +67,33 @@ missing:
   returned: always
   type: list
   elements: str
+  sample: [frontend]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    open_view,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkInfoRequest as MODEL
     from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 except ImportError:
     pass  # run_module() reports the missing dependency
 
+ARGS = argument_spec(name={"type": "list", "elements": "str"})
+
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(name={"type": "list", "elements": "str"}),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
-        engine = Engine.open(params["state_root"], params["run_root"], create=False)
-        return {"changed": False, **NetworkService(engine).info(params["name"])}
+        request = validate_params(MODEL, module.params)
+        return {"changed": False, **NetworkService(open_view(request.engine)).info(request.name)}
 
     run_module(module, action)
 

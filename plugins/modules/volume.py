@@ -18,6 +18,8 @@ description:
   - Unused volumes are removed with M(berth.engine.prune).
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.converge
 options:
   name:
     description: The volume's name (2-128 characters from V([a-zA-Z0-9_.-]), starting with a letter or digit).
@@ -54,13 +56,6 @@ options:
     type: str
     choices: [never, options-changed, always]
     default: never
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 author:
   - berth developers (@berth)
 """
@@ -103,68 +98,80 @@ volume:
     name:
       description: Its name.
       type: str
+      sample: pgdata
     driver:
       description: V(local).
       type: str
+      sample: local
     options:
       description: Driver options.
       type: dict
+      sample: {type: tmpfs, device: tmpfs, o: size=64m}
     labels:
       description: Labels.
       type: dict
+      sample: {app: db}
     mountpoint:
       description: The host path containers mount.
       type: str
+      sample: /var/lib/berth/volumes/pgdata/_data
     anonymous:
       description: Whether a container created it for an anonymous mount.
       type: bool
+      sample: false
     users:
       description: Names of the containers that mount it.
       type: list
       elements: str
+      sample: [db]
     size:
       description: Bytes it takes on disk.
       type: int
+      sample: 40960
 actions:
-  description: What was done (or would be, in check mode), such as V(create), V(recreate), V(remove).
+  description:
+    - What was done (or would be, in check mode), one entry per step of the task's plan, such as V(create),
+      V(recreate), V(remove). A check run lists the same steps an apply run on the same state takes.
   returned: always
   type: list
   elements: str
+  sample: [create]
 differences:
   description: Options of an existing volume that differ from the task, with before and after values.
   returned: always
   type: list
   elements: dict
+  sample: [{option: labels, before: {app: db}, after: {app: other}}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    plan_and_apply,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import converge
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import plan_volume, volume_report
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 
+ARGS = argument_spec(
+    name={"type": "str", "required": True, "aliases": ["volume_name"]},
+    state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    driver={"type": "str", "default": "local"},
+    driver_options={"type": "dict", "default": {}},
+    labels={"type": "dict", "default": {}},
+    recreate={"type": "str", "default": "never", "choices": ["never", "options-changed", "always"]})
+
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            name={"type": "str", "required": True, "aliases": ["volume_name"]},
-            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-            driver={"type": "str", "default": "local"},
-            driver_options={"type": "dict", "default": {}},
-            labels={"type": "dict", "default": {}},
-            recreate={"type": "str", "default": "never", "choices": ["never", "options-changed", "always"]}),
-        supports_check_mode=True)
-
-    def action() -> dict:
-        params = module.params
-        engine = Engine.open(params["state_root"], params["run_root"], create=not module.check_mode)
-        return converge(engine, params, check_mode=module.check_mode)
-
-    run_module(module, action)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
+    run_module(module, lambda: plan_and_apply(validate_params(MODEL, module.params), check_mode=module.check_mode,
+                                              plan=plan_volume, report=volume_report))
 
 
 if __name__ == "__main__":

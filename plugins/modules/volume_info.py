@@ -14,6 +14,8 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.attributes
+  - berth.engine.attributes.info
 options:
   name:
     description: The volume to inspect. Omit to list all.
@@ -22,14 +24,6 @@ options:
     description: Measure each volume's size on disk (walks its files).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: N/A
-    details: This module never changes anything.
 author:
   - berth developers (@berth)
 """
@@ -50,41 +44,51 @@ exists:
   description: Whether the volume named by O(name) exists.
   returned: when O(name) is given
   type: bool
+  sample: true
 volume:
   description: The volume's facts (see M(berth.engine.volume)); empty when it does not exist.
   returned: when O(name) is given
   type: dict
+  sample: {name: pgdata, driver: local, options: {}, labels: {app: db}, anonymous: false,
+           mountpoint: /var/lib/berth/volumes/pgdata/_data, users: [db], mounted: null, size: 40960}
 volumes:
   description: Every volume's facts.
   returned: when O(name) is not given
   type: list
   elements: dict
+  sample: [{name: pgdata, driver: local, options: {}, labels: {}, anonymous: false,
+            mountpoint: /var/lib/berth/volumes/pgdata/_data, users: [], mounted: null, size: 4096}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module
+from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+    argument_spec,
+    open_view,
+    run_module,
+    validate_params,
+)
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeInfoRequest as MODEL
     from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 except ImportError:
     pass  # run_module() reports the missing dependency
 
+ARGS = argument_spec(name={"type": "str"}, size={"type": "bool", "default": True})
+
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(name={"type": "str"},
-                                                       size={"type": "bool", "default": True}),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
 
     def action() -> dict:
-        params = module.params
-        service = VolumeService(Engine.open(params["state_root"], params["run_root"], create=False))
-        if params["name"]:
-            record = service.find(params["name"])
+        request = validate_params(MODEL, module.params)
+        service = VolumeService(open_view(request.engine))
+        if request.name:
+            record = service.find(request.name)
             return {"changed": False, "exists": record is not None,
-                    "volume": service.facts(record, size=params["size"]) if record else {}}
-        return {"changed": False, "volumes": [service.facts(r, size=params["size"]) for r in service.list()]}
+                    "volume": service.facts(record, size=request.size) if record else {}}
+        return {"changed": False, "volumes": [service.facts(r, size=request.size) for r in service.list()]}
 
     run_module(module, action)
 

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.bundle import BundleRequest, plan_bundle, write_bundle
+from ansible_collections.berth.engine.plugins.module_utils.containers.bundle import (
+    BundleRequest,
+    plan_bundle,
+    write_bundle,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput, NotFound
 from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig

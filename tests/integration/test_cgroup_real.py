@@ -1,7 +1,9 @@
-"""Cgroups on the real kernel of this host (v1 or hybrid here; pure v2 in the
-qemu guest, see tests/v2guest/): limits land in the kernel's files, freeze
-stops processes, an over-limit process is OOM-killed, and removal refuses or
-kills as told. Every test cleans up its cgroups (the leak check watches)."""
+"""Cgroups on the real kernel of this host (hybrid here; pure v2 in the qemu
+guest, see tests/v2guest/): the conformance suite the fake trees pass
+(tests/unit/cgroups/conformance.py), then what only a kernel shows: an
+over-limit process is OOM-killed, the module's absent/kill plan, and the
+module converging through a playbook. Every test cleans up its cgroups
+(the leak check watches)."""
 
 from __future__ import annotations
 
@@ -9,47 +11,44 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.cgroups import service
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.base import BaseManager
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import detect
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import Hierarchy, detect
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.kernel import KERNEL
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import ReadOnlyCgroup, plan_cgroup
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import Resources
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
 from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
+from tests.unit.cgroups.conformance import CgroupConformance, Tree
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for cgroupfs")
-ENGINE = {"state_root": "/var/lib/berth", "run_root": "/run/berth"}
 
 
-@pytest.fixture
-def parent() -> Iterator[str]:
-    """A unique top-level cgroup for one test, removed with everything in it."""
-    name = f"berth-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    hierarchy = detect()
-    roots = set(hierarchy.v1.values()) | ({hierarchy.unified} if hierarchy.driver == "v2" else set())
-    for root in roots:
-        top = root / name
+def _clean(hierarchy: Hierarchy, name: str) -> None:
+    """Remove ``name`` and everything below it in every hierarchy, without the code under test."""
+    for root in hierarchy.roots():
+        top = Path(root) / name
         if not top.exists():
             continue
-        for directory in [*sorted((d for d in top.rglob("*") if d.is_dir()), reverse=True), top]:
+        tree = [*sorted((d for d in top.rglob("*") if d.is_dir()), reverse=True), top]
+        for directory in tree:
             for pid in (directory / "cgroup.procs").read_text().split():
                 os.kill(int(pid), signal.SIGKILL)
-            if (directory / "freezer.state").exists():
-                (directory / "freezer.state").write_text("THAWED")
-        for directory in [*sorted((d for d in top.rglob("*") if d.is_dir()), reverse=True), top]:
+            for file, thawed in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                if (directory / file).exists():
+                    (directory / file).write_text(thawed)
+        for directory in tree:
             _rmdir_retry(directory)
 
 
 def _rmdir_retry(directory: Path) -> None:
-    import time
-
     for _attempt in range(100):
         try:
             directory.rmdir()
@@ -61,41 +60,25 @@ def _rmdir_retry(directory: Path) -> None:
     directory.rmdir()
 
 
-def _value(cg: BaseManager, controller: str, file: str) -> str:
-    return (cg.dir_for(controller) / file).read_text().strip()
+@pytest.fixture
+def parent() -> Iterator[str]:
+    """A unique top-level cgroup for one test, removed with everything in it."""
+    name = f"berth-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    _clean(detect(), name)
 
 
-def test_limits_freeze_stats_and_removal(parent: str) -> None:
-    cg = open_manager(f"{parent}/box")
-    cg.apply(Resources(memory="64m", cpus="0.5", pids_limit=20, cpu_shares=512))
-    if cg.version == "v1":
-        assert _value(cg, "memory", "memory.limit_in_bytes") == str(64 << 20)
-        assert _value(cg, "cpu", "cpu.cfs_quota_us") == "50000"
-        assert _value(cg, "cpu", "cpu.shares") == "512"
-    else:
-        assert _value(cg, "memory", "memory.max") == str(64 << 20)
-        assert _value(cg, "cpu", "cpu.max") == "50000 100000"
-        assert _value(cg, "cpu", "cpu.weight") == "20"
-    assert _value(cg, "pids", "pids.max") == "20"
-    assert cg.plan(Resources(memory="64m", cpus="0.5", pids_limit=20, cpu_shares=512)) == []
-    sleeper = subprocess.Popen(["sleep", "60"])
+@pytest.fixture
+def tree(parent: str) -> Iterator[Tree]:
+    found = Tree(KERNEL, detect(), parent)
     try:
-        cg.add_process(sleeper.pid)
-        assert cg.processes() == [sleeper.pid] and cg.stats().pids_current == 1
-        cg.freeze()
-        assert cg.frozen()
-        cg.thaw()
-        assert not cg.frozen()
-        with pytest.raises(Conflict, match="still has processes"):
-            service.run(service.CgroupRequest(engine=ENGINE, path=f"{parent}/box", state="absent"),
-                        check_mode=False)
-        out = service.run(service.CgroupRequest(engine=ENGINE, path=f"{parent}/box", state="absent",
-                                                absent_processes="kill"), check_mode=False)
-        assert out.changed and not cg.exists()
-        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+        yield found
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        found.stop()
+
+
+class TestRealKernel(CgroupConformance):
+    pass
 
 
 def test_a_process_over_its_memory_limit_is_oom_killed(parent: str) -> None:
@@ -107,6 +90,25 @@ def test_a_process_over_its_memory_limit_is_oom_killed(parent: str) -> None:
     hog.communicate(b"x", timeout=30)
     assert hog.returncode == -signal.SIGKILL
     assert (cg.stats().oom_kills or 0) >= 1
+
+
+def test_absent_refuses_then_kills_what_is_inside(parent: str) -> None:
+    cg = open_manager(f"{parent}/box")
+    cg.create()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        cg.add_process(sleeper.pid)
+        cg.freeze()
+        with pytest.raises(Conflict, match="still has processes"):
+            plan_cgroup(ReadOnlyCgroup(cg), CgroupRequest(f"{parent}/box", "absent"))
+        plan = plan_cgroup(ReadOnlyCgroup(cg), CgroupRequest(f"{parent}/box", "absent", absent_processes="kill"))
+        assert plan.actions() == ["killed: 1 process(es)", f"removed: {parent}/box"]
+        plan.execute(cg)
+        assert not cg.exists() and not any(Path(d).exists() for d in cg.dirs())
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_cgroup_module_converges(tmp_path: Path, parent: str) -> None:

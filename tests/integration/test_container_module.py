@@ -18,18 +18,20 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/box:1"
+BUDGET = f"berth-budget-{os.getpid()}"   # cgroups are host-wide: one parent per test process
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    cgroups_before = set(Path("/sys/fs/cgroup").glob("*/berth-*"))  # e.g. the demo app's, left running
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
+    made = ContainerWatch(engine.layout.containers)   # other suites' containers may come and go meanwhile
     rootfs = make_rootfs(tmp_path / "src")
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sleep", "300"], env={"FROM_IMAGE": "1"}),
                   parse_reference(IMAGE))
@@ -42,7 +44,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
         run_playbook(play)
     assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
     drop_networks(engine)
-    leftovers = set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before
+    leftovers = made.cgroups_left()
+    made.close()
     assert not leftovers, leftovers
     assert not mounts_under(tmp_path)
 
@@ -211,16 +214,16 @@ def test_bad_limits_are_refused_in_check_mode_too(env: dict[str, Any]) -> None:
 
 def test_cgroup_parent_puts_the_container_under_a_budget(env: dict[str, Any]) -> None:
     play = write_playbook(env["dir"], [
-        {"berth.engine.cgroup": {"path": "berth-budget", "memory": "256m"}},
-        {"berth.engine.container": {"name": "child", "image": IMAGE, "cgroup_parent": "berth-budget"}},
+        {"berth.engine.cgroup": {"path": BUDGET, "memory": "256m"}},
+        {"berth.engine.container": {"name": "child", "image": IMAGE, "cgroup_parent": BUDGET}},
     ], name="parent.yml", module_defaults=env["defaults"])
     assert_converges(play)
     record = ContainerStore(env["engine"]).get("child")
     cgroups = Path(f"/proc/{record['state']['pid']}/cgroup").read_text()
-    assert f"/berth-budget/berth-{record['id']}" in cgroups
+    assert f"/{BUDGET}/berth-{record['id']}" in cgroups
     teardown = write_playbook(env["dir"], [
         {"berth.engine.container": {"name": "child", "state": "absent"}},
-        {"berth.engine.cgroup": {"path": "berth-budget", "state": "absent"}},
+        {"berth.engine.cgroup": {"path": BUDGET, "state": "absent"}},
     ], name="teardown.yml", module_defaults=env["defaults"])
     assert run_playbook(teardown).failed == 0
 

@@ -24,14 +24,17 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall
+from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
 from tests.integration.test_containers import Berth
+from tests.support.isolation import netns_name
+from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/netbox:1"
-OUTSIDE_NS = "berthtest-outside"
+OUTSIDE_NS = netns_name("outside")   # /run/netns is host-wide: named per test process
 HOST_SIDE, OUTSIDE_IP, HOST_IP = "bto-host", "10.254.77.2", "10.254.77.1"
 OUTSIDE_SERVER = """
 import socket, sys
@@ -95,6 +98,7 @@ def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Pat
     (rootfs / "www").mkdir()
     (rootfs / "www" / "index.html").write_text("hello from web\n")
     engine = Engine.open(tool.state, tool.run)
+    made = ContainerWatch(engine.layout.containers)
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sh"], exposed_ports=["80/tcp", "5353/udp"]),
                   parse_reference(IMAGE))
     tool.engine = engine  # type: ignore[attr-defined]
@@ -106,12 +110,15 @@ def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Pat
     assert not mounts_under(tmp_path)
     assert _links() - links_before == set(), "veths or bridges left behind"
     assert set(firewall.Firewall().published()) <= published_before, "published ports left behind"
+    leftovers = made.cgroups_left()
+    made.close()
+    assert not leftovers, f"container cgroups left behind: {leftovers}"
 
 
 def network(berth: Berth, name: str, subnet: str, **options: object) -> dict:
     service = NetworkService(berth.engine)  # type: ignore[attr-defined]
     request = NetworkRequest(name=name, ipam_config=[{"subnet": subnet}], **options)
-    return service.converge(request, check_mode=False).result()["network"]
+    return converge_network(service, request)["network"]
 
 
 def sh(berth: Berth, name: str, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

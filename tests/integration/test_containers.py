@@ -18,6 +18,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.cli import BerthCli
+from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
@@ -31,17 +32,18 @@ class Berth(BerthCli):
 
 @pytest.fixture
 def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Berth]:
-    cgroups_before = set(Path("/sys/fs/cgroup").glob("*/berth-*"))  # e.g. the demo app's, left running
     tool = Berth(tmp_path)
     rootfs = make_rootfs(tmp_path_factory.mktemp("box"))
     engine = Engine.open(tool.state, tool.run)
+    made = ContainerWatch(engine.layout.containers)   # other suites' containers may come and go meanwhile
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sh"]), parse_reference(IMAGE))
     yield tool
     for record in json.loads(tool("ps", "-a", "--json").stdout or "{}"):
         tool("rm", "-f", record, check=False)
     assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"
     drop_networks(engine)
-    leftovers = set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before
+    leftovers = made.cgroups_left()
+    made.close()
     assert not leftovers, leftovers
     assert not list((tool.run / "runtime").glob("*")) if (tool.run / "runtime").exists() else True
     assert not mounts_under(tmp_path)
@@ -171,12 +173,12 @@ def test_exec_and_restore(berth: Berth) -> None:
 
 def test_health_transitions(berth: Berth) -> None:
     berth("run", "-d", "--name", "probed", "--health-cmd", "test -f /tmp/ok", "--health-interval", "0.2s",
-          "--health-retries", "2", IMAGE, "sh", "-c", "sleep 1; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 300")
+          "--health-retries", "2", IMAGE, "sh", "-c", "sleep 3; touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 300")
 
     def status() -> str:
         return (berth.inspect("probed")["state"].get("health") or {}).get("status", "")
 
-    assert status() == "starting"
+    assert status() == "starting"   # for 3 s: longer than run -d + inspect take on a loaded host
     assert wait_for(lambda: status() == "healthy", timeout=15)
     assert wait_for(lambda: status() == "unhealthy", timeout=15)
     log = berth.inspect("probed")["state"]["health"]["log"]

@@ -23,9 +23,11 @@ from ansible_collections.berth.engine.plugins.module_utils.image.models import I
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from ansible_collections.berth.engine.plugins.module_utils.layout import Layout
 from ansible_collections.berth.engine.plugins.module_utils.locking import FileLock
 from tests.support.cli import BerthCli
 from tests.support.images import push
+from tests.support.leaks import ContainerWatch
 from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -80,18 +82,17 @@ class Roots(BerthCli):
 @pytest.fixture
 def roots(tmp_path: Path) -> Iterator[Roots]:
     tool = Roots(tmp_path)
-    cgroups_before = set(Path("/sys/fs/cgroup").glob("*/berth-*"))
+    made = ContainerWatch(Layout(tool.state, tool.run).containers)   # the killed ones' ids too
     yield tool
     listed = tool.berth("ps", "-a", "--json").stdout or "{}"
-    ids = set()
     for name in json.loads(listed):
-        ids.add(json.loads(tool.berth("inspect", "--json", name).stdout)[name]["id"])
         tool.berth("rm", "-f", name)
     assert wait_for(lambda: tool.monitor_pid() is None or not _alive(tool.monitor_pid() or 0), timeout=10)
     assert not mounts_under(tmp_path)
     assert wait_for(lambda: not _processes_rooted_under(tmp_path), timeout=10), _processes_rooted_under(tmp_path)
-    ours = {str(p) for p in set(Path("/sys/fs/cgroup").glob("*/berth-*")) - cgroups_before}
-    assert not {c for c in ours if c.rpartition("berth-")[2] in ids}, "a container's cgroup was left"
+    leftovers = made.cgroups_left()
+    made.close()
+    assert not leftovers, f"a container's cgroup was left: {leftovers}"
 
 
 def test_every_point_is_covered() -> None:

@@ -25,6 +25,7 @@ def _role_vars(tmp_path: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.host_netns   # the role's apt reaches the package mirror over the host's network
 def test_host_role_converges_and_installs_a_working_cli(tmp_path: Path) -> None:
     (tmp_path / "sysctl").mkdir()
     role_vars = _role_vars(tmp_path)

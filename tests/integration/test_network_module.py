@@ -22,6 +22,7 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall, links
 from ansible_collections.berth.engine.plugins.module_utils.network.ipam import pick_subnet
+from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
 
@@ -40,7 +41,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         for record in service.store.list():
             made.add(record["bridge"])
-            service.converge(NetworkRequest(name=record["name"], state="absent", force=True), check_mode=False)
+            converge_network(service, NetworkRequest(name=record["name"], state="absent", force=True))
         subprocess.run(["ip", "link", "del", DUMMY], capture_output=True, check=False)
     assert not [bridge for bridge in made if links.bridge_exists(bridge)]
 
@@ -196,8 +197,7 @@ def _allocate(state_root: str, network: str, worker: int, count: int, queue: Any
 def test_concurrent_allocation_gives_distinct_addresses(env: dict[str, Any]) -> None:
     engine = env["engine"]
     service = NetworkService(engine)
-    service.converge(NetworkRequest(name="berthtestmany", ipam_config=[{"subnet": "10.253.50.0/24"}]),
-                     check_mode=False)
+    converge_network(service, NetworkRequest(name="berthtestmany", ipam_config=[{"subnet": "10.253.50.0/24"}]))
     ctx = multiprocessing.get_context("fork")
     queue: Any = ctx.Queue()
     root = str(engine.layout.state_root)

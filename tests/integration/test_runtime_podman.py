@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.leaks import ContainerWatch, cgroup_dirs
 from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("podman") is None or os.geteuid() != 0,
@@ -37,20 +39,26 @@ class Podman:
 
 
 @pytest.fixture(scope="module")
-def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
-    base = tmp_path_factory.mktemp("podman")
+def podman() -> Iterator[Podman]:
+    # podman refuses a runroot longer than 50 characters, which an xdist
+    # worker's temp dir (/tmp/pytest-of-root/pytest-N/popen-gwN/...) exceeds
+    base = Path(tempfile.mkdtemp(prefix="berth-podman-"))
     rootfs = make_rootfs(base / "image")
     tool = Podman(base)
     tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True).stdout
     imported = subprocess.run([*tool.prefix, "import", "-", IMAGE], input=tar, capture_output=True, check=False)
     assert imported.returncode == 0, imported.stderr
+    made = ContainerWatch(base / "storage" / "overlay-containers")   # podman's <id>/ per container
     yield tool
     tool("rm", "--all", "--force", "--time", "0")
     tool("system", "reset", "--force")
     subprocess.run(["umount", "-R", str(base / "storage")], capture_output=True, check=False)
-    leftovers = list(Path("/sys/fs/cgroup").glob("*/libpod_parent/libpod-*"))
+    names = {f"libpod-{container_id}" for container_id in made.ids()}
+    made.close()
+    leftovers = cgroup_dirs(names.__contains__)   # other suites' podman containers are not ours
     assert not leftovers, f"podman+berth left cgroups: {leftovers}"
     assert not mounts_under(base)
+    shutil.rmtree(base)
 
 
 def test_podman_run_rm(podman: Podman) -> None:

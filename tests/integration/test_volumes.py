@@ -100,7 +100,7 @@ def test_image_volume_is_anonymous_and_goes_only_when_asked(berth: Berth) -> Non
     assert other not in volumes(berth) and cache["source"] in volumes(berth)
     berth("run", "--rm", "--name", "c", IMAGE, "true")
     assert set(volumes(berth)) == {cache["source"]}, "run --rm takes its anonymous volumes along"
-    pruned, freed = VolumeService(berth.engine).prune(all_volumes=False, check_mode=False)  # type: ignore
+    pruned, freed = VolumeService(berth.engine).prune(all_volumes=False)  # type: ignore
     assert pruned == [cache["source"]] and freed > 0 and not volumes(berth)
 
 

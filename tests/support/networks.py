@@ -7,11 +7,12 @@ from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 
 
 def drop_networks(engine: Engine) -> list[str]:
+    from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
     from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
 
     service = NetworkService(engine)
     removed = []
     for record in service.store.list():
-        service.converge(NetworkRequest(name=record["name"], state="absent", force=True), check_mode=False)
+        converge_network(service, NetworkRequest(name=record["name"], state="absent", force=True))
         removed.append(record["name"])
     return removed

@@ -130,7 +130,7 @@ def recorded(directory: Path) -> list[dict[str, Any]]:
 def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, Any]]:
     """A fixture body (``yield from``): a state root with ``image`` imported from
     a busybox rootfs, for playbook tests; afterwards every container (through the module), network and volume
-    is removed, and no published port or mount may remain."""
+    is removed, and no published port, mount or container cgroup may remain."""
     from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
@@ -138,11 +138,13 @@ def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, An
     from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
     from ansible_collections.berth.engine.plugins.module_utils.network import firewall
     from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+    from tests.support.leaks import ContainerWatch
     from tests.support.networks import drop_networks
     from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
     published_before = set(firewall.Firewall().published())   # e.g. the demo app's
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
+    made = ContainerWatch(engine.layout.containers)
     import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), config, parse_reference(image))
     defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
     yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
@@ -156,3 +158,6 @@ def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, An
         VolumeService(engine).remove(record["name"])
     assert not mounts_under(tmp_path)
     assert set(firewall.Firewall().published()) <= published_before, "published ports left behind"
+    leftovers = made.cgroups_left()
+    made.close()
+    assert not leftovers, f"container cgroups left behind: {leftovers}"

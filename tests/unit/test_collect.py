@@ -1,4 +1,4 @@
-"""The mark-and-sweep (collect.py), the content hold, lock files that cleanup
+"""The mark-and-sweep (image/collect.py), the content hold, lock files that cleanup
 may unlink, and half-made container records — on a real temp store."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ansible_collections.berth.engine.plugins.module_utils import collect
+from ansible_collections.berth.engine.plugins.module_utils.containers import removal
 from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
 from ansible_collections.berth.engine.plugins.module_utils.digest import chain_ids, sha256_digest
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.image import collect
 from ansible_collections.berth.engine.plugins.module_utils.image.records import ImageRecord, LayerRecord
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.locking import FileLock
@@ -152,7 +153,7 @@ def test_half_made_container_of_a_dead_creator_is_removed(engine: Engine) -> Non
         record = store.add(txn, "half", {"config": {}, "state": {"status": "created"}}, creating=True)
     store.make_directory(record["id"])
     (store.directory(record["id"]) / "bundle" / "config.json").write_text("{}")
-    assert store.remove_half_made() == []                    # its creator (this process) is alive
+    assert removal.remove_half_made(engine) == []   # its creator (this process) is alive
     dead = _dead_process_mark()
     with store.meta.transaction() as txn:
         txn.put(record["id"], {**txn.get(record["id"]), "creating": dead})
@@ -169,7 +170,7 @@ def test_finished_container_drops_its_marker(engine: Engine) -> None:
         record = store.add(txn, "whole", {"config": {}, "state": {"status": "created"}}, creating=True)
     assert "creating" not in store.finish_creating(record["id"])
     assert list(store.creating_dir.iterdir()) == []
-    assert store.remove_half_made() == []
+    assert removal.remove_half_made(engine) == []
     assert store.meta.find(record["id"]) is not None
 
 

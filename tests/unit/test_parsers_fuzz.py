@@ -23,10 +23,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.berth.engine.plugins.module_utils import bundle_host, digest, metadata
+from ansible_collections.berth.engine.plugins.module_utils import digest, metadata, units
 from ansible_collections.berth.engine.plugins.module_utils.cgroups import base as cgroup_base
-from ansible_collections.berth.engine.plugins.module_utils.cgroups import units
-from ansible_collections.berth.engine.plugins.module_utils.containers import envfile, health, limits, options, policy
+from ansible_collections.berth.engine.plugins.module_utils.containers import (
+    bundle_host,
+    envfile,
+    health,
+    limits,
+    options,
+    policy,
+)
 from ansible_collections.berth.engine.plugins.module_utils.containers import store as container_store
 from ansible_collections.berth.engine.plugins.module_utils.containers.options import _log_options
 from ansible_collections.berth.engine.plugins.module_utils.errors import BerthError

@@ -13,10 +13,15 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils import bundle_host, digest
-from ansible_collections.berth.engine.plugins.module_utils.cgroups import units
+from ansible_collections.berth.engine.plugins.module_utils import digest, units
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import Resources
-from ansible_collections.berth.engine.plugins.module_utils.containers import envfile, health, options, policy
+from ansible_collections.berth.engine.plugins.module_utils.containers import (
+    bundle_host,
+    envfile,
+    health,
+    options,
+    policy,
+)
 from ansible_collections.berth.engine.plugins.module_utils.containers.options import _log_options
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference

@@ -26,10 +26,16 @@ from ansible_collections.berth.engine.plugins.module_utils.syscalls import (
     Syscalls,
     syscall_error,
 )
-from ansible_collections.berth.engine.plugins.module_utils.syscalls_fake import Call, RecordingSyscalls
+from ansible_collections.berth.engine.plugins.module_utils.syscalls_fake import (
+    RLIM_INFINITY,
+    Call,
+    Execed,
+    RecordingSyscalls,
+)
 
 PROTOCOL_METHODS = {"unshare", "setns", "mount", "umount2", "pivot_root", "sethostname", "setdomainname",
-                    "prctl", "mknod", "chroot"}
+                    "prctl", "mknod", "chroot", "chdir", "fchdir", "setsid", "setgroups", "setresgid", "setresuid",
+                    "capset", "getrlimit", "setrlimit", "seccomp_filter", "execve"}
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
@@ -69,7 +75,8 @@ def test_every_protocol_method_is_recorded_and_touches_nothing(monkeypatch: pyte
         raise AssertionError("the fake touched the host")
 
     monkeypatch.setattr(ctypes, "CDLL", refuse)
-    for name in ("mknod", "chroot", "mount", "unshare", "setns", "sethostname"):
+    for name in ("mknod", "chroot", "mount", "unshare", "setns", "sethostname", "chdir", "fchdir", "setsid",
+                 "setgroups", "setresgid", "setresuid", "execve"):
         monkeypatch.setattr(os, name, refuse, raising=False)
 
     fake = RecordingSyscalls()
@@ -83,10 +90,48 @@ def test_every_protocol_method_is_recorded_and_touches_nothing(monkeypatch: pyte
     assert fake.prctl(PR_SET_NO_NEW_PRIVS, 1) == 0
     fake.mknod("/dev/null", 0o20666, os.makedev(1, 3))
     fake.chroot("/new")
+    fake.chdir(Path("/w"))
+    fake.fchdir(5)
+    fake.setsid()
+    fake.setgroups([10, 20])
+    fake.setresgid(1, 1, 1)
+    fake.setresuid(2, 2, 2)
+    fake.capset(1 << 5, 1 << 5, 0)
+    assert fake.getrlimit(7) == (RLIM_INFINITY, RLIM_INFINITY)
+    fake.setrlimit(7, 100, 200)
+    assert fake.getrlimit(7) == (100, 200), "the fake keeps what was set, as the kernel does"
+    fake.seccomp_filter(b"\0" * 8)
+    with pytest.raises(Execed) as execed:
+        fake.execve(Path("/bin/sh"), ["sh", "-c", "true"], {"PATH": "/bin"})
 
     assert set(fake.names()) == PROTOCOL_METHODS
+    assert execed.value.call == Call("execve", ("/bin/sh", ("sh", "-c", "true"), {"PATH": "/bin"}))
+    assert fake.calls[-1] == execed.value.call
+    assert fake.last("setgroups") == Call("setgroups", ((10, 20),))
+    assert fake.last("chdir") == Call("chdir", ("/w",))
     assert fake.last("setns") == Call("setns", (3, 0))
     assert fake.last("prctl") == Call("prctl", (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+
+
+def test_execve_is_not_caught_by_the_runtimes_exception_handlers() -> None:
+    fake = RecordingSyscalls()
+    try:
+        fake.execve("/bin/true", ["true"], {})
+    except Exception:  # the point: a plain handler must not stop it
+        pytest.fail("Execed must pass through `except Exception`")
+    except Execed:
+        pass
+
+
+def test_a_scripted_execve_failure_raises_like_the_kernel() -> None:
+    fake = RecordingSyscalls().fail_on("execve", errno.ENOENT)
+    with pytest.raises(SystemCallError) as info:
+        fake.execve("/missing", ["missing"], {})
+    assert info.value.errno == errno.ENOENT and "interpreter" in (info.value.hint or "")
+
+
+def test_capset_errors_show_masks_in_hex() -> None:
+    assert "capset(0x20, 0x20, 0x0)" in str(syscall_error("capset", errno.EPERM, (32, 32, 0)))
 
 
 def test_prctl_returns_the_scripted_result() -> None:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the cgroup and runtime tests inside a pure cgroup-v2 kernel (qemu, software
-# CPU), as most users' hosts are: unit tests on the fake cgroupfs, the real-kernel
-# driver tests, and berth-runtime (cgroup2 mounts, cgroup.freeze, v2 limits,
-# side by side with runc). The playbook test is skipped there (ansible-playbook start-up
+# CPU), as most users' hosts are: the cgroup conformance suite on the fake v1, v2
+# and hybrid trees (tests/unit/cgroups) and the same suite on this real kernel
+# (tests/integration/test_cgroup_real.py), and berth-runtime (cgroup2 mounts,
+# cgroup.freeze, v2 limits, side by side with runc). The playbook test is skipped there (ansible-playbook start-up
 # costs minutes under TCG); the module's code path is the same service.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -1,32 +1,47 @@
-"""What every cgroup driver offers, and the writes it plans.
+"""What a driver hands back: the writes it plans and the stats it reads.
 
 A ``Write`` is one value for one file, plus how to compare it with what the
 kernel reports back (the kernel rounds memory to pages, lists CPUs as ranges,
 spells "unlimited" its own way), so planning can skip writes that would
 change nothing — the basis of idempotency and of an honest check mode.
+
+The manager every caller uses (engine, runtime, the ``cgroup`` module) is
+``base.BaseManager`` with its v1 and v2 drivers. Plain classes, not
+dataclasses: berth-runtime imports these when a bundle sets limits, and
+``dataclasses`` costs it ~10 ms of start-up.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from ..units import expand_cpuset
 
-from .units import expand_cpuset
-
-if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
-    from .resources import Resources
-
-Compare = Literal["exact", "pages", "cpuset", "device_line", "io_max"]
 V1_UNLIMITED = 9223372036854771712  # what v1 memory files report for -1
 PAGE = 4096
+COMPARES = ("exact", "pages", "cpuset", "device_line", "io_max")
 
 
-@dataclass(frozen=True)
 class Write:
-    controller: str
-    file: str
-    value: str
-    compare: Compare = "exact"
+    __slots__ = ("compare", "controller", "file", "value")
+
+    def __init__(self, controller: str, file: str, value: str, compare: str = "exact") -> None:
+        if compare not in COMPARES:
+            raise ValueError(f"unknown comparison {compare!r}")
+        self.controller = controller
+        self.file = file
+        self.value = value
+        self.compare = compare
+
+    def _key(self) -> tuple[str, str, str, str]:
+        return (self.controller, self.file, self.value, self.compare)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Write) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Write({self.controller!r}, {self.file!r}, {self.value!r}, {self.compare!r})"
 
     def as_dict(self) -> dict[str, str]:
         return {"controller": self.controller, "file": self.file, "value": self.value}
@@ -60,35 +75,24 @@ def _pages(text: str) -> int:
     return int(text) // PAGE * PAGE
 
 
-@dataclass
 class Stats:
-    memory_usage: int | None = None
-    memory_limit: int | None = None
-    cpu_usage_ns: int | None = None
-    pids_current: int | None = None
-    oom_kills: int | None = None
-    frozen: bool = False
-    extra: dict[str, int] = field(default_factory=dict)
+    """What a cgroup uses now (None: the controller is not there to ask)."""
+
+    FIELDS = ("memory_usage", "memory_limit", "cpu_usage_ns", "pids_current", "oom_kills", "frozen")
+    __slots__ = FIELDS
+
+    def __init__(self, memory_usage: int | None = None, memory_limit: int | None = None,
+                 cpu_usage_ns: int | None = None, pids_current: int | None = None, oom_kills: int | None = None,
+                 frozen: bool = False) -> None:
+        self.memory_usage = memory_usage
+        self.memory_limit = memory_limit
+        self.cpu_usage_ns = cpu_usage_ns
+        self.pids_current = pids_current
+        self.oom_kills = oom_kills
+        self.frozen = frozen
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.FIELDS}
 
-
-class CgroupManager(Protocol):
-    """One cgroup, on whichever hierarchy (v1 or v2) the host has."""
-
-    path: str
-    version: str
-
-    def exists(self) -> bool: ...
-    def create(self, controllers: set[str] | None = None) -> None: ...
-    def plan(self, resources: Resources) -> list[Write]: ...
-    def apply(self, resources: Resources) -> list[Write]: ...
-    def read(self, writes: list[Write]) -> dict[str, str | None]: ...
-    def add_process(self, pid: int) -> None: ...
-    def processes(self) -> list[int]: ...
-    def freeze(self) -> None: ...
-    def thaw(self) -> None: ...
-    def frozen(self) -> bool: ...
-    def stats(self) -> Stats: ...
-    def remove(self) -> None: ...
+    def __repr__(self) -> str:
+        return f"Stats({self.as_dict()})"

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
-from typing import Any
 
 from ..errors import InvalidInput
 from .spec import ContainerSpec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the fast lane's start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 # (flags, option row, how the flag's text becomes the option's value)
 #   str: as is · int: a number · append: a list · pairs: KEY=VALUE list -> dict · flag: store_true
@@ -64,13 +66,13 @@ FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 _APPENDED = ("env", "append", "pairs", "mount", "rate")
 
 
-@dataclass(frozen=True)
 class RunRequest:
     """A parsed ``run``/``create``: the container's name and spec, and how to run it."""
 
-    name: str
-    spec: ContainerSpec
-    detach: bool = True
+    __slots__ = ("detach", "name", "spec")
+
+    def __init__(self, name: str, spec: ContainerSpec, detach: bool = True) -> None:
+        self.name, self.spec, self.detach = name, spec, detach
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, run: bool) -> None:

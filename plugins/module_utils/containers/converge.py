@@ -20,7 +20,7 @@ from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..image.store import ImageStore
 from ..plan import Plan
-from . import mounting, networking, steps
+from . import mounting, netwishes, networking, steps
 from . import options as table
 from .record import ContainerRecord
 from .service import ContainerService, bundle_request
@@ -184,7 +184,7 @@ def _merged_spec(actual: ContainerSpec, desired: ContainerSpec, stated: dict[str
 
 def _missing_networks(service: ContainerService, spec: ContainerSpec, plan: Plan) -> None:
     """In check mode a network an earlier task would create is planned for, not an error."""
-    wishes = networking.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
+    wishes = netwishes.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
                                spec.publish_all_ports)
     missing = networking.missing_networks(service.engine, wishes)
     if missing and service.engine.read_only:

@@ -7,27 +7,37 @@ monitor has it imported already, so:
 - ``early_monitor``: a verb that will need the monitor (run, create, start,
   restore) starts it *first*, when none runs, so its imports overlap the
   CLI's own instead of following them (two cores, half the wait);
-- ``via_monitor``: `run -d` and `create` are handed to a running monitor as
-  argv, which parses them with the same parser, creates and starts the
-  container in-process and answers with the CLI's output. Anything else (an
-  attached run, another state root, bad usage) falls back to the full CLI.
+- ``via_monitor``: `run` and `create` are parsed here into a ``ContainerSpec``
+  (cliargs.py, the same rows as the full CLI) and handed to a running monitor
+  as a ``Create`` request (protocol.py), which creates and starts the
+  container in-process. An attached `run` then follows the log here until a
+  ``Wait`` answers, and removes the container with ``--rm``. Anything else
+  (no monitor, bad usage, an error while parsing) takes the full CLI, which
+  reports it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .monitor_client import MonitorClient
 
 SPAWNING_VERBS = ("run", "create", "start", "restore")
 HANDED_VERBS = ("run", "create")
 GLOBAL_VALUES = ("--state-root", "--run-root")
+DEFAULT_ROOTS = {"--state-root": "/var/lib/berth", "--run-root": "/run/berth"}   # layout.py's defaults
+FOLLOW_POLL = 0.05   # seconds between reads of an attached run's log
 
 
 def split(argv: list[str]) -> tuple[dict[str, str], str | None]:
     """The global options' values and the verb."""
-    found = {"--state-root": "/var/lib/berth", "--run-root": "/run/berth"}
+    found = dict(DEFAULT_ROOTS)
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -43,42 +53,19 @@ def split(argv: list[str]) -> tuple[dict[str, str], str | None]:
     return found, None
 
 
-def _connectable(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
-    return True
+def _client(roots: dict[str, str]) -> MonitorClient:
+    from .monitor_client import MonitorClient
 
-
-SPAWNED: set[str] = set()   # run roots whose monitor this process started (the engine then waits, not spawns)
+    return MonitorClient(roots["--state-root"], roots["--run-root"])
 
 
 def early_monitor(argv: list[str], launcher: list[str]) -> None:
     roots, verb = split(argv)
-    run_root = roots["--run-root"]
-    if verb not in SPAWNING_VERBS or not os.path.isdir(run_root) or _connectable(f"{run_root}/monitor.sock"):
+    if verb not in SPAWNING_VERBS or not os.path.isdir(roots["--run-root"]):
         return
-    import subprocess
-
-    with open(f"{run_root}/monitor.log", "ab") as log:
-        subprocess.Popen([*launcher, "--state-root", roots["--state-root"], "--run-root", run_root, "monitor"],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                         cwd="/")
-    SPAWNED.add(os.path.abspath(run_root))
-
-
-def wait_for_monitor(run_root: str, timeout: float = 10.0) -> bool:
-    """Until the monitor this process started answers (False: it did not)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _connectable(f"{run_root}/monitor.sock"):
-            return True
-        time.sleep(0.002)
-    return False
+    client = _client(roots)
+    if not client.connectable():
+        client.spawn_early(launcher)
 
 
 def via_monitor(argv: list[str]) -> int | None:
@@ -86,69 +73,113 @@ def via_monitor(argv: list[str]) -> int | None:
     roots, verb = split(argv)
     if verb not in HANDED_VERBS:
         return None
-    sock = f"{roots['--run-root']}/monitor.sock"
-    if os.path.abspath(roots["--run-root"]) in SPAWNED and not wait_for_monitor(roots["--run-root"]):
+    from .monitor_client import SPAWNED
+
+    client = _client(roots)
+    spawned = client.run_root in SPAWNED
+    if not spawned and not client.connectable():
         return None
+    parsed = _parse(argv)   # meanwhile a monitor spawned by early_monitor starts
+    if parsed is None or (spawned and not client.wait_connectable()):
+        return None
+    args, wanted, stated = parsed
+    attached = verb == "run" and not wanted.detach
+    remove_after = attached and wanted.spec.auto_remove   # here, once the output is read, not by the monitor
+    spec = wanted.spec.with_changes(auto_remove=False) if remove_after else wanted.spec
+    from ..errors import BerthError
+    from .protocol import Create, Error
+
+    request = Create(name=wanted.name, spec=spec.to_dict(), state_root=client.state_root, start=verb == "run",
+                     stated=stated)
     try:
-        reply = _ask(sock, {"op": "cli", "argv": argv})
-    except OSError:
+        created = client.call(request)
+    except (OSError, BerthError):   # gone, or a monitor of another version: the full CLI says what it is
         return None
-    if reply.get("fallback"):
-        return None
-    if not reply.get("ok"):
-        return _failed(reply)
-    if reply.get("attached"):
-        return _attached(sock, reply)
-    sys.stdout.write(reply["text"])
+    if isinstance(created, Error):
+        return _failed(created)
+    if attached:
+        return _attached(client, created, remove_after)
+    sys.stdout.write(_render({"id": created.id}, args.json))
     return 0
 
 
-def _ask(sock: str, request: dict) -> dict:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.connect(sock)
-        conn.sendall(json.dumps(request).encode() + b"\n")
-        return _answer(conn)
+def _parse(argv: list[str]) -> tuple[Any, Any, list[str]] | None:
+    """(arguments, cliargs.RunRequest, the stated options' names); None when
+    the full CLI should say what is wrong."""
+    import argparse
+
+    from ..errors import BerthError
+    from .cliargs import add_arguments, request, stated_options
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:   # usage errors: the full CLI prints them
+            raise _Usage(message)
+
+    parser = Parser(prog="berth", add_help=False)
+    for name, default in DEFAULT_ROOTS.items():
+        parser.add_argument(name, default=default)
+    parser.add_argument("--json", action="store_true")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for verb in HANDED_VERBS:
+        add_arguments(sub.add_parser(verb, parents=[common], add_help=False), run=verb == "run")
+    try:
+        args = parser.parse_args(argv)
+        return args, request(args), sorted(stated_options(args))
+    except (_Usage, BerthError):
+        return None
 
 
-def _answer(conn: socket.socket) -> dict:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise ConnectionResetError("the monitor closed the connection")
-        data += chunk
-    return json.loads(data)
+class _Usage(Exception):
+    pass
 
 
-def _failed(reply: dict) -> int:
-    error = reply.get("error") or {}
-    sys.stderr.write(f"berth: {error.get('kind', 'invalid_state')}: {error.get('text') or error.get('message')}\n")
+def _render(result: dict[str, Any], as_json: bool) -> str:
+    """As cli.render prints a flat result."""
+    if as_json:
+        return json.dumps(result, indent=2, sort_keys=True) + "\n"
+    return "".join(f"{key}: {value}\n" for key, value in result.items())
+
+
+def _failed(error: Any) -> int:
+    sys.stderr.write(f"berth: {error.kind}: {error.exception()}\n")
     return 1
 
 
-def _attached(sock: str, started: dict) -> int:
+def _attached(client: MonitorClient, created: Any, remove_after: bool) -> int:
     """An attached `run`: the output as the log receives it, until the
     container exits; its exit code; removed afterwards with --rm."""
-    import select
     from pathlib import Path
 
     from .logs import Follower
+    from .protocol import Error, Remove, Wait
 
-    follower = Follower(Path(started["log"]))
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.connect(sock)
-        conn.sendall(json.dumps({"op": "wait", "id": started["id"]}).encode() + b"\n")
-        while not select.select([conn], [], [], 0.05)[0]:
-            _write(follower.poll())
-        outcome = _answer(conn)
+    follower = Follower(Path(created.log))
+    try:
+        outcome = client.call(Wait(id=created.id), timeout=10**7, poll=FOLLOW_POLL,
+                              between=lambda: _write(follower.poll()))
+    except OSError:
+        outcome = _gone(client)
     _write(follower.poll())   # the monitor wrote all output before it answered
     follower.close()
-    if started.get("rm"):
-        removed = _ask(sock, {"op": "remove", "id": started["id"]})
-        if not removed.get("ok"):
+    if isinstance(outcome, Error):
+        return _failed(outcome)
+    if remove_after:
+        try:
+            removed = client.call(Remove(id=created.id, volumes=True))
+        except OSError:
+            removed = _gone(client)
+        if isinstance(removed, Error):
             return _failed(removed)
-    code = outcome.get("exit_code")
-    return int(code) if code is not None else 0
+    return int(outcome.exit_code) if outcome.exit_code is not None else 0
+
+
+def _gone(client: MonitorClient) -> Any:
+    from .protocol import Error
+
+    return Error(kind="invalid_state", message="the container monitor stopped answering",
+                 hint=f"see {client.run_root}/monitor.log")
 
 
 def _write(entries: list[dict]) -> None:

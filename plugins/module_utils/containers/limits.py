@@ -1,10 +1,17 @@
-"""A container's resource limits through the cgroup drivers (v1, v2, hybrid):
+"""A container's resource limits through the cgroup core (v1, v2, hybrid):
 applied by the monitor before the container's process runs, and in place on a
-running container, like `docker update`. Stats come from the same manager."""
+running container, like `docker update`. Stats come from the same manager.
+
+Standard library only: the limits are checked by ``cgroups.resources``, the
+same type berth-runtime and the ``cgroup`` module use. The cgroup core is
+imported when a function needs it (the CLI's fast lane imports this module).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def cgroup_path(container_id: str, parent: str | None = None) -> str:
@@ -22,11 +29,10 @@ def of(record: dict[str, Any]) -> str:
 
 
 def validate(raw: dict[str, Any]) -> Any:
-    """Docker units checked and parsed; errors name the option."""
+    """Docker units parsed and ranges checked; an InvalidInput names the option."""
     from ..cgroups.resources import Resources
-    from ..module_glue import validate as validate_model
 
-    return validate_model(Resources, raw)
+    return Resources(**raw)
 
 
 def apply(path: str, raw: dict[str, Any]) -> list[dict[str, str]]:

@@ -1,501 +1,512 @@
 """The monitor: one process per run root that keeps containers' stdio, reaps
-their inits, records exit codes, applies restart policies and stops them.
+their inits, records exit codes, applies restart policies, runs healthchecks,
+stops and pauses them.
 
 Why one per host and not one per container (conmon's design): a Python
 process costs ~10 MB; shared by N containers it costs 10/N MB each, and it
 runs the runtime in-process (no interpreter start per create/start). It is
 a child subreaper, and the runtime is called from it, so every container's
 init is re-parented to it and it reads their exit status. It is started on
-demand (``ensure_running``) and exits once nothing is left to watch, so no
+demand (monitor_client.py) and exits once nothing is left to watch, so no
 daemon outlives its containers. If it is killed, containers keep running;
 the records are corrected from the runtime's state (``service.refresh``) and
 the next monitor watches them again through pidfds (exit codes then unknown).
 
-Protocol: one JSON object per line on ``<run_root>/monitor.sock``:
-``{"op": "start"|"stop"|"ping", "id": ..., "signal": 15, "timeout": 10}`` →
-``{"ok": true, ...}`` or ``{"ok": false, "error": {kind, message, field, hint}}``.
+Requests and replies are the typed messages of protocol.py, one JSON line
+each on ``<run_root>/monitor.sock``. Per container it keeps one ``Watch``
+(watch.py). What it does to the kernel and the store goes through its host
+(monitor_host.py), and its timers read an injected clock, so the restart,
+health and stop logic runs in unit tests against a fake host and a fake
+clock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import selectors
 import signal
 import socket
+import sys
 import time
 from typing import Any
 
-from ..crashpoint import crash_point
-from ..engine import Engine
-from ..errors import BerthError, InvalidState
-from ..runtime import container as runtime
-from ..runtime.state import start_time
-from . import health, limits, mounting, networking, policy
+from .. import lifecycle as lc
+from ..errors import BerthError, InvalidInput, InvalidState, NotFound
+from . import health, policy, protocol
 from .logs import LogWriter
-from .store import ContainerStore, now
+from .store import now
+from .watch import Facts, Probe, Stopping, SystemClock, Watch
 
 PR_SET_CHILD_SUBREAPER = 36
-IDLE_EXIT = 0.5  # seconds with nothing to watch before the monitor exits
+IDLE_EXIT = 0.5      # seconds with nothing to watch before the monitor exits
+KILL_RETRY = 30.0    # seconds between SIGKILLs of a container that does not die
+DRAIN_WAIT = 1.0     # seconds to read what an exited container's pipes still hold
+MAX_REQUEST = 1 << 20
 
 
 class Monitor:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.store = ContainerStore(engine)
-        self.run_root = engine.layout.run_root
+    def __init__(self, host: Any, clock: Any = None) -> None:
+        self.host = host
+        self.clock = clock or SystemClock()
         self.sel = selectors.DefaultSelector()
-        self.inits: dict[int, str] = {}            # init pid -> container id
-        self.adopted: dict[int, str] = {}          # pidfd -> id (running before this monitor)
-        self.logs: dict[str, LogWriter] = {}
-        self.started: dict[str, float] = {}
-        self.backoff: dict[str, float] = {}
-        self.restart_at: dict[str, float] = {}
-        self.stops: dict[str, tuple[float, list[socket.socket]]] = {}   # id -> (SIGKILL deadline, waiters)
-        self.waiters: dict[str, list[socket.socket]] = {}              # id -> clients waiting for its exit
-        self.next_probe: dict[str, float] = {}                           # id -> when its healthcheck runs next
-        self.probes: dict[int, dict[str, Any]] = {}                      # probe pid -> what it checks
-        self.idle_since = time.monotonic()
-        self.network: networking.Networking | None = None
+        self.watches: dict[str, Watch] = {}
+        self.clients = 0
+        self.idle_since = self.clock.monotonic()
+        self._handlers = {protocol.Ping: self._ping, protocol.Start: self._start, protocol.Stop: self._stop,
+                          protocol.Wait: self._wait, protocol.Pause: self._pause, protocol.Unpause: self._pause,
+                          protocol.Remove: self._remove, protocol.Create: self._create}
 
     # -- the loop ------------------------------------------------------------------
-    def serve(self) -> None:
+    def serve(self, path: str) -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        path = self.run_root / "monitor.sock"
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(path))
-        path.chmod(0o600)
+        server.bind(path)
+        os.chmod(path, 0o600)
         server.listen(64)
         self.sel.register(server, selectors.EVENT_READ, ("accept", None))
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGCHLD, lambda *_args: None)
         self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
-        self._adopt_running()
+        self.adopt_running()
         try:
-            while not self._idle():
-                for key, _mask in self.sel.select(self._timeout()):
-                    self._dispatch(key)
-                self._reap()
-                self._timers()
+            while not self.idle():
+                self.step(self._timeout())
         finally:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
             server.close()
 
-    def _idle(self) -> bool:
-        busy = (self.inits or self.adopted or self.restart_at or self.stops or self.waiters
-                or len(self.sel.get_map()) > 2)
-        if busy:
-            self.idle_since = time.monotonic()
+    def step(self, wait: float) -> None:
+        """One turn: what is readable, then exits, then timers."""
+        for key, _mask in self.sel.select(wait):
+            self._guarded(self._dispatch, key)
+        for pid, code in self.host.reaped():
+            self._guarded(self.child_exited, pid, code)
+        self._guarded(self.timers)
+        for watch in list(self.watches.values()):
+            self._forget(watch)   # those with nothing left to do (a log pipe that reached EOF late)
+
+    def _guarded(self, action: Any, *args: Any) -> None:
+        """One container's failure is logged, not fatal: the monitor pumps
+        every container's output, and a dead reader would SIGPIPE them all."""
+        try:
+            action(*args)
+        except (BerthError, OSError, KeyError, TypeError, ValueError) as err:
+            sys.stderr.write(f"berth monitor: {getattr(action, '__name__', action)}: {err!r}\n")
+
+    def idle(self) -> bool:
+        if self.clients or any(watch.busy for watch in self.watches.values()):
+            self.idle_since = self.clock.monotonic()
             return False
-        return time.monotonic() - self.idle_since > IDLE_EXIT
+        return self.clock.monotonic() - self.idle_since > IDLE_EXIT
 
     def _timeout(self) -> float:
-        deadlines = (list(self.restart_at.values()) + [deadline for deadline, _waiters in self.stops.values()]
-                     + list(self.next_probe.values()) + [probe["deadline"] for probe in self.probes.values()])
-        soonest = min(deadlines, default=time.monotonic() + IDLE_EXIT) - time.monotonic()
-        return max(0.0, min(soonest, IDLE_EXIT))
+        clock = self.clock.monotonic()
+        deadlines = [when for watch in self.watches.values() for when in watch.deadlines()]
+        return max(0.0, min(min(deadlines, default=clock + IDLE_EXIT) - clock, IDLE_EXIT))
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         kind, data = key.data
         if kind == "accept":
             conn, _addr = key.fileobj.accept()  # type: ignore[union-attr]
             self.sel.register(conn, selectors.EVENT_READ, ("client", bytearray()))
+            self.clients += 1
         elif kind == "wake":
             os.read(key.fd, 4096)
         elif kind == "client":
             self._client(key.fileobj, data)  # type: ignore[arg-type]
         elif kind == "log":
-            self._pump(key.fd, *data)
+            self.pump(key.fd, *data)
         elif kind == "pidfd":
-            self._adopted_exit(key.fd)
+            self._adopted_exit(data)
         elif kind == "probe":
-            self._probe_output(key.fd, data)
+            self._probe_output(data)
 
     def _client(self, conn: socket.socket, buffer: bytearray) -> None:
-        chunk = conn.recv(65536)
-        if not chunk:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            chunk = b""
+        if not chunk or len(buffer) > MAX_REQUEST:
             self.sel.unregister(conn)
+            self.clients -= 1
             conn.close()
             return
         buffer.extend(chunk)
         while b"\n" in buffer:
             line, _sep, rest = bytes(buffer).partition(b"\n")
             buffer[:] = rest
-            try:
-                request = json.loads(line)
-            except ValueError:
-                _reply(conn, {"ok": False, "error": {"kind": "invalid_input", "message": "not a JSON request"}})
-                continue
-            self._request(conn, request)
+            self.handle_line(line, _answerer(conn))
 
-    def _request(self, conn: socket.socket, request: dict[str, Any]) -> None:
+    # -- requests ----------------------------------------------------------------------
+    def handle_line(self, line: bytes, answer: Any) -> None:
+        """One request line; ``answer`` gets its reply, now or (Wait, Stop) once the container exits."""
         try:
-            op = request.get("op")
-            if op == "start":
-                _reply(conn, {"ok": True, "pid": self.start(request["id"])})
-            elif op == "stop":
-                self.stop(conn, request["id"], int(request.get("signal", 15)), float(request.get("timeout", 10)))
-            elif op == "wait":
-                self.wait(conn, request["id"])
-            elif op == "cli":
-                from .cli import in_monitor
+            request = protocol.decode(line)
+        except InvalidInput as err:
+            answer(protocol.Error.of(err))   # an unknown op is an error, never "ok"
+            return
+        self.request(request, answer)
 
-                _reply(conn, in_monitor(self.engine, self.start, list(request["argv"])))
-            elif op == "remove":   # the fast lane's `run --rm`, after the client read the output
-                from .service import ContainerService
-
-                ContainerService(self.engine).remove(request["id"], force=True, volumes=True)
-                _reply(conn, {"ok": True})
-            else:
-                _reply(conn, {"ok": True, "pid": os.getpid()})
+    def request(self, request: Any, answer: Any) -> None:
+        try:
+            self._handlers[type(request)](request, answer)
         except BerthError as err:
-            _reply(conn, {"ok": False, "error": {**err.as_dict(), "text": str(err)}})
+            answer(protocol.Error.of(err))
         except (OSError, KeyError, TypeError, ValueError) as err:
             # one bad request must not take down the monitor of every container
-            _reply(conn, {"ok": False, "error": {"kind": "invalid_state", "message": f"monitor: {err!r}"}})
+            answer(protocol.Error(kind=InvalidState.kind, message=f"monitor: {err!r}"))
 
-    def _networking(self) -> networking.Networking:
-        """One for the monitor's life (it caches realized networks and parsed records)."""
-        if self.network is None:
-            self.network = networking.Networking(self.engine)
-        return self.network
+    def _ping(self, _request: protocol.Ping, answer: Any) -> None:
+        answer(protocol.Pong(pid=os.getpid()))
+
+    def _start(self, request: protocol.Start, answer: Any) -> None:
+        answer(protocol.Started(pid=self.start(request.id)))
+
+    def _create(self, request: protocol.Create, answer: Any) -> None:
+        if not self.host.serves(request.state_root):
+            raise InvalidState(f"this run root's monitor serves another state root than {request.state_root}",
+                               field="state_root", hint="give each state root its own run root")
+        container_id = self.host.create(request.name, request.spec, request.stated)
+        if request.start:
+            self.start(container_id)
+        answer(protocol.Created(id=container_id, log=str(self.host.log_path(container_id))))
+
+    def _remove(self, request: protocol.Remove, answer: Any) -> None:
+        """The fast lane's attached `run --rm`, once it read the output. A
+        live container is refused: stopping it needs this loop, so the
+        caller stops it first."""
+        facts = self.host.get(request.id)
+        watch = self.watches.get(request.id)
+        if watch is not None and (watch.live or watch.restart_at is not None):
+            lc.require(facts.state, lc.REMOVE, facts.name)
+        elif lc.is_active(facts.state):
+            self.host.set_state(request.id, status=lc.EXITED, pid=0)   # no process behind it: a stale record
+        self.host.remove(request.id, volumes=request.volumes)
+        if watch is not None:
+            self._forget(watch, force=True)
+        answer(protocol.Ok())
 
     # -- starting --------------------------------------------------------------------
     def start(self, container_id: str) -> int:
-        record = self.store.meta.get(container_id)
-        if any(cid == container_id for cid in self.inits.values()):
-            return int(record["state"]["pid"])
-        config = record["config"]
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        root = str(self.store.runtime_root)
-        bundle = str(self.store.directory(container_id) / "bundle")
-        with contextlib.suppress(BerthError):
-            runtime.delete(root, container_id, force=True)   # leftovers of a crash
-        mounting.before_start(self.engine, config)
-        if str(config.get("network_mode")).startswith("container:"):
-            self._networking().prepare_bundle(record)
+        """Start the container now (a pending restart too); its init's pid."""
+        facts = self.host.get(container_id)
+        watch = self.watches.get(container_id)
+        if watch is not None and watch.live:
+            return watch.pid
+        lc.require(facts.state, lc.START, facts.name)
+        watch = watch or self.watches.setdefault(container_id, Watch(container_id))
+        watch.restart_at = None
         try:
-            with _stdio(out_w, err_w):
-                created = runtime.create(root, container_id, bundle, runtime.Options(log=_ignore))
+            self._launch(watch, facts)
         except BaseException:
-            os.close(out_r)
-            os.close(err_r)
+            self._forget(watch)
             raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        crash_point("monitor.start.created")
-        pid = created["pid"]
-        self.inits[pid] = container_id
-        writer = self.logs.get(container_id) or LogWriter(self.store.log_path(container_id),
-                                                          config.get("log_max_size", 0),
-                                                          config.get("log_max_file", 1))
-        self.logs[container_id] = writer
-        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
-            os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ, ("log", (container_id, stream)))
-        try:
-            limits.apply(limits.of(record), config.get("resources") or {})
-            attached = self._networking().attach(record, pid) if _networked(config) else {}
-        except BaseException:
-            self.inits.pop(pid, None)
-            runtime.delete(root, container_id, force=True)
-            raise
-        crash_point("monitor.start.attached")
-        runtime.start(root, container_id)
-        crash_point("monitor.start.released")
-        self.started[container_id] = time.monotonic()
-        health = {"status": "starting", "failing_streak": 0, "log": []} if config.get("healthcheck") else None
-        self.store.update_state(container_id, status="running", pid=pid, started_at=now(), finished_at=None,
-                                exit_code=None, oom_killed=False, stopped_by_user=False, error=None, health=health,
-                                paused=False, networks=attached.get("networks", {}), ports=attached.get("ports", []),
-                                pid_start=start_time(pid))
-        if health is not None:
-            self.next_probe[container_id] = time.monotonic() + config["healthcheck"]["interval"]
-        return pid
+        return watch.pid
 
-    def _pump(self, fd: int, container_id: str, stream: str) -> None:
+    def _launch(self, watch: Watch, facts: Facts) -> None:
+        launched = self.host.launch(facts)
+        clock = self.clock.monotonic()
+        watch.pid, watch.pidfd, watch.started = launched.pid, None, clock
+        if watch.log is None:
+            watch.log = LogWriter(self.host.log_path(watch.id), facts.log_max_size, facts.log_max_file)
+        for fd, stream in ((launched.stdout, "stdout"), (launched.stderr, "stderr")):
+            os.set_blocking(fd, False)
+            watch.stdio[fd] = stream
+            self.sel.register(fd, selectors.EVENT_READ, ("log", (watch, stream)))
+        probed = facts.healthcheck if health.probe_argv(facts.healthcheck) else None
+        self.host.set_state(watch.id, status=lc.RUNNING, pid=launched.pid, started_at=now(), finished_at=None,
+                            exit_code=None, oom_killed=False, stopped_by_user=False, error=None, paused=False,
+                            health={"status": "starting", "failing_streak": 0, "log": []} if probed else None,
+                            networks=launched.networks, ports=launched.ports, pid_start=launched.pid_start)
+        watch.next_probe = clock + probed["interval"] if probed else None
+
+    def pump(self, fd: int, watch: Watch, stream: str) -> None:
+        """Copy what the container wrote on this pipe into its log."""
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
             return
+        except OSError:
+            data = b""   # a broken pipe reads as its end
         if data:
-            self.logs[container_id].write(stream, data)
+            if watch.log is not None:
+                watch.log.write(stream, data)
             return
         self.sel.unregister(fd)
         os.close(fd)
+        del watch.stdio[fd]
 
     # -- exits -----------------------------------------------------------------------
-    def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
+    def child_exited(self, pid: int, code: int) -> None:
+        """A reaped child: a container's init or a healthcheck probe."""
+        for watch in list(self.watches.values()):
+            if watch.child and watch.pid == pid:
+                self.exited(watch, code)
                 return
-            if pid == 0:
+            if watch.probe is not None and watch.probe.pid == pid:
+                self._probe_done(watch, code)
                 return
-            container_id = self.inits.pop(pid, None)
-            if container_id is not None:
-                self._exited(container_id, os.waitstatus_to_exitcode(status))
-            elif pid in self.probes:
-                self._probe_done(pid, os.waitstatus_to_exitcode(status))
 
-    def _exited(self, container_id: str, code: int | None) -> None:
+    def exited(self, watch: Watch, code: int | None) -> None:
+        """The container's init ended (``code`` None: an adopted one, exit code
+        unknown): record it, answer its waiters, then restart it, remove it or
+        let it go, as its policy says."""
         exit_code = 128 - code if code is not None and code < 0 else code
-        self.next_probe.pop(container_id, None)
-        self._drain(container_id)
-        root = str(self.store.runtime_root)
-        record = self.store.meta.find(container_id)
-        oom = _oom_killed(record) if record is not None else False
-        with contextlib.suppress(BerthError):
-            runtime.delete(root, container_id, force=True)
-        if record is None:
+        watch.pid, watch.pidfd, watch.next_probe = 0, None, None
+        self._drain(watch)
+        facts = self.host.find(watch.id)
+        oom = self.host.end_run(watch.id, facts)
+        if facts is None:
+            self._forget(watch, force=True)
             return
-        state = record["state"]
-        stopped_by_user = container_id in self.stops or state.get("stopped_by_user", False)
-        self.store.update_state(container_id, status="exited", pid=0, finished_at=now(), exit_code=exit_code,
-                                oom_killed=oom, stopped_by_user=stopped_by_user, networks={}, ports=[])
-        self._finish_stop(container_id)   # replies after the record says exited
-        self._wake_waiters(container_id, exit_code)
-        # after the replies; the veths die with the init's network namespace
-        networking.detach(self.engine, record, self.network, namespace_gone=True)
-        config = record["config"]
-        name, retries = policy.parse(config.get("restart_policy"))
-        if policy.should_restart(name, retries, exit_code if exit_code is not None else 255,
-                                 state.get("restart_count", 0), stopped_by_user):
-            ran = time.monotonic() - self.started.get(container_id, time.monotonic())
-            self.backoff[container_id] = policy.backoff(self.backoff.get(container_id, 0.0), ran)
-            self.restart_at[container_id] = time.monotonic() + self.backoff[container_id]
-            self.store.update_state(container_id, status="restarting")
-        elif config.get("auto_remove"):
-            self._close_log(container_id)
-            self.store.forget(container_id)
-            networking.release(self.engine, record)
-            mounting.remove_anonymous(self.engine, record)   # --rm takes anonymous volumes along, as Docker's
-        else:
-            self._close_log(container_id)
-
-    def wait(self, conn: socket.socket, container_id: str) -> None:
-        """Reply when the container's process exits (now, if it is not running)."""
-        if container_id in self.inits.values() or container_id in self.adopted.values():
-            self.waiters.setdefault(container_id, []).append(conn)
+        stopped_by_user = watch.stopping is not None or facts.stopped_by_user
+        self.host.set_state(watch.id, status=lc.EXITED, pid=0, finished_at=now(), exit_code=exit_code,
+                            oom_killed=oom, stopped_by_user=stopped_by_user, paused=False, networks={}, ports=[])
+        self._answer_exit(watch, exit_code)   # after the record says exited
+        self.host.detach(facts)
+        name, retries = policy.parse(facts.restart_policy)
+        if policy.should_restart(name, retries, exit_code if exit_code is not None else 255, facts.restart_count,
+                                 stopped_by_user):
+            clock = self.clock.monotonic()
+            ran = clock - watch.started if watch.started is not None else policy.RESET_AFTER
+            watch.backoff = policy.backoff(watch.backoff, ran)
+            watch.restart_at = clock + watch.backoff
+            self.host.set_state(watch.id, status=lc.RESTARTING)
             return
-        state = self.store.meta.get(container_id)["state"]
-        _reply(conn, {"ok": True, "exit_code": state.get("exit_code"), "status": state.get("status")})
+        self._forget(watch)   # its log closed before an auto_remove takes its directory
+        if facts.auto_remove:
+            self.host.discard(facts)
 
-    def _wake_waiters(self, container_id: str, exit_code: int | None) -> None:
-        for conn in self.waiters.pop(container_id, []):
-            with contextlib.suppress(OSError):
-                _reply(conn, {"ok": True, "exit_code": exit_code, "status": "exited"})
+    def _answer_exit(self, watch: Watch, exit_code: int | None) -> None:
+        stopping, waiters = watch.stopping, watch.waiters
+        watch.stopping, watch.waiters = None, []
+        for answer in stopping.waiters if stopping else []:
+            answer(protocol.Stopped(stopped=True))
+        for answer in waiters:
+            answer(protocol.Exited(exit_code=exit_code, status=lc.EXITED))
 
-    def _drain(self, container_id: str) -> None:
-        for key in list(self.sel.get_map().values()):
-            kind, data = key.data
-            if kind == "log" and data[0] == container_id:
-                while key.fd in self.sel.get_map():
-                    self._pump(key.fd, container_id, data[1])
+    def _drain(self, watch: Watch) -> None:
+        """What its pipes still hold (its processes died with the init, so they reach EOF)."""
+        deadline = time.monotonic() + DRAIN_WAIT
+        for fd in list(watch.stdio):
+            while fd in watch.stdio:
+                if not _readable(fd, deadline):
+                    break
+                self.pump(fd, watch, watch.stdio[fd])
 
-    def _close_log(self, container_id: str) -> None:
-        writer = self.logs.pop(container_id, None)
-        if writer is not None:
-            writer.close()
+    def _forget(self, watch: Watch, *, force: bool = False) -> None:
+        """Drop a watch with nothing left to do (``force``: whatever it holds)."""
+        if watch.busy and not force:
+            return
+        for fd in list(watch.stdio):
+            self.sel.unregister(fd)
+            os.close(fd)
+        watch.stdio.clear()
+        if watch.probe is not None:   # the probe itself is reaped as any child
+            self._close_probe_output(watch.probe)
+            watch.probe = None
+        if watch.log is not None:
+            watch.log.close()
+            watch.log = None
+        if self.watches.get(watch.id) is watch:
+            del self.watches[watch.id]
 
-    def _timers(self) -> None:
-        clock = time.monotonic()
-        for container_id, when in list(self.restart_at.items()):
-            if when <= clock:
-                del self.restart_at[container_id]
-                record = self.store.meta.find(container_id)
-                if record is None:
-                    continue
-                try:
-                    count = record["state"].get("restart_count", 0) + 1
-                    self.store.update_state(container_id, restart_count=count)
-                    self.start(container_id)
-                except BerthError as err:
-                    self.store.update_state(container_id, status="exited", error=str(err))
-        for container_id, when in list(self.next_probe.items()):
-            if when <= clock and not any(p["id"] == container_id for p in self.probes.values()):
-                del self.next_probe[container_id]
-                self._probe(container_id)
-        for pid, probe in self.probes.items():
-            if probe["deadline"] <= clock and not probe["timed_out"]:
-                probe["timed_out"] = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        for container_id, (deadline, _waiters) in list(self.stops.items()):
-            if deadline <= clock:
+    def _wait(self, request: protocol.Wait, answer: Any) -> None:
+        watch = self.watches.get(request.id)
+        if watch is not None and watch.live:
+            watch.waiters.append(answer)
+            return
+        facts = self.host.get(request.id)
+        answer(protocol.Exited(exit_code=facts.exit_code, status=facts.record_status))
+
+    # -- timers ----------------------------------------------------------------------
+    def timers(self) -> None:
+        clock = self.clock.monotonic()
+        for watch in list(self.watches.values()):
+            if watch.restart_at is not None and watch.restart_at <= clock:
+                self._restart(watch)
+            if watch.next_probe is not None and watch.next_probe <= clock and watch.probe is None:
+                watch.next_probe = None
+                self._probe(watch)
+            if watch.probe is not None and watch.probe.deadline <= clock and not watch.probe.timed_out:
+                watch.probe.timed_out = True
+                self.host.kill_process(watch.probe.pid)
+            if watch.stopping is not None and watch.stopping.deadline <= clock:
                 with contextlib.suppress(BerthError, OSError):
-                    runtime.kill(str(self.store.runtime_root), container_id, signal.SIGKILL, all_processes=True)
-                self.stops[container_id] = (clock + 30, self.stops[container_id][1])
+                    self.host.signal(watch.id, signal.SIGKILL, all_processes=True)
+                watch.stopping.deadline = clock + KILL_RETRY
+
+    def _restart(self, watch: Watch) -> None:
+        watch.restart_at = None
+        facts = self.host.find(watch.id)
+        if facts is None:
+            self._forget(watch, force=True)
+            return
+        try:
+            self.host.set_state(watch.id, restart_count=facts.restart_count + 1)
+            self._launch(watch, facts)
+        except (BerthError, OSError) as err:
+            self.host.set_state(watch.id, status=lc.EXITED, error=str(err))
+            self._forget(watch)
 
     # -- healthchecks ------------------------------------------------------------------
-    def _probe(self, container_id: str) -> None:
-        from ..runtime import execute
-
-        record = self.store.meta.find(container_id)
-        if record is None or record["state"].get("status") != "running":
+    def _probe(self, watch: Watch) -> None:
+        facts = self.host.find(watch.id)
+        if facts is None or not watch.live or not facts.healthcheck:
             return
-        config = record["config"]["healthcheck"]
-        argv = health.probe_argv(config)
-        bundle = str(self.store.directory(container_id) / "bundle")
-        started, clock = now(), time.monotonic()
-        read_end, write_end = os.pipe()
-        try:
-            process = execute.process_from_args(bundle, argv or ["true"], [], None, None, [], [], False, False)
-            with _stdio(write_end, write_end):
-                pid = execute.exec_in(str(self.store.runtime_root), container_id, process, runtime.Options(log=_ignore))
-        except BerthError as err:
-            os.close(read_end)
-            self._record_probe(container_id, config, getattr(err, "exit_code", 1), str(err), started, clock)
+        config = facts.healthcheck
+        if facts.state == lc.PAUSED:   # as Docker: no probes while frozen (they would time out)
+            watch.next_probe = self.clock.monotonic() + config["interval"]
             return
-        finally:
-            os.close(write_end)
-        os.set_blocking(read_end, False)
-        self.probes[pid] = {"id": container_id, "start": started, "clock": clock, "fd": read_end,
-                            "deadline": clock + config["timeout"], "timed_out": False, "output": bytearray()}
-        self.sel.register(read_end, selectors.EVENT_READ, ("probe", pid))
-
-    def _probe_output(self, fd: int, pid: int) -> None:
-        probe = self.probes[pid]
+        started_at, clock = now(), self.clock.monotonic()
         try:
-            data = os.read(fd, 65536)
+            pid, fd = self.host.exec_probe(watch.id, health.probe_argv(config) or ["true"])
+        except (BerthError, OSError) as err:
+            self._record_probe(watch, facts, getattr(err, "exit_code", 1), str(err), started_at, clock)
+            return
+        os.set_blocking(fd, False)
+        watch.probe = Probe(pid=pid, fd=fd, started_at=started_at, started=clock, deadline=clock + config["timeout"])
+        self.sel.register(fd, selectors.EVENT_READ, ("probe", watch))
+
+    def _probe_output(self, watch: Watch) -> None:
+        probe = watch.probe
+        if probe is None or probe.fd is None:
+            return
+        try:
+            data = os.read(probe.fd, 65536)
         except BlockingIOError:
             return
         if data:
-            probe["output"] += data[: health.OUTPUT_KEEP]
+            probe.output += data[: health.OUTPUT_KEEP]
             return
-        self.sel.unregister(fd)
-        os.close(fd)
-        probe["fd"] = None
+        self._close_probe_output(probe)
 
-    def _probe_done(self, pid: int, code: int) -> None:
-        probe = self.probes.pop(pid)
-        if probe["fd"] is not None:
+    def _close_probe_output(self, probe: Probe) -> None:
+        if probe.fd is not None:
+            self.sel.unregister(probe.fd)
+            os.close(probe.fd)
+            probe.fd = None
+
+    def _probe_done(self, watch: Watch, code: int) -> None:
+        probe = watch.probe
+        watch.probe = None
+        if probe is None:
+            return
+        if probe.fd is not None:
             with contextlib.suppress(OSError):  # what is left in the pipe, without blocking
-                while chunk := os.read(probe["fd"], 65536):
-                    probe["output"] += chunk[: health.OUTPUT_KEEP]
-            self.sel.unregister(probe["fd"])
-            os.close(probe["fd"])
-        record = self.store.meta.find(probe["id"])
-        if record is None or record["state"].get("status") != "running":
+                while chunk := os.read(probe.fd, 65536):
+                    probe.output += chunk[: health.OUTPUT_KEEP]
+            self._close_probe_output(probe)
+        facts = self.host.find(watch.id)
+        if facts is None or not watch.live or facts.state not in (lc.RUNNING, lc.PAUSED) or not facts.healthcheck:
+            self._forget(watch)
             return
-        output = probe["output"].decode(errors="replace")
-        if probe["timed_out"]:
-            code, output = -1, f"the probe timed out after {record['config']['healthcheck']['timeout']}s"
-        self._record_probe(probe["id"], record["config"]["healthcheck"], code, output, probe["start"], probe["clock"])
+        output = probe.output.decode(errors="replace")
+        if probe.timed_out:
+            code, output = -1, f"the probe timed out after {facts.healthcheck['timeout']}s"
+        self._record_probe(watch, facts, code, output, probe.started_at, probe.started)
 
-    def _record_probe(self, container_id: str, config: dict[str, Any], code: int, output: str, started: str,
-                      clock: float) -> None:
-        record = self.store.meta.find(container_id)
-        if record is None:
-            return
-        state = record["state"]
-        running_since = self.started.get(container_id, clock)
-        updated = health.after_probe(state.get("health") or {}, config, passed=code == 0, exit_code=code,
-                                     output=output, start=started, end=now(),
-                                     in_start_period=clock - running_since < config["start_period"])
-        self.store.update_state(container_id, health=updated)
-        if container_id in self.inits.values() or container_id in self.adopted.values():
-            self.next_probe[container_id] = time.monotonic() + config["interval"]
+    def _record_probe(self, watch: Watch, facts: Facts, code: int, output: str, started_at: str,
+                      started: float) -> None:
+        config = facts.healthcheck or {}
+        in_start_period = watch.started is not None and started - watch.started < config["start_period"]
+        updated = health.after_probe(facts.health or {}, config, passed=code == 0, exit_code=code, output=output,
+                                     start=started_at, end=now(), in_start_period=in_start_period)
+        self.host.set_state(watch.id, health=updated)
+        if watch.live:
+            watch.next_probe = self.clock.monotonic() + config["interval"]
 
-    # -- stopping ----------------------------------------------------------------------
-    def stop(self, conn: socket.socket, container_id: str, signum: int, timeout: float) -> None:
-        self.restart_at.pop(container_id, None)
-        running = [pid for pid, cid in self.inits.items() if cid == container_id]
-        running += [fd for fd, cid in self.adopted.items() if cid == container_id]
-        if not running:
-            self.store.update_state(container_id, stopped_by_user=True,
-                                    status=_settled(self.store.meta.get(container_id)["state"]["status"]))
-            _reply(conn, {"ok": True, "stopped": False})
+    # -- stopping and pausing ------------------------------------------------------------
+    def _stop(self, request: protocol.Stop, answer: Any) -> None:
+        """Signal the init, SIGKILL everything at the timeout; answered once it exited."""
+        facts = self.host.get(request.id)
+        watch = self.watches.get(request.id)
+        if watch is not None:
+            watch.restart_at = None
+        if watch is None or not watch.live:
+            # nothing runs: a pending restart is cancelled, and a stop keeps it from the next restore
+            settled = lc.EXITED if facts.state == lc.RESTARTING else facts.record_status
+            self.host.set_state(request.id, stopped_by_user=True, status=settled)
+            if watch is not None:
+                self._forget(watch)
+            answer(protocol.Stopped(stopped=False))
             return
-        deadline, waiters = self.stops.get(container_id, (time.monotonic() + timeout, []))
-        self.stops[container_id] = (deadline, [*waiters, conn])
-        self.store.update_state(container_id, stopped_by_user=True)
+        if watch.stopping is not None:
+            watch.stopping.waiters.append(answer)
+            return
+        watch.stopping = Stopping(deadline=self.clock.monotonic() + request.timeout, waiters=[answer])
+        self.host.set_state(request.id, stopped_by_user=True)
         try:
-            runtime.kill(str(self.store.runtime_root), container_id, signum)
+            if facts.state == lc.PAUSED:   # a frozen process cannot act on, or die from, a signal
+                self.host.freeze(request.id, False)
+                self.host.set_state(request.id, paused=False)
+            self.host.signal(request.id, request.signal)
         except (BerthError, OSError):
-            self.stops[container_id] = (time.monotonic(), self.stops[container_id][1])
+            watch.stopping.deadline = self.clock.monotonic()   # straight to SIGKILL
 
-    def _finish_stop(self, container_id: str) -> None:
-        _deadline, waiters = self.stops.pop(container_id, (0.0, []))
-        for conn in waiters:
-            with contextlib.suppress(OSError):
-                _reply(conn, {"ok": True, "stopped": True})
+    def _pause(self, request: protocol.Pause | protocol.Unpause, answer: Any) -> None:
+        """Freeze (Pause) or thaw (Unpause) every process of a running container."""
+        verb = lc.PAUSE if isinstance(request, protocol.Pause) else lc.UNPAUSE
+        facts = self.host.get(request.id)
+        lc.require(facts.state, verb, facts.name)
+        if not lc.is_noop(facts.state, verb):
+            watch = self.watches.get(request.id)
+            if watch is None or not watch.live:
+                raise InvalidState(f"container {facts.name} has no process this monitor watches", field="name",
+                                   hint="its record is stale; inspect it to correct it, then retry")
+            self.host.freeze(request.id, verb == lc.PAUSE)
+            self.host.set_state(request.id, paused=verb == lc.PAUSE)
+        answer(protocol.Ok())
 
     # -- containers that outlived an earlier monitor ----------------------------------------
-    def _adopt_running(self) -> None:
-        for record in self.store.list():
-            pid = record.get("state", {}).get("pid") or 0
-            if record.get("state", {}).get("status") != "running" or not pid:
+    def adopt_running(self) -> None:
+        clock = self.clock.monotonic()
+        for facts in self.host.running():
+            fd = self.host.pidfd(facts.pid)
+            if fd is None or facts.id in self.watches:
                 continue
-            try:
-                fd = os.pidfd_open(pid)
-            except OSError:
-                continue
-            self.adopted[fd] = record["id"]
-            self.sel.register(fd, selectors.EVENT_READ, ("pidfd", None))
+            watch = Watch(facts.id, pid=facts.pid, pidfd=fd)
+            if health.probe_argv(facts.healthcheck):
+                watch.next_probe = clock + facts.healthcheck["interval"]  # type: ignore[index]
+            self.watches[facts.id] = watch
+            self.sel.register(fd, selectors.EVENT_READ, ("pidfd", watch))
 
-    def _adopted_exit(self, fd: int) -> None:
-        container_id = self.adopted.pop(fd)
-        self.sel.unregister(fd)
-        os.close(fd)
-        self._exited(container_id, None)
-
-
-def _settled(status: str) -> str:
-    return "exited" if status == "restarting" else status
+    def _adopted_exit(self, watch: Watch) -> None:
+        if watch.pidfd is not None:
+            self.sel.unregister(watch.pidfd)
+            os.close(watch.pidfd)
+        self.exited(watch, None)
 
 
-def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
-    conn.sendall(json.dumps(message).encode() + b"\n")
+def _readable(fd: int, deadline: float) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0])
 
 
-def _ignore(_level: str, _message: str) -> None:
-    return None
-
-
-@contextlib.contextmanager
-def _stdio(out_fd: int, err_fd: int):  # type: ignore[no-untyped-def]
-    """The runtime gives the container its own stdio: point ours at the log pipes meanwhile."""
-    saved = [os.dup(0), os.dup(1), os.dup(2)]
-    devnull = os.open("/dev/null", os.O_RDWR)
-    try:
-        os.dup2(devnull, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
-        yield
-    finally:
-        for number, fd in enumerate(saved):
-            os.dup2(fd, number)
-            os.close(fd)
-        os.close(devnull)
-
-
-def _networked(config: dict[str, Any]) -> bool:
-    """Whether the container's network needs setting up (old records have no network_mode: none)."""
-    return "network_mode" in config and config["network_mode"] != "none"
-
-
-def _oom_killed(record: dict[str, Any]) -> bool:
-    """Read before the runtime removes the cgroup: the kernel's OOM-kill count (cgroup drivers' stats)."""
-    with contextlib.suppress(BerthError, OSError):
-        return bool(limits.stats(limits.of(record)).get("oom_kills"))
-    return False
+def _answerer(conn: socket.socket) -> Any:
+    def answer(reply: Any) -> None:
+        with contextlib.suppress(OSError):   # a client that went away
+            conn.sendall(protocol.encode(reply))
+    return answer
 
 
 def main(state_root: str, run_root: str) -> int:
     """`berth monitor`: run until nothing is left to watch."""
-    engine = Engine.open(state_root, run_root)
     import fcntl
 
+    from ..engine import Engine
+    from .monitor_host import RuntimeHost
+
+    engine = Engine.open(state_root, run_root)
     guard = open(engine.layout.run_root / "monitor.lock", "a")  # noqa: SIM115 - held for the process's life
     try:
         # A POSIX record lock, not flock: a container init this monitor forks keeps its fds until
@@ -506,8 +517,8 @@ def main(state_root: str, run_root: str) -> int:
     pid_file = engine.layout.run_root / "monitor.pid"
     pid_file.write_text(f"{os.getpid()}\n")
     try:
-        Monitor(engine).serve()
-    except InvalidState:
+        Monitor(RuntimeHost(engine)).serve(str(engine.layout.run_root / "monitor.sock"))
+    except (InvalidState, NotFound):
         return 1
     finally:
         pid_file.unlink(missing_ok=True)

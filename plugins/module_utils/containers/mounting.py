@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..bundle import BundleRequest
 from ..engine import Engine
 from ..errors import BerthError, Conflict, InvalidInput
 from ..mountinfo import holding
 from ..volumes import specs
 from ..volumes.service import VolumeService
+from .bundle import BundleRequest
 
 
 def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:

@@ -26,69 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
-from ..errors import BerthError, Conflict, InvalidInput, NotFound
+from ..errors import BerthError, Conflict, NotFound
 from ..fsutil import atomic_write_json, read_json
+from .netwishes import DEFAULT_NETWORK
 
-DEFAULT_NETWORK = "bridge"
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")   # Docker's, when the host has only loopback resolvers
 HOSTS_HEADER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
 
 # -- the wishes (pure) -----------------------------------------------------------------
-def wishes(network_mode: str | None, networks: list[dict[str, Any]] | None,
-           published: list[Any] | None, publish_all: bool) -> dict[str, Any]:
-    """Docker's and community.docker's rules: with `networks` given, the mode
-    is the first of them and the default network is not attached."""
-    entries = [_entry(n) for n in networks or []]
-    names = [e["name"] for e in entries]
-    if len(set(names)) != len(names):
-        raise InvalidInput("a network is listed twice", field="networks", hint="list each network once")
-    mode = network_mode or (names[0] if names else DEFAULT_NETWORK)
-    if mode in ("host", "none") or mode.startswith("container:"):
-        if entries:
-            raise InvalidInput(f"network_mode {mode} conflicts with networks", field="networks",
-                               hint="leave networks out with network_mode host, none or container:<name>")
-        if (published or publish_all) and mode != "host":
-            raise InvalidInput(f"network_mode {mode} cannot publish ports", field="published_ports",
-                               hint="publish ports on a bridge network")
-        if mode.startswith("container:") and not mode.partition(":")[2]:
-            raise InvalidInput("network_mode container: needs a name", field="network_mode",
-                               hint="write container:<name>")
-    elif not entries:
-        entries = [_entry({"name": mode})]
-    elif mode != names[0]:
-        raise InvalidInput(f"network_mode {mode} is not the first of networks", field="network_mode",
-                           hint="leave network_mode out, or list that network first")
-    for entry in entries:
-        if entry["name"] == DEFAULT_NETWORK and (entry["aliases"] or entry["ipv4_address"]):
-            raise InvalidInput("aliases and static addresses need a user-defined network", field="networks",
-                               hint="create a network with berth.engine.network and use it")
-    from ..network.ports import parse_published_ports
-
-    ports = [] if mode == "host" else [_port_dict(p) for p in parse_published_ports(published or [])]
-    return {"network_mode": mode, "networks": entries, "ports": ports, "publish_all_ports": bool(publish_all)}
-
-
-def _entry(item: Any) -> dict[str, Any]:
-    if isinstance(item, str):
-        item = {"name": item}
-    if not isinstance(item, dict) or not item.get("name"):
-        raise InvalidInput(f"{item!r} is not a network entry", field="networks",
-                           hint="give {name: ..., ipv4_address: ..., aliases: [...]}")
-    unknown = set(item) - {"name", "ipv4_address", "aliases", "links", "ipv6_address"}
-    if unknown or item.get("ipv6_address"):
-        raise InvalidInput(f"unknown keys {sorted(unknown) or ['ipv6_address']} in {item!r}", field="networks",
-                           hint="a network entry takes name, ipv4_address and aliases (IPv4 only)")
-    return {"name": str(item["name"]), "ipv4_address": item.get("ipv4_address") or None,
-            "aliases": [str(a) for a in item.get("aliases") or []]}
-
-
-def _port_dict(spec: Any) -> dict[str, Any]:
-    return {"host_ip": spec.host_ip, "host_port": spec.host_port, "container_port": spec.container_port,
-            "proto": spec.proto, "host_range": list(spec.host_range) if spec.host_range else None}
-
-
 def missing_networks(engine: Engine, config: dict[str, Any]) -> list[str]:
     """User-defined networks the container names that do not exist (check mode reports them)."""
     named = [n["name"] for n in config["networks"] if n["name"] != DEFAULT_NETWORK]
@@ -220,6 +167,7 @@ class Networking:
         """Connect the container's namespace to its networks and publish its
         ports; the state to record (``networks``, ``ports``). On failure
         everything made here is undone."""
+        self.engine.require_writable(f'attach container {record["name"]} to its networks')
         config = record["config"]
         mode = config.get("network_mode") or DEFAULT_NETWORK
         if mode in ("host", "none") or mode.startswith("container:"):
@@ -306,6 +254,7 @@ class Networking:
     def reconnect(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         """Live connect/disconnect: the running container's attachments made to
         match ``after``'s networks (changed entries re-attached); the new state."""
+        self.engine.require_writable(f'reconnect container {before["name"]}')
         state = after.get("state") or {}
         attached = dict(state.get("networks") or {})
         wanted = {e["name"]: e for e in after["config"].get("networks") or []}
@@ -339,6 +288,7 @@ class Networking:
         With ``namespace_gone`` (the monitor reaped the init, so its network namespace dies)
         the kernel deletes the veth pairs itself: an explicit delete would cost ~20 ms of
         the monitor's time, which the next container start would wait for."""
+        self.engine.require_writable(f'detach container {record["name"]} from its networks')
         attached = (record.get("state") or {}).get("networks") or {}
         self._undo(record["id"], {} if namespace_gone else attached)
         self._refresh_peers(record["id"])
@@ -354,6 +304,7 @@ class Networking:
 
     def release(self, record: dict[str, Any]) -> None:
         """The container is removed: its addresses go back to the pools."""
+        self.engine.require_writable(f'release the addresses of container {record["name"]}')
         for entry in record.get("config", {}).get("networks") or []:
             with contextlib.suppress(BerthError):
                 self.networks.release(entry["name"], record["id"])

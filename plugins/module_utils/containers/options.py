@@ -19,15 +19,15 @@ same values is left alone.
 from __future__ import annotations
 
 import json
-import shlex
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from ..errors import InvalidInput
 from ..strict import brief, parse_uint
 from .spec import RESOURCE_NAMES, ContainerSpec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `berth run` builds specs in its fast lane
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 COMPARISONS = ("strict", "ignore", "allow_more_present")
 NETWORK_SUBOPTIONS: dict[str, Any] = {
@@ -55,14 +55,19 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
 class Option:
-    name: str
-    spec: dict[str, Any]
-    comparison: str = "strict"       # the default; a task's `comparisons` overrides it
-    update: str = "recreate"         # or "in_place"
-    kind: str = "value"              # value | set (case-blind) | paths (case-kept set) | dict
-    normalise: Callable[[Any], Any] = _as_is
+    """One row (a plain class, not a dataclass: see spec.py on import cost)."""
+
+    __slots__ = ("comparison", "kind", "name", "normalise", "spec", "update")
+
+    def __init__(self, name: str, spec: dict[str, Any], *, comparison: str = "strict", update: str = "recreate",
+                 kind: str = "value", normalise: Callable[[Any], Any] = _as_is) -> None:
+        self.name = name
+        self.spec = spec
+        self.comparison = comparison   # the default; a task's `comparisons` overrides it
+        self.update = update           # recreate | in_place
+        self.kind = kind               # value | set (case-blind) | paths (case-kept set) | dict
+        self.normalise = normalise
 
     def same(self, before: Any, after: Any, how: str) -> bool:
         if how == "ignore":
@@ -83,6 +88,8 @@ class Option:
 # -- normalisers (stated value -> spec value) ----------------------------------------------
 def split_command(text: str) -> list[str]:
     """A shell-like command line as argv; unbalanced quotes are an InvalidInput."""
+    import shlex
+
     try:
         return shlex.split(text)
     except ValueError as err:  # "No closing quotation", "No escaped character"
@@ -150,7 +157,7 @@ def _int(field: str) -> Callable[[Any], int]:
 
 
 def _log_options(log_options: dict[str, Any]) -> dict[str, int]:
-    from ..cgroups.units import parse_bytes
+    from ..units import parse_bytes
 
     unknown = set(log_options) - {"max_size", "max_file", "max-size", "max-file"}
     if unknown:
@@ -250,6 +257,8 @@ def stated(params: dict[str, Any]) -> dict[str, Any]:
     ``env_file`` read and merged under ``env``, as Docker merges them."""
     values = {name: params[name] for name in BY_NAME if params.get(name) is not None}
     if params.get("env_file"):
+        from pathlib import Path
+
         from .envfile import read_env_file
 
         values["env"] = {**read_env_file(Path(params["env_file"])), **(values.get("env") or {})}
@@ -286,7 +295,7 @@ def check_spec(spec: ContainerSpec, options: dict[str, Any]) -> None:
     """Each check imports its module only when the spec uses it: ``berth
     run`` builds specs in the CLI's fast lane, before the engine is loaded."""
     if spec.tmpfs or spec.ulimits or spec.sysctls or spec.devices:
-        from ..bundle_host import check_host_options
+        from .bundle_host import check_host_options
 
         check_host_options(tmpfs=list(spec.tmpfs), ulimits=list(spec.ulimits), sysctls=spec.sysctls,
                            devices=list(spec.devices))
@@ -296,9 +305,9 @@ def check_spec(spec: ContainerSpec, options: dict[str, Any]) -> None:
 
         mounting.check_binds(specs.parse_all(list(spec.volumes), list(spec.mounts), list(spec.tmpfs)))
     if any(name in options for name in NETWORK_OPTIONS):
-        from . import networking
+        from .netwishes import wishes
 
-        networking.wishes(spec.network_mode, list(spec.networks), list(spec.published_ports),
+        wishes(spec.network_mode, list(spec.networks), list(spec.published_ports),
                           spec.publish_all_ports)
     if spec.auto_remove and spec.restart_policy != "no":
         raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",

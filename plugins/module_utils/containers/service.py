@@ -12,24 +12,27 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ..bundle import BundleRequest, write_bundle
+from .. import lifecycle
 from ..crashpoint import crash_point
 from ..engine import Engine
-from ..errors import AlreadyExists, BerthError, Conflict, InvalidInput, InvalidState, NotFound
+from ..errors import BerthError, InvalidInput, InvalidState
 from ..fsutil import atomic_write_json
 from ..image.store import ImageStore
-from . import health, limits, logs, mounting, networking, policy
+from . import health, limits, logs, mounting, netwishes, networking, policy, removal
+from .bundle import BundleRequest, write_bundle
+from .monitor_client import MonitorClient, process_alive
+from .protocol import Exited, Ok, Pause, Start, Started, Stop, Stopped, Unpause, Wait
+from .spec import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, ContainerSpec
 from .store import ContainerStore
 
-REPLY_POLL = 1.0   # seconds between checks that the monitor is still alive while waiting for its reply
-_ERRORS = {cls.kind: cls for cls in (NotFound, AlreadyExists, InvalidInput, InvalidState, Conflict)}
+DIED_UNWATCHED: dict[str, Any] = {"status": "exited", "pid": 0, "networks": {}, "ports": [],
+                                  "error": "the monitor was gone when the container exited; exit code unknown"}
 
 
 class ContainerService:
@@ -38,41 +41,43 @@ class ContainerService:
         self.store = ContainerStore(engine)
 
     # -- create / remove -----------------------------------------------------------
-    def create(self, name: str, request: BundleRequest, *, restart_policy: str = "no", auto_remove: bool = False,
-               stop_signal: str = "SIGTERM", stop_timeout: int = 10, log_max_size: int = 0,
-               log_max_file: int = 1, options: dict[str, Any] | None = None,
-               healthcheck: dict[str, Any] | None = None, resources: dict[str, Any] | None = None,
-               cgroup_parent: str | None = None, network: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A created container (record + bundle). ``options`` are the values the
-        task stated, kept for comparing the next run's (see options.py)."""
+    def create(self, name: str, spec: ContainerSpec, *, stated: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A created container (record + bundle) made from ``spec``.
+        ``stated`` names the options the task gave (kept for ``container_info``
+        and diffs; comparisons use the spec itself)."""
+        self.engine.require_writable(f"create container {name}")
+        restart_policy = spec.restart
         policy.parse(restart_policy)
+        stop_signal = spec.stop_signal or DEFAULT_STOP_SIGNAL
         _signal_number(stop_signal)
-        if auto_remove and restart_policy != "no":
+        if spec.auto_remove and restart_policy != "no":
             raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                                hint="use restart_policy: no with auto_remove, as Docker requires")
-        if resources:
-            limits.validate(resources)
-        image = ImageStore(self.engine).resolve(request.image)
+        if spec.resources:
+            limits.validate(spec.resources)
+        image = ImageStore(self.engine).resolve(spec.image)
         image_config = json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {}
-        probe = health.from_option(healthcheck)
-        if probe is None and healthcheck is None:
-            probe = health.from_image(image_config)
-        network = network or networking.wishes(None, None, None, False)
+        probe = spec.healthcheck if spec.healthcheck is not None else health.from_image(image_config)
+        network = netwishes.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
+                                    spec.publish_all_ports)
         networking.require_networks(self.engine, network)
-        request = mounting.prepare(request, image_config)
-        config = {**request.as_dict(), **network, "restart_policy": restart_policy, "auto_remove": auto_remove,
-                  "healthcheck": probe if health.probe_argv(probe) else None, "resources": resources or {},
-                  "cgroup_parent": cgroup_parent,
-                  "stop_signal": stop_signal, "stop_timeout": stop_timeout, "log_max_size": log_max_size,
-                  "log_max_file": log_max_file}
+        request = mounting.prepare(bundle_request(spec), image_config)
+        cgroup_parent = spec.cgroup_parent
+        config = {**request.as_dict(), **network, "restart_policy": restart_policy, "auto_remove": spec.auto_remove,
+                  "healthcheck": probe if health.probe_argv(probe) else None, "resources": dict(spec.resources),
+                  "cgroup_parent": cgroup_parent, "stop_signal": stop_signal,
+                  "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout,
+                  "log_max_size": spec.log_options.get("max_size", 0),
+                  "log_max_file": spec.log_options.get("max_file", 1)}
         made: list[str] = []
         with self.store.meta.transaction() as txn:
             made = mounting.ensure_volumes(self.engine, request.mounts)
             try:
                 # marked creating until the bundle is complete: a crash in between
-                # leaves a record the next engine call removes (store.remove_half_made)
+                # leaves a record the next engine call removes (removal.remove_half_made)
                 record = self.store.add(txn, name, {"image": request.image, "image_id": image.id,
-                                                    "config": config, "options": options or {},
+                                                    "config": config, "spec": spec.to_dict(),
+                                                    "stated": list(stated),
                                                     "state": {"status": "created", "restart_count": 0}},
                                         creating=True)
             except BaseException:
@@ -107,11 +112,11 @@ class ContainerService:
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         """Remove a container; with ``volumes``, its anonymous volumes too (`docker rm -v`)."""
+        self.engine.require_writable(f"remove container {ref}")
         record = self.refresh(self.store.get(ref))
-        if record["state"]["status"] in ("running", "restarting"):
-            if not force:
-                raise Conflict(f"container {record['name']} is {record['state']['status']}", field="name",
-                               hint="stop it first, or remove with force")
+        state = lifecycle.of_record(record)
+        lifecycle.require(state, lifecycle.REMOVE, record["name"], force=force)
+        if lifecycle.is_active(state):
             self.stop(ref, timeout=0)
         else:
             from ..runtime import container as runtime
@@ -119,47 +124,44 @@ class ContainerService:
             with contextlib.suppress(BerthError):   # an init a killed monitor created but never started
                 runtime.delete(str(self.store.runtime_root), record["id"], force=True)
         self.store.forget(record["id"])
-        networking.release(self.engine, record)
-        if volumes:
-            mounting.remove_anonymous(self.engine, record)
+        removal.release(self.engine, record, volumes=volumes)
         return record["id"]
 
     # -- start / stop ----------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
+        self.engine.require_writable(f"start container {ref}")
         record = self.refresh(self.store.get(ref))
-        if record["state"]["status"] == "running":
+        state = lifecycle.of_record(record)
+        if lifecycle.is_noop(state, lifecycle.START):
             return record
-        if "creating" in record:
-            raise Conflict(f"container {record['name']} is still being created", field="name",
-                           hint="wait for the other berth operation to finish, then retry")
+        lifecycle.require(state, lifecycle.START, record["name"])
         crash_point("container.start.request")
-        self._ask({"op": "start", "id": record["id"]})
+        self.monitor.ask(Start(id=record["id"]), Started)
         return self.store.meta.get(record["id"])
 
     def stop(self, ref: str, *, timeout: float | None = None) -> dict[str, Any]:
+        self.engine.require_writable(f"stop container {ref}")
         record = self.refresh(self.store.get(ref))
         config = record["config"]
         wait = config.get("stop_timeout", 10) if timeout is None else timeout
-        if record["state"].get("paused") and record["state"]["status"] == "running":
-            self.pause(record["id"], False)  # a frozen process cannot act on, or die from, a signal
-        if record["state"]["status"] in ("running", "restarting"):
-            self._ask({"op": "stop", "id": record["id"], "signal": _signal_number(config.get("stop_signal")),
-                       "timeout": wait}, timeout=wait + 60)
+        if lifecycle.is_active(lifecycle.of_record(record)):   # the monitor thaws a paused one first
+            self.monitor.ask(Stop(id=record["id"], signal=_signal_number(config.get("stop_signal")),
+                                  timeout=float(wait)), Stopped, timeout=wait + 60)
         return self.store.meta.find(record["id"]) or record
 
     # -- reading ---------------------------------------------------------------------
     def refresh(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record, corrected when its process died while no monitor watched it."""
         state = record.get("state", {})
-        if state.get("status") == "running" and not _still_running(state) and not self._monitor_alive():
+        if state.get("status") == "running" and not _still_running(state) and not self.monitor.alive():
+            if self.engine.read_only:   # a view: what the record would say, nothing cleaned or written
+                return {**record, "state": {**state, **DIED_UNWATCHED, "exit_code": state.get("exit_code")}}
             from ..runtime import container as runtime
 
             with contextlib.suppress(BerthError):  # what the dead monitor would have cleaned up
                 runtime.delete(str(self.store.runtime_root), record["id"], force=True)
             networking.detach(self.engine, record)
-            return self.store.update_state(record["id"], status="exited", pid=0, exit_code=state.get("exit_code"),
-                                           networks={}, ports=[],
-                                           error="the monitor was gone when the container exited; exit code unknown")
+            return self.store.update_state(record["id"], **DIED_UNWATCHED, exit_code=state.get("exit_code"))
         return record
 
     def list(self, all_containers: bool = True) -> list[dict[str, Any]]:
@@ -176,7 +178,7 @@ class ContainerService:
         record = self.refresh(self.store.get(ref))
         if record["state"]["status"] in ("running", "restarting"):
             try:
-                self._ask({"op": "wait", "id": record["id"]}, timeout=timeout)
+                self.monitor.ask(Wait(id=record["id"]), Exited, timeout=timeout)
             except TimeoutError:
                 raise InvalidState(f"container {record['name']} did not exit within {timeout}s", field="name"
                                    ) from None
@@ -219,10 +221,9 @@ class ContainerService:
 
     def _exec_command(self, ref: str, argv: list[str], *, env: dict[str, str] | None, user: str | None,
                       workdir: str | None) -> list[str]:
+        self.engine.require_writable(f"exec in container {ref}")
         record = self.refresh(self.store.get(ref))
-        if record["state"]["status"] != "running":
-            raise Conflict(f"container {record['name']} is not running", field="name",
-                           hint="start it first (state: started)")
+        lifecycle.require(lifecycle.of_record(record), lifecycle.EXEC, record["name"])
         if not argv:
             raise InvalidInput("no command given", field="argv", hint="give the command to run, e.g. [ls, /]")
         command = [*_runtime_command(), "--root", str(self.store.runtime_root), "exec"]
@@ -289,11 +290,35 @@ class ContainerService:
                 calls.umount2(merged, MNT_DETACH)
         return count
 
+    def update(self, ref: str, spec: ContainerSpec, fields: tuple[str, ...], *, stated: tuple[str, ...] = ()
+               ) -> dict[str, Any]:
+        """Change options that update in place (`docker update`): the record's
+        spec and config now; networks connected/disconnected and resource
+        limits written to a running container's cgroup."""
+        self.engine.require_writable(f"update container {ref}")
+        record = self.store.get(ref)
+        with self.store.meta.transaction() as txn:
+            current = txn.get(record["id"])
+            current["spec"] = spec.to_dict()
+            current["stated"] = sorted(set(current.get("stated") or ()) | set(stated))
+            config = current["config"]
+            config["restart_policy"] = spec.restart
+            config["stop_signal"] = spec.stop_signal or config.get("stop_signal") or DEFAULT_STOP_SIGNAL
+            config["stop_timeout"] = DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout
+            txn.put(record["id"], current)
+        if "networks" in fields:
+            self.set_networks(record["id"], list(spec.networks))
+        changed_limits = {name: spec.resources[name] for name in fields if name in spec.resources}
+        if changed_limits:
+            self.update_resources(record["id"], changed_limits)
+        return self.store.meta.get(record["id"])
+
     def set_networks(self, ref: str, networks: list[dict[str, Any]]) -> dict[str, Any]:
         """Connect and disconnect in place (`docker network connect/disconnect`):
         kept in the record, applied now to a running container."""
+        self.engine.require_writable(f"connect/disconnect container {ref}")
         before = self.refresh(self.store.get(ref))
-        entries = networking.wishes(None, networks, None, False)["networks"] if networks else []
+        entries = netwishes.wishes(None, networks, None, False)["networks"] if networks else []
         networking.require_networks(self.engine, {"networks": entries})
         with self.store.meta.transaction() as txn:
             after = txn.get(before["id"])
@@ -311,6 +336,7 @@ class ContainerService:
     def update_resources(self, ref: str, raw: dict[str, Any]) -> list[dict[str, str]]:
         """Change limits in place (like `docker update`): written to a running
         container's cgroup now, kept in the record for every later start."""
+        self.engine.require_writable(f"update limits of container {ref}")
         record = self.refresh(self.store.get(ref))
         limits.validate(raw)
         with self.store.meta.transaction() as txn:
@@ -322,16 +348,16 @@ class ContainerService:
         return []
 
     def pause(self, ref: str, paused: bool) -> dict[str, Any]:
-        """Freeze or thaw every process of a running container (cgroup freezer)."""
-        from ..runtime import container as runtime
-
+        """Freeze or thaw every process of a running container (cgroup freezer),
+        through the monitor that watches it (it also stops probing a frozen one)."""
+        self.engine.require_writable(f"pause container {ref}")
         record = self.refresh(self.store.get(ref))
-        if record["state"]["status"] != "running":
-            raise Conflict(f"container {record['name']} is not running", field="paused",
-                           hint="start it first; only a running container can be paused")
-        if bool(record["state"].get("paused")) != paused:
-            runtime.pause(str(self.store.runtime_root), record["id"], paused)
-        return self.store.update_state(record["id"], paused=paused)
+        state = lifecycle.of_record(record)
+        verb = lifecycle.PAUSE if paused else lifecycle.UNPAUSE
+        if not lifecycle.is_noop(state, verb):
+            lifecycle.require(state, verb, record["name"])
+            self.monitor.ask(Pause(id=record["id"]) if paused else Unpause(id=record["id"]), Ok)
+        return self.store.meta.get(record["id"])
 
     def stats(self, record: dict[str, Any]) -> dict[str, Any] | None:
         if record["state"].get("status") != "running":
@@ -354,78 +380,9 @@ class ContainerService:
 
     # -- the monitor -----------------------------------------------------------------------
     @property
-    def _socket_path(self) -> Path:
-        return self.engine.layout.run_root / "monitor.sock"
-
-    def _monitor_alive(self) -> bool:
-        pid_file = self.engine.layout.run_root / "monitor.pid"
-        with contextlib.suppress(OSError, ValueError):
-            return _alive(int(pid_file.read_text()))
-        return False
-
-    def _ask(self, request: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
-        for attempt in range(2):
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                    conn.settimeout(timeout)
-                    conn.connect(str(self._socket_path))
-                    conn.sendall(json.dumps(request).encode() + b"\n")
-                    reply = _read_line(conn, time.monotonic() + timeout, self._monitor_alive)
-                break
-            except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
-                if attempt:
-                    raise InvalidState("the container monitor does not answer", hint="see `berth monitor --help`"
-                                       ) from None
-                self._spawn_monitor()
-            except TimeoutError:
-                if request.get("op") == "wait":
-                    raise   # wait() words its own error
-                raise InvalidState(f"the container monitor did not finish {request.get('op')!r} within "
-                                   f"{timeout:.0f}s", hint=f"see {self.engine.layout.run_root}/monitor.log"
-                                   ) from None
-        if not reply.get("ok"):
-            error = reply.get("error") or {}
-            cls = _ERRORS.get(error.get("kind"), InvalidState)
-            raise cls(error.get("message", "the monitor failed"), field=error.get("field"), hint=error.get("hint"))
-        return reply
-
-    def _spawn_monitor(self) -> None:
-        from .fastlane import SPAWNED
-
-        if str(self.engine.layout.run_root) in SPAWNED:   # bin/berth started one already: wait for it
-            SPAWNED.discard(str(self.engine.layout.run_root))
-            if _connectable_soon(self._socket_path):
-                return
-        if not self._monitor_alive():
-            self._socket_path.unlink(missing_ok=True)  # left by a monitor that was killed
-        command = [*_berth_command(), "--state-root", str(self.engine.layout.state_root),
-                   "--run-root", str(self.engine.layout.run_root), "monitor"]
-        log = open(self.engine.layout.run_root / "monitor.log", "ab")  # noqa: SIM115 - handed to the child
-        with log:
-            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                             close_fds=True, cwd="/")
-        if not _connectable_soon(self._socket_path):
-            raise InvalidState("the container monitor did not start",
-                               hint=f"see {self.engine.layout.run_root}/monitor.log")
-
-
-def _berth_command() -> list[str]:
-    """The berth CLI that runs the monitor: $BERTH_CLI, this checkout's
-    bin/berth, else `berth` on PATH (the host role installs it). Modules run
-    from a temporary copy of the engine, so the monitor, which outlives them,
-    must come from an installed one."""
-    given = os.environ.get("BERTH_CLI")
-    checkout = Path(__file__).resolve().parents[3] / "bin" / "berth"
-    path = Path(given) if given else checkout if checkout.is_file() else None
-    if path is None:
-        found = shutil.which("berth")
-        if found is None:
-            raise InvalidState("the berth CLI is not installed", field="BERTH_CLI",
-                               hint="apply the berth.engine.host role, or set BERTH_CLI to bin/berth")
-        path = Path(found)
-    with open(path, "rb") as handle:
-        python_launcher = b"python" in handle.readline()
-    return [sys.executable, str(path)] if python_launcher else [str(path)]
+    def monitor(self) -> MonitorClient:
+        """The client of this run root's monitor (monitor_client.py)."""
+        return MonitorClient(self.engine.layout.state_root, self.engine.layout.run_root)
 
 
 def _runtime_command() -> list[str]:
@@ -440,65 +397,16 @@ def _runtime_command() -> list[str]:
     return [found]
 
 
-def _connectable_soon(path: Path, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and _connectable(path):
-            return True
-        time.sleep(0.002)
-    return False
-
-
-def _connectable(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-def _read_line(conn: socket.socket, deadline: float, monitor_alive: Any) -> dict[str, Any]:
-    """One reply line. A monitor killed mid-request may leave the connection
-    open (a container init it forked still holds the fd until its execve), so
-    the wait polls: a dead monitor reads as a reset connection (the caller
-    spawns a new one and asks again), the deadline as TimeoutError."""
-    data = b""
-    while not data.endswith(b"\n"):
-        conn.settimeout(max(0.01, min(REPLY_POLL, deadline - time.monotonic())))
-        try:
-            chunk = conn.recv(65536)
-        except TimeoutError:
-            if time.monotonic() >= deadline:
-                raise
-            if not monitor_alive():
-                raise ConnectionResetError from None
-            continue
-        if not chunk:
-            raise ConnectionResetError
-        data += chunk
-    return json.loads(data)
-
-
 def _still_running(state: dict[str, Any]) -> bool:
     """The container's process is alive: the same pid *and* start time (a
     recycled pid belongs to another process)."""
     from ..runtime.state import start_time
 
     pid = state.get("pid") or 0
-    if not _alive(pid):
+    if not process_alive(pid):
         return False
     return state.get("pid_start") is None or start_time(pid) == state["pid_start"]
 
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _signal_number(name: str | int | None) -> int:
@@ -514,3 +422,20 @@ def _signal_number(name: str | int | None) -> int:
         return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
     except KeyError:
         raise InvalidInput(f"unknown signal {name!r}", field="stop_signal", hint="use a name like SIGTERM") from None
+
+
+def bundle_request(spec: ContainerSpec) -> BundleRequest:
+    """What the bundle needs from a spec (mounts parsed from volumes, mounts and tmpfs)."""
+    from ..volumes import specs
+
+    return BundleRequest(image=spec.image, command=_listed(spec.command), entrypoint=_listed(spec.entrypoint),
+                         env=dict(spec.env), user=spec.user, working_dir=spec.working_dir, hostname=spec.hostname,
+                         read_only=spec.read_only, cap_add=list(spec.capabilities), cap_drop=list(spec.cap_drop),
+                         labels=dict(spec.labels), terminal=spec.terminal, oom_score_adj=spec.oom_score_adj,
+                         tmpfs=list(spec.tmpfs), ulimits=list(spec.ulimits), sysctls=dict(spec.sysctls),
+                         devices=list(spec.devices), privileged=spec.privileged,
+                         mounts=specs.parse_all(list(spec.volumes), list(spec.mounts), list(spec.tmpfs)))
+
+
+def _listed(value: tuple[str, ...] | None) -> list[str] | None:
+    return None if value is None else list(value)

@@ -14,61 +14,114 @@ lane builds specs before the engine is imported.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the fast lane's start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_STOP_SIGNAL = "SIGTERM"
 DEFAULT_STOP_TIMEOUT = 10
+_EMPTY_DICT = "{}"   # a default that is a fresh dict per spec
+
+# (field, default): the spec's fields in order. A plain frozen class rather
+# than a dataclass: ``dataclasses`` imports ``inspect``, which would cost
+# every ``berth run`` ~10 ms before the container even exists.
+FIELDS: tuple[tuple[str, Any], ...] = (
+    ("image", None), ("command", None), ("entrypoint", None), ("env", _EMPTY_DICT), ("user", None),
+    ("working_dir", None), ("hostname", None), ("read_only", False), ("capabilities", ()), ("cap_drop", ()),
+    ("labels", _EMPTY_DICT), ("restart_policy", "no"), ("restart_retries", None), ("stop_signal", None),
+    ("stop_timeout", None), ("auto_remove", False),
+    ("log_options", _EMPTY_DICT),      # max_size (bytes, 0: no rotation), max_file
+    ("healthcheck", None),             # health.from_option's form; test NONE disables
+    ("oom_score_adj", None), ("tmpfs", ()), ("ulimits", ()), ("sysctls", _EMPTY_DICT), ("devices", ()),
+    ("privileged", False), ("volumes", ()),
+    ("mounts", ()),                    # volumes.specs.comparable's form
+    ("network_mode", None),
+    ("networks", ()),                  # {name, ipv4_address?, aliases?}
+    ("published_ports", ()),           # normalised, sorted
+    ("publish_all_ports", False), ("cgroup_parent", None),
+    ("resources", _EMPTY_DICT),        # Docker's names, units parsed
+    ("terminal", False),
+)
+_NAMES = tuple(name for name, _default in FIELDS)
+_TUPLES = frozenset(name for name, default in FIELDS if default == () or name in ("command", "entrypoint"))
 
 
-@dataclass(frozen=True)
 class ContainerSpec:
+    """Frozen: every field is set once by the constructor; ``with_changes``
+    makes a changed copy. Sequences are tuples; mappings are plain dicts
+    that nothing mutates (they serialise as they are)."""
+
+    __slots__ = _NAMES
     image: str
-    command: tuple[str, ...] | None = None
-    entrypoint: tuple[str, ...] | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    user: str | None = None
-    working_dir: str | None = None
-    hostname: str | None = None
-    read_only: bool = False
-    capabilities: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
-    restart_policy: str = "no"
-    restart_retries: int | None = None
-    stop_signal: str | None = None
-    stop_timeout: int | None = None
-    auto_remove: bool = False
-    log_options: dict[str, int] = field(default_factory=dict)   # max_size (bytes, 0: no rotation), max_file
-    healthcheck: dict[str, Any] | None = None                    # health.from_option's form; test NONE disables
-    oom_score_adj: int | None = None
-    tmpfs: tuple[str, ...] = ()
-    ulimits: tuple[str, ...] = ()
-    sysctls: dict[str, str] = field(default_factory=dict)
-    devices: tuple[str, ...] = ()
-    privileged: bool = False
-    volumes: tuple[str, ...] = ()
-    mounts: tuple[dict[str, Any], ...] = ()                       # volumes.specs.comparable's form
-    network_mode: str | None = None
-    networks: tuple[dict[str, Any], ...] = ()                     # {name, ipv4_address?, aliases?}
-    published_ports: tuple[str, ...] = ()                         # normalised, sorted
-    publish_all_ports: bool = False
-    cgroup_parent: str | None = None
-    resources: dict[str, Any] = field(default_factory=dict)      # Docker's names, units parsed
-    terminal: bool = False
+    command: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    env: dict[str, str]
+    user: str | None
+    working_dir: str | None
+    hostname: str | None
+    read_only: bool
+    capabilities: tuple[str, ...]
+    cap_drop: tuple[str, ...]
+    labels: dict[str, str]
+    restart_policy: str
+    restart_retries: int | None
+    stop_signal: str | None
+    stop_timeout: int | None
+    auto_remove: bool
+    log_options: dict[str, int]
+    healthcheck: dict[str, Any] | None
+    oom_score_adj: int | None
+    tmpfs: tuple[str, ...]
+    ulimits: tuple[str, ...]
+    sysctls: dict[str, str]
+    devices: tuple[str, ...]
+    privileged: bool
+    volumes: tuple[str, ...]
+    mounts: tuple[dict[str, Any], ...]
+    network_mode: str | None
+    networks: tuple[dict[str, Any], ...]
+    published_ports: tuple[str, ...]
+    publish_all_ports: bool
+    cgroup_parent: str | None
+    resources: dict[str, Any]
+    terminal: bool
+
+    def __init__(self, image: str, **values: Any) -> None:
+        unknown = set(values) - set(_NAMES)
+        if unknown:
+            raise TypeError(f"ContainerSpec has no field {sorted(unknown)[0]!r}")
+        values["image"] = image
+        for name, default in FIELDS:
+            value = values.get(name, {} if default == _EMPTY_DICT else default)
+            object.__setattr__(self, name, _frozen(name, value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ContainerSpec is frozen: use with_changes({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerSpec) and all(getattr(self, n) == getattr(other, n) for n in _NAMES)
+
+    def __hash__(self) -> int:
+        return hash(self.image)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n, d in FIELDS
+                          if getattr(self, n) != ({} if d == _EMPTY_DICT else d))
+        return f"ContainerSpec({shown})"
 
     # -- serialisation (records, the monitor protocol) ---------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        return {name: _plain(getattr(self, name)) for name in _NAMES}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
-        known = {f.name for f in fields(cls)}
-        values = {k: _frozen(k, v) for k, v in data.items() if k in known}
-        return cls(**values)
+        values = {k: v for k, v in data.items() if k in _NAMES and k != "image"}
+        return cls(data.get("image") or "", **values)
 
     def with_changes(self, **changes: Any) -> ContainerSpec:
-        return replace(self, **{k: _frozen(k, v) for k, v in changes.items()})
+        values = {name: getattr(self, name) for name in _NAMES if name != "image"}
+        values.update(changes)
+        return ContainerSpec(values.pop("image", self.image), **values)
 
     # -- what the container runs with ------------------------------------------------
     def value(self, name: str) -> Any:
@@ -95,9 +148,6 @@ class ContainerSpec:
 RESOURCE_NAMES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares",
                   "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight",
                   "device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")
-_TUPLES = {f.name for f in fields(ContainerSpec) if str(f.type).startswith("tuple")}
-
-
 def _frozen(name: str, value: Any) -> Any:
     if name in _TUPLES and value is not None:
         return tuple(value)

@@ -9,9 +9,11 @@ Creation is crash-safe: ``add(..., creating=True)`` first leaves a marker
 ``creating/<id>`` naming the creating process (pid + start time),
 then writes the record with the same ``creating`` field; ``finish_creating``
 drops both once the bundle is complete. If the creator dies in between,
-``remove_half_made`` (run by ``Engine.recover``, so by the next engine call,
-and by converge) removes the record and its directory, so a re-run creates
-the container afresh.
+``drop_half_made`` removes the record, its directory and its marker and
+hands the record back: what it held elsewhere (addresses, anonymous volumes)
+is given back by removal.py, whose step of ``Engine.recover`` runs both, so
+the next engine call removes a half-made container and a re-run creates it
+afresh. The store itself needs neither networking nor mounting.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
-from ..errors import AlreadyExists, BerthError, InvalidInput, NotFound
+from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..fsutil import read_json, remove_tree
 from ..layout import PRIVATE_DIR
 from ..metadata import Transaction, now
@@ -112,28 +114,30 @@ class ContainerStore:
         (self.creating_dir / container_id).unlink(missing_ok=True)
         return record
 
-    def remove_half_made(self) -> list[str]:
-        """Remove containers whose creating process died before the bundle was
-        complete (record, directory, addresses, anonymous volumes); returns
-        their names. Cheap when nothing is being created: one listdir."""
+    def drop_half_made(self) -> list[dict[str, Any]]:
+        """Drop containers whose creating process died before the bundle was
+        complete (record, directory, marker); returns their records, whose
+        addresses and anonymous volumes are the caller's to give back
+        (removal.remove_half_made). Cheap when nothing is being created: one listdir."""
         try:
             markers = [p for p in self.creating_dir.iterdir() if not p.name.startswith(".")]
         except FileNotFoundError:
             return []
-        removed = []
+        dropped = []
         for marker in markers:
             with contextlib.suppress(FileNotFoundError, ValueError):
                 if creator_alive(read_json(marker)):
                     continue   # still being created
             record = self.drop_if_half_made(marker.name)
             if record is not None:
-                removed.append(record["name"])
+                dropped.append(record)
             marker.unlink(missing_ok=True)
-        return removed
+        return dropped
 
     def drop_if_half_made(self, container_id: str) -> dict[str, Any] | None:
-        """Remove this container if it is half-made and its creator is dead;
-        the removed record, else None."""
+        """Remove this container's record and directory if it is half-made and
+        its creator is dead; the removed record (what it held elsewhere is not
+        released), else None."""
         with self.meta.transaction() as txn:
             record = txn.find(container_id)
             if record is None or "creating" not in record or creator_alive(record["creating"]):
@@ -141,12 +145,6 @@ class ContainerStore:
             txn.delete(container_id)
         self._remove_directory(container_id)
         (self.creating_dir / container_id).unlink(missing_ok=True)
-        from . import mounting, networking
-
-        with contextlib.suppress(BerthError, OSError):
-            networking.release(self.engine, record)
-        with contextlib.suppress(BerthError, OSError):
-            mounting.remove_anonymous(self.engine, record)
         return record
 
     def update_state(self, container_id: str, **changes: Any) -> dict[str, Any]:

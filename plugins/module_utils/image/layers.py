@@ -49,7 +49,7 @@ def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener
     """Make ``layers`` present. ``max_layer_bytes`` bounds what each layer may
     unpack to (``unpack.ENTRY_COST`` per entry plus file sizes); off by default."""
     stats = stats or LayerStats()
-    engine.blobs.hold()   # keep the sweep (collect.py) off what this operation's record will name
+    engine.blobs.hold()   # keep the sweep (image/collect.py) off what this operation's record will name
     chains = chain_ids([layer.diff_id for layer in layers])
     jobs = [(layer, chains[i], chains[i - 1] if i else None) for i, layer in enumerate(layers)]
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_LAYERS, thread_name_prefix="berth-layer") as pool:

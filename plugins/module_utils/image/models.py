@@ -1,4 +1,7 @@
-"""Typed requests for the image modules (validated from module params)."""
+"""Typed requests for the image, image_info and login modules (validated
+from module params). Each field is an option with its documented default;
+tests/unit/test_module_contract.py holds argspec, model and DOCUMENTATION
+equal."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Literal
 
 from ..models import EngineOptions, StrictModel
 from ..pydantic_compat import Field, field_validator
+from ..registry.credentials import DEFAULT_CONFIG_PATH
 
 
 class RegistryOptions(StrictModel):
@@ -16,7 +20,7 @@ class RegistryOptions(StrictModel):
     ca_cert: Path | None = None
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
-    config_path: Path | None = None
+    config_path: Path = DEFAULT_CONFIG_PATH
     insecure_registries: list[str] = []
 
 
@@ -34,10 +38,10 @@ class ImportConfig(StrictModel):
 
 
 class ImageRequest(StrictModel):
-    engine: EngineOptions
-    registry: RegistryOptions
+    engine: EngineOptions = EngineOptions()
+    registry: RegistryOptions = RegistryOptions()
     name: str
-    tag: str | None = None
+    tag: str = "latest"
     state: Literal["present", "absent"] = "present"
     source: Literal["pull", "load", "import", "local"] = "pull"
     pull: Literal["missing", "always"] = "missing"
@@ -55,7 +59,29 @@ class ImageRequest(StrictModel):
 
     @field_validator("tag")
     @classmethod
-    def _tag_not_empty(cls, value: str | None) -> str | None:
-        if value is not None and not value:
+    def _tag_not_empty(cls, value: str) -> str:
+        if not value:
             raise ValueError("must not be empty; omit it for 'latest'")
         return value
+
+
+class ImageInfoRequest(StrictModel):
+    engine: EngineOptions = EngineOptions()
+    name: list[str] | None = None
+    disk_usage: bool = False
+
+
+class LoginRequest(StrictModel):
+    """``login``: the registry host is the task's subject, so the TLS options
+    are its own fields here, not a ``registry`` group as in ``image``."""
+
+    engine: EngineOptions = EngineOptions()
+    registry: str
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    state: Literal["present", "absent"] = "present"
+    reauthorize: bool = False
+    config_path: Path = DEFAULT_CONFIG_PATH
+    validate_certs: bool = True
+    ca_cert: Path | None = None
+    insecure_registries: list[str] = []

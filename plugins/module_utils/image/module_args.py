@@ -1,4 +1,5 @@
-"""Argument specs shared by the image, image_info, login and prune modules."""
+"""The argument spec of the registry options the ``image`` module shares with
+the ``berth.engine.registry`` doc fragment (the model is ``RegistryOptions``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,3 @@ REGISTRY_ARGS: dict[str, dict[str, Any]] = {
     "config_path": {"type": "path", "default": "~/.docker/config.json"},
     "insecure_registries": {"type": "list", "elements": "str", "default": []},
 }
-
-
-def registry_options(params: dict[str, Any]) -> dict[str, Any]:
-    return {key: params[key] for key in REGISTRY_ARGS}
-
-
-def engine_options(params: dict[str, Any]) -> dict[str, Any]:
-    return {"state_root": params["state_root"], "run_root": params["run_root"]}

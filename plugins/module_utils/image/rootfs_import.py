@@ -91,12 +91,17 @@ def import_rootfs(store: ImageStore, path: Path, config: ImportConfig, ref: Refe
 @contextlib.contextmanager
 def _source_layer(path: Path, scratch: Path, *, keep: bool) -> Iterator[tuple[_Layer, Path]]:
     """Describe the layer ``path`` makes; with ``keep``, also a file holding it."""
+    if path.is_dir() and not keep:   # only the digests: nothing is written (check mode plans with this)
+        sink = _HashingSink(None)
+        newest = _tar_directory(path, sink)
+        yield _Layer(sink.digest, sink.digest, sink.size, OCI_LAYER, newest), path
+        return
     if path.is_dir():
         scratch.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="import-", suffix=".tar", dir=scratch)
         try:
             with os.fdopen(fd, "wb") as out:
-                sink = _HashingSink(out if keep else None)
+                sink = _HashingSink(out)
                 newest = _tar_directory(path, sink)
             yield _Layer(sink.digest, sink.digest, sink.size, OCI_LAYER, newest), Path(tmp)
         finally:

@@ -11,12 +11,12 @@ blobs still used by another image (or by a container, see collect.py) stay.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..metadata import Transaction
+from .collect import sweep
 from .records import ImageRecord
 from .reference import Reference, parse_reference
 
@@ -31,10 +31,21 @@ class ImageStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.meta = engine.metadata(COLLECTION)
-        # Set by the container layer: image id -> names of containers using it.
-        self.users: Callable[[str], list[str]] = lambda _image_id: []
 
     # -- lookup -------------------------------------------------------------
+    def users(self, image_id: str) -> list[str]:
+        """Names of the containers (running or not) made from this image. Their
+        records are read without the containers lock, as collect.py reads them:
+        documents are replaced atomically."""
+        return sorted(doc.get("name") or doc.get("id", "")[:12] for doc in self.engine.metadata("containers").list()
+                      if doc.get("image_id") == image_id)
+
+    def refuse_in_use(self, image_id: str, *, field: str = "name", hint: str | None = None) -> None:
+        users = self.users(image_id)
+        if users:
+            raise Conflict(f"image {image_id} is used by container(s) {', '.join(users)}", field=field,
+                           hint=hint or "remove the containers first, or set force: true")
+
     def list(self) -> list[ImageRecord]:
         return [ImageRecord.from_dict(doc) for doc in self.meta.list()]
 
@@ -76,6 +87,7 @@ class ImageStore:
     def save(self, record: ImageRecord, tag: Reference | None = None, digest_name: str | None = None) -> bool:
         """Store/merge a record and point ``tag`` at it. Returns whether
         anything changed (a new image, a moved tag, a new repo digest)."""
+        self.engine.require_writable(f"save image {record.id}")
         with self.meta.transaction() as txn:
             existing = txn.find(_key(record.id))
             current = ImageRecord.from_dict(existing) if existing else record
@@ -103,6 +115,7 @@ class ImageStore:
         return self.save(record, ref)
 
     def untag(self, text: str) -> ImageRecord | None:
+        self.engine.require_writable(f"untag {text}")
         ref = parse_reference(text)
         with self.meta.transaction() as txn:
             for doc in txn.list():
@@ -114,6 +127,7 @@ class ImageStore:
 
     def remove(self, text: str, *, force: bool = False) -> list[str]:
         """``docker rmi``: returns the actions taken ("untagged: x", "deleted: id")."""
+        self.engine.require_writable(f"remove image {text}")
         record = self.resolve(text)
         by_tag = not _is_id(text, record) and len(record.repo_tags) > 1
         if by_tag and not force:
@@ -134,14 +148,14 @@ class ImageStore:
         """Remove snapshots and blobs nothing references any more (the
         mark-and-sweep in collect.py; skipped, and left for a later sweep,
         while another operation is adding content and ``wait`` runs out)."""
-        from ..collect import sweep
-
+        self.engine.require_writable("collect unreferenced layers and blobs")
         return sweep(self.engine, wait=wait).counts()
 
     def discard_unreferenced(self, digests: list[str]) -> None:
         """Delete these blobs unless an image record references them (undo
         of a failed pull/load; other blobs are left alone, as a concurrent
         operation may own them)."""
+        self.engine.require_writable("discard unreferenced blobs")
         referenced = {d for r in self.list() for d in (r.id, r.manifest_digest, *(x.digest for x in r.layers))}
         for digest in digests:
             if digest not in referenced:

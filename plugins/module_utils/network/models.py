@@ -1,5 +1,7 @@
-"""The `network` module's typed input (pydantic), kept apart from the service
-so that containers' attachments never import pydantic."""
+"""The typed input of the ``network`` and ``network_info`` modules (pydantic),
+kept apart from the service so that containers' attachments never import
+pydantic. Each field is an option of the module, with its documented
+default (tests/unit/test_module_contract.py holds the three equal)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from ..models import EngineOptions, StrictModel
 
 
 class IpamEntry(StrictModel):
-    subnet: str | None = None
+    subnet: str
     gateway: str | None = None
     iprange: str | None = None
     aux_addresses: dict[str, str] | None = None
@@ -26,3 +28,10 @@ class NetworkRequest(StrictModel):
     labels: dict[str, str] = {}
     mtu: int | None = None
     force: bool = False
+    connected: list[str] | None = None
+    appends: bool = False
+
+
+class NetworkInfoRequest(StrictModel):
+    engine: EngineOptions = EngineOptions()
+    name: list[str] | None = None

@@ -1,19 +1,12 @@
 """Networks: the records, their addresses and their bridges, for the
 ``network`` and ``network_info`` modules and for the container side.
 
-One ``network`` task is planned, then applied (shared/ANCHORS.md #1): ``plan``
-is read-only (records, the host's routes, whether the bridge exists) and
-returns the steps and the record that would result, so check mode and
-``--diff`` show exactly what a real run makes — for a creation, the subnet
-that would be picked, the gateway and the bridge name. ``converge`` re-plans
-under the ``networks`` lock before acting, so two runs cannot pick the same
-subnet or name.
-
-Like community.docker's ``docker_network``, a change of addressing
-(``ipam_config``), ``internal`` or ``mtu`` recreates the network (a new id, a
-new bridge); labels change in place. Unlike it, a network with containers
-attached is only removed or recreated with ``force: true``, which disconnects
-them first through the ``disconnect`` callable the container side provides.
+The ``network`` task is planned in ``plan.py`` (plans as data): this service
+gives it the read side (records, the host's routes, whether a bridge
+exists, the record a creation would write) and the writes its steps make
+inside the ``networks`` transaction (``create_in``, ``remove_in``). The
+container side uses ``require``, ``ensure_default``, ``realize``,
+``allocate`` and ``release``.
 
 The kernel (bridges from ``links.py``, nftables from ``firewall.py``) is
 reached through the small ``Kernel`` protocol, so every rule here is
@@ -23,8 +16,7 @@ unit-tested against a recording fake.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,15 +25,13 @@ from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..layout import DEFAULT_STATE_ROOT
 from ..metadata import Transaction
 from .ipam import Candidates, Ipam, check_overlap, check_static, parse_ipam_config, pick_subnet
-from .store import DEFAULT_NAME, NetworkStore, new_id, new_record, pool_id, validate_name
+from .store import DEFAULT_NAME, NetworkStore, new_id, new_record, pool_id
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 RECREATE_FIELDS = ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "mtu")
 VIEW_FIELDS = ("name", "driver", "bridge", "subnet", "gateway", "ip_range", "aux_addresses", "internal", "labels",
                "mtu", "default")
 STATIC_FIELD = "networks.ipv4_address"
-
-Disconnect = Callable[[str, str], None]
 
 if TYPE_CHECKING:
     from .models import NetworkRequest
@@ -121,6 +111,12 @@ class Desired:
     options: dict[str, Any]
 
     @classmethod
+    def default(cls) -> Desired:
+        """The default network's wishes: nothing stated (a picked subnet)."""
+        return cls(None, False, {}, None, {"ipam_config": [], "internal": False, "labels": {}, "mtu": None,
+                                           "driver_options": {}})
+
+    @classmethod
     def of(cls, request: NetworkRequest) -> Desired:
         entries = [e.model_dump(exclude_none=True) for e in request.ipam_config]
         options = {"ipam_config": entries, "internal": request.internal, "labels": dict(request.labels),
@@ -162,54 +158,6 @@ def _mtu(request: NetworkRequest) -> int | None:
     return mtu
 
 
-@dataclass
-class NetworkPlan:
-    """What one task would do. ``steps`` run in order: ``remove`` (the
-    current network), ``create`` (``target``), ``labels`` (rewrite the record
-    in place), ``realize`` (the bridge is missing on the host, e.g. after a
-    reboot). ``attached``: containers a removal would cut off."""
-
-    name: str
-    current: dict[str, Any] | None
-    target: dict[str, Any] | None
-    steps: list[str] = field(default_factory=list)
-    differences: list[str] = field(default_factory=list)
-    attached: list[tuple[str, str]] = field(default_factory=list)
-    restate: bool = False  # only the record's stated options differ: rewritten, not reported as a change
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.steps)
-
-    def actions(self) -> list[str]:
-        done = [f"disconnected container {name}" for _cid, name in self.attached if "remove" in self.steps]
-        if self.steps[:2] == ["remove", "create"]:
-            done.append(f"recreated network {self.name} ({', '.join(self.differences)} changed)")
-        elif "remove" in self.steps:
-            done.append(f"removed network {self.name}")
-        elif "create" in self.steps and self.target is not None:
-            done.append(f"created network {self.name} (bridge {self.target['bridge']}, subnet "
-                        f"{self.target['subnet']}, gateway {self.target['gateway']})")
-        if "labels" in self.steps:
-            done.append(f"updated labels of network {self.name}")
-        if "realize" in self.steps and self.target is not None:
-            done.append(f"restored bridge {self.target['bridge']} (missing on the host)")
-        return done
-
-
-@dataclass
-class NetworkOutcome:
-    changed: bool = False
-    actions: list[str] = field(default_factory=list)
-    network: dict[str, Any] | None = None
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
-
-    def result(self) -> dict[str, Any]:
-        return {"changed": self.changed, "actions": self.actions, "network": self.network,
-                "diff": {"before": self.before, "after": self.after}}
-
-
 def view(record: dict[str, Any] | None) -> dict[str, Any]:
     """A record as the diff shows it."""
     if record is None:
@@ -218,15 +166,10 @@ def view(record: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class NetworkService:
-    """``disconnect(container_id, network_name)``, given by the container side,
-    detaches a container and drops the network from its config; ``force``
-    removal and recreation need it."""
-
-    def __init__(self, engine: Engine, *, kernel: Kernel | None = None, disconnect: Disconnect | None = None) -> None:
+    def __init__(self, engine: Engine, *, kernel: Kernel | None = None) -> None:
         self.engine = engine
         self.store = NetworkStore(engine)
         self.kernel: Kernel = kernel or HostKernel()
-        self.disconnect = disconnect
 
     # -- the container side's API ------------------------------------------------------------------------------
     def get(self, name: str) -> dict[str, Any] | None:
@@ -250,18 +193,19 @@ class NetworkService:
         record = self.store.by_name(DEFAULT_NAME)
         if record is not None:
             return record
+        self.engine.require_writable("create the default network")
         with self.store.meta.transaction() as txn:
-            from .models import NetworkRequest
-
-            plan = self.plan(NetworkRequest(name=DEFAULT_NAME))
-            if plan.current is not None:
-                return plan.current
-            self._execute(txn, plan)
-        return plan.target or self.require(DEFAULT_NAME)
+            record = self.store.by_name(DEFAULT_NAME)   # again under the lock: another run may have made it
+            if record is not None:
+                return record
+            record = self.planned_record(DEFAULT_NAME, Desired.default(), None)
+            self.create_in(txn, record)
+        return record
 
     def realize(self, record: dict[str, Any]) -> None:
         """Make the bridge and the firewall rules exist (idempotent): before
         attaching a container, and after a reboot emptied the kernel."""
+        self.engine.require_writable(f"make bridge {record['bridge']} and its nftables rules")
         ipam = Ipam.from_record(record)
         self.kernel.ensure_bridge(record["bridge"], ipam.gateway_cidr, record.get("mtu"))
         self.kernel.ensure_firewall(record["id"], record["bridge"], record["subnet"], bool(record.get("internal")))
@@ -306,87 +250,8 @@ class NetworkService:
             if record is not None:
                 txn.release(pool_id(record["id"]), container_id)
 
-    # -- the network module -------------------------------------------------------------------------------------
-    def plan(self, request: NetworkRequest) -> NetworkPlan:
-        """Read-only: what ``converge`` would do for this task."""
-        name = validate_name(request.name)
-        current = self.store.by_name(name)
-        if request.state == "absent":
-            if current is None:
-                return NetworkPlan(name, None, None)
-            return NetworkPlan(name, current, None, ["remove"], attached=self.store.attached(name))
-        desired = Desired.of(request)
-        if current is None:
-            return NetworkPlan(name, None, self._new_record(name, desired, None), ["create"])
-        differences = desired.differences(current)
-        if any(key in RECREATE_FIELDS for key in differences):
-            return NetworkPlan(name, current, self._new_record(name, desired, current), ["remove", "create"],
-                               differences, self.store.attached(name))
-        steps = ["labels"] if "labels" in differences else []
-        if not self.kernel.bridge_exists(current["bridge"]):
-            steps.append("realize")
-        # The options as stated now are kept even when nothing changes (say the picked subnet is now stated:
-        # static addresses need a stated subnet); rewriting that bookkeeping is not a change to the network.
-        target = {**current, "labels": dict(sorted(desired.labels.items())), "options": desired.options}
-        return NetworkPlan(name, current, target, steps, differences,
-                           restate=current.get("options") != desired.options)
-
-    def converge(self, request: NetworkRequest, *, check_mode: bool) -> NetworkOutcome:
-        plan = self.plan(request)
-        self._refuse_cutting_off(plan, request.force)
-        if check_mode or not (plan.changed or plan.restate):
-            return self._outcome(plan, check_mode)
-        cut_off = plan.attached if "remove" in plan.steps else []
-        for container_id, _cname in cut_off:
-            self.disconnect(container_id, plan.name)  # type: ignore[misc]  # _refuse_cutting_off checked it
-        with self.store.meta.transaction() as txn:
-            executed = self.plan(request)  # again under the lock: another run may have acted meanwhile
-            if "remove" in executed.steps and executed.attached:
-                names = ", ".join(cname for _cid, cname in executed.attached)
-                raise Conflict(f"container(s) {names} joined network {plan.name!r} while it was being "
-                               f"{'recreated' if 'create' in executed.steps else 'removed'}", field="force",
-                               hint="run the task again")
-            self._execute(txn, executed)
-            if executed.restate and executed.target is not None and not {"create", "labels"} & set(executed.steps):
-                txn.put(executed.target["id"], executed.target)
-        executed.attached = cut_off
-        return self._outcome(executed, check_mode)
-
-    def _refuse_cutting_off(self, plan: NetworkPlan, force: bool) -> None:
-        if "remove" not in plan.steps or not plan.attached:
-            return
-        names = ", ".join(cname for _cid, cname in plan.attached)
-        doing = "recreated" if "create" in plan.steps else "removed"
-        if not force:
-            raise Conflict(f"network {plan.name!r} is used by container(s) {names} and would be {doing}",
-                           field="force", hint="remove the containers or take the network out of their networks, "
-                                               "or set force: true to disconnect them")
-        if self.disconnect is None:
-            raise Conflict(f"network {plan.name!r} is used by container(s) {names}; disconnecting them is not "
-                           "available here", field="force", hint="remove the containers first")
-
-    def _outcome(self, plan: NetworkPlan, check_mode: bool) -> NetworkOutcome:
-        out = NetworkOutcome(changed=plan.changed, actions=plan.actions(), before=view(plan.current),
-                             after=view(plan.target))
-        if plan.target is not None:
-            record = plan.target if check_mode else (self.store.by_name(plan.name) or plan.target)
-            out.network = self.facts(record, known=not (check_mode and "create" in plan.steps))
-        return out
-
-    # -- execution (inside the networks transaction) ------------------------------------------------------------
-    def _execute(self, txn: Transaction, plan: NetworkPlan) -> None:
-        current, target = plan.current or {}, plan.target or {}
-        for step in plan.steps:  # plan() gives remove only with a current network, the others with a target
-            if step == "remove":
-                self._remove(txn, current)
-            elif step == "create":
-                self._create(txn, target)
-            elif step == "labels":
-                txn.put(target["id"], target)
-            elif step == "realize":
-                self.realize(target)
-
-    def _create(self, txn: Transaction, record: dict[str, Any]) -> None:
+    # -- the network task's writes (inside the networks transaction) ----------------------------------------------
+    def create_in(self, txn: Transaction, record: dict[str, Any]) -> None:
         # The record first: a crash before the bridge exists leaves a record the next run realizes,
         # never a bridge nothing knows about.
         NetworkStore.add(txn, record)
@@ -398,15 +263,17 @@ class NetworkService:
             NetworkStore.delete(txn, record["id"])
             raise
 
-    def _remove(self, txn: Transaction, record: dict[str, Any]) -> None:
+    def remove_in(self, txn: Transaction, record: dict[str, Any]) -> None:
         self._unrealize(record)
         NetworkStore.delete(txn, record["id"])
 
     def _unrealize(self, record: dict[str, Any]) -> None:
+        self.engine.require_writable(f"remove bridge {record['bridge']} and its nftables rules")
         self.kernel.remove_firewall(record["id"])
         self.kernel.remove_bridge(record["bridge"])
 
-    def _new_record(self, name: str, desired: Desired, current: dict[str, Any] | None) -> dict[str, Any]:
+    # -- the network task's reads --------------------------------------------------------------------------------
+    def planned_record(self, name: str, desired: Desired, current: dict[str, Any] | None) -> dict[str, Any]:
         """The record a creation (or recreation) would write: stated
         addressing checked against the other networks and the host's routes,
         else the current network's, else the first free default pool."""
@@ -423,7 +290,7 @@ class NetworkService:
         else:
             subnet = pick_subnet(others, routes)
             ipam = Ipam(subnet, subnet.network_address + 1)
-        network_id = new_id()
+        network_id = new_id(self.engine.layout.state_root, name, current["id"] if current else None)
         # berth0 belongs to the host's own state root; other roots (tests, a second engine) get br-<id>
         host_root = self.engine.layout.state_root == DEFAULT_STATE_ROOT
         bridge = self.kernel.bridge_name(network_id, name == DEFAULT_NAME and host_root)

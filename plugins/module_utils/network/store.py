@@ -11,8 +11,9 @@ atomically), so this module never takes the containers lock.
 
 from __future__ import annotations
 
+import hashlib
 import re
-import secrets
+from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
@@ -41,8 +42,14 @@ def pool_id(network_id: str) -> str:
     return POOL_PREFIX + network_id
 
 
-def new_id() -> str:
-    return secrets.token_hex(32)
+def new_id(state_root: Path, name: str, replaces: str | None) -> str:
+    """A new network's id (64 hex digits, as Docker's): derived, not drawn, so
+    the id and the bridge name (``br-<id[:12]>``) a check run plans are the
+    ones the apply makes. The state root keeps two engines' networks of one
+    name apart (bridge names are host-wide); ``replaces``, the id of the
+    network a recreation removes, gives the recreated one a new id."""
+    seed = f"berth network\0{state_root}\0{name}\0{replaces or ''}"
+    return hashlib.sha256(seed.encode()).hexdigest()
 
 
 def new_record(network_id: str, name: str, bridge: str, ipam: Ipam, *, internal: bool, labels: dict[str, str],
@@ -51,6 +58,12 @@ def new_record(network_id: str, name: str, bridge: str, ipam: Ipam, *, internal:
     return {"id": network_id, "name": name, "driver": "bridge", "bridge": bridge, **ipam.as_record(),
             "internal": internal, "labels": dict(sorted(labels.items())), "mtu": mtu, "created": now(),
             "default": name == DEFAULT_NAME, "options": options}
+
+
+def container_networks(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The network entries a container record's config lists (the one place
+    this package reads container records)."""
+    return [entry for entry in (record.get("config") or {}).get("networks") or [] if isinstance(entry, dict)]
 
 
 def is_record(document: dict[str, Any]) -> bool:
@@ -84,12 +97,25 @@ class NetworkStore:
 
     def attached(self, name: str) -> list[tuple[str, str]]:
         """(container id, container name) of every container whose config lists the network."""
+        return [(container_id, cname) for container_id, cname, _entry in self.memberships(name)]
+
+    def memberships(self, name: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(container id, container name, its entry: aliases, static address) of
+        every container whose config lists the network, by container name."""
         found = []
         for record in self.containers.list():
-            wanted = (record.get("config") or {}).get("networks") or []
-            if any(isinstance(entry, dict) and entry.get("name") == name for entry in wanted):
-                found.append((record["id"], record.get("name", record["id"][:12])))
-        return sorted(found, key=lambda pair: pair[1])
+            for entry in container_networks(record):
+                if entry.get("name") == name:
+                    found.append((record["id"], record.get("name", record["id"][:12]), entry))
+                    break
+        return sorted(found, key=lambda member: member[1])
+
+    def container(self, ref: str) -> dict[str, Any] | None:
+        """A container's record, by name or id (read without its lock)."""
+        for record in self.containers.list():
+            if ref in (record.get("name"), record.get("id")):
+                return record
+        return None
 
     # -- writes (inside a transaction on the networks collection) ----------------------------------------------
     @staticmethod

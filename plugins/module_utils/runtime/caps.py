@@ -2,12 +2,11 @@
 
 The order follows runc: drop the bounding set while still privileged, keep
 permitted caps across the uid change (PR_SET_KEEPCAPS), then set effective,
-permitted and inheritable with capset and raise the ambient ones.
+permitted and inheritable with capset and raise the ambient ones. Every call
+goes through the ``Syscalls`` interface (tests record them).
 """
 
 from __future__ import annotations
-
-import ctypes
 
 from .. import syscalls as sc
 
@@ -24,17 +23,7 @@ DOCKER_DEFAULT = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "
                   "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
                   "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
 
-_VERSION_3 = 0x20080522
 SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
-
-
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
 
 _LAST_CAP: list[int] = []
 
@@ -78,15 +67,7 @@ def drop_bounding(bounding: set[int], calls: sc.Syscalls) -> None:
 
 def apply(sets: dict[str, set[int]], calls: sc.Syscalls) -> None:
     """capset(2) the effective/permitted/inheritable sets, then raise ambient."""
-    header = _Header(_VERSION_3, 0)
-    data = (_Data * 2)()
-    for word in range(2):
-        data[word].effective = _mask(sets["effective"], word)
-        data[word].permitted = _mask(sets["permitted"], word)
-        data[word].inheritable = _mask(sets["inheritable"], word)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.capset(ctypes.byref(header), data) != 0:
-        raise sc.syscall_error("capset", ctypes.get_errno(), (sorted(sets["effective"]),))
+    calls.capset(mask(sets["effective"]), mask(sets["permitted"]), mask(sets["inheritable"]))
     calls.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL)
     # The kernel only raises ambient caps that are permitted and inheritable;
     # runc skips the others silently (its own `runc spec` lists ambient caps
@@ -95,5 +76,6 @@ def apply(sets: dict[str, set[int]], calls: sc.Syscalls) -> None:
         calls.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, number)
 
 
-def _mask(numbers: set[int], word: int) -> int:
-    return sum(1 << (n - 32 * word) for n in numbers if 32 * word <= n < 32 * (word + 1))
+def mask(numbers: set[int]) -> int:
+    """A set of capability numbers as capset's bit mask."""
+    return sum(1 << n for n in numbers)

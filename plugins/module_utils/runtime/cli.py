@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+from .. import lifecycle as lc
 from ..errors import BerthError, InvalidInput
 from . import container, state
 
@@ -338,12 +339,12 @@ def _spec(args: argparse.Namespace, _log: _Log) -> int:
 
 
 def _features(_args: argparse.Namespace, _log: _Log) -> int:
+    from ..mountopts import known_options
     from .caps import NUMBERS
-    from .mounts import _FLAGS, PROPAGATION
     from .spec import HOOK_KINDS, NAMESPACE_TYPES
 
     features = {"ociVersionMin": "1.0.0", "ociVersionMax": state.OCI_VERSION, "hooks": list(HOOK_KINDS),
-                "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
+                "mountOptions": known_options(),
                 "linux": {"namespaces": list(NAMESPACE_TYPES), "capabilities": sorted(NUMBERS),
                           "cgroup": {"v1": True, "v2": True, "systemd": False},
                           "seccomp": {"enabled": True}}}
@@ -355,6 +356,7 @@ def _update(args: argparse.Namespace, log: _Log) -> int:
     from . import resources
 
     record = state.load(args.root, args.id)
+    lc.oci_require(state.status(record, frozen=False), lc.UPDATE, args.id)
     source = sys.stdin if args.resources == "-" else open(args.resources)  # noqa: SIM115
     with source:
         wanted = json.load(source)

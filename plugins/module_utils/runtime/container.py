@@ -9,9 +9,10 @@ import os
 import signal
 import time
 
+from .. import lifecycle as lc
 from .. import syscalls as sc
 from ..crashpoint import crash_point
-from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from ..errors import AlreadyExists, Conflict, InvalidInput, InvalidState, NotFound
 from . import channel, hooks, init, state
 from .cgroup import ContainerCgroup, cgroup_path, mount_cgroupfs
 from .spec import load_bundle, namespaces
@@ -214,7 +215,7 @@ def _converse(sock: socket.socket, launch: init.Launch, intermediate: int, pids:
                 continue  # the init failed already: its error is the next message
         elif kind == "hooks":
             hook_set = launch.config.get("hooks") or {}
-            payload = {**launch.state, "status": "creating", "pid": pid}
+            payload = {**launch.state, "status": lc.OCI_CREATING, "pid": pid}
             hooks.run_hooks(hook_set.get("prestart") or [], payload, "prestart")
             hooks.run_hooks(hook_set.get("createRuntime") or [], payload, "createRuntime")
             channel.send(sock, "ok")
@@ -242,10 +243,7 @@ def _write_id_maps(pid: int, config: dict) -> None:
 
 def start(root: str, container_id: str) -> dict:
     record = state.load(root, container_id)
-    current = state.status(record, frozen=False)
-    if current != "created":
-        raise InvalidState(f"container {container_id} is {current}, not created", field="container-id",
-                           hint="only a created container can be started; use run or create again")
+    lc.oci_require(state.status(record, frozen=False), lc.START, container_id)
     fifo = os.path.join(record["state_dir"], "exec.fifo")
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -255,7 +253,7 @@ def start(root: str, container_id: str) -> dict:
         os.unlink(fifo)
     record["started"] = _now()
     state.save(record["state_dir"], record)
-    payload = state.oci_state(record, "running")
+    payload = state.oci_state(record, lc.OCI_RUNNING)
     hooks.run_hooks(record["hooks"].get("poststart") or [], payload, "poststart")
     return record
 
@@ -285,17 +283,14 @@ def kill(root: str, container_id: str, signum: int, all_processes: bool = False)
     if all_processes:
         ContainerCgroup(record["cgroup"]).signal_all(signum)
         return
-    if not state.alive(record):
-        raise InvalidState(f"container {container_id} is not running", field="container-id")
+    # paused or not is the same cell for kill: skip the cgroup read
+    lc.oci_require(state.status(record, frozen=False), lc.KILL, container_id)
     os.kill(record["pid"], signum)
 
 
 def pause(root: str, container_id: str, paused: bool) -> None:
     record = state.load(root, container_id)
-    current = current_status(record)
-    if current not in (("running",) if paused else ("paused",)):
-        raise InvalidState(f"container {container_id} is {current}", field="container-id",
-                           hint="pause needs a running container, resume a paused one")
+    lc.oci_require(current_status(record), lc.PAUSE if paused else lc.RESUME, container_id)
     ContainerCgroup(record["cgroup"]).freeze(paused)
 
 
@@ -308,12 +303,10 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         _delete_unfinished(root, container_id)
         return
     current = current_status(record)
-    if current in ("running", "paused") and not force:
-        raise InvalidState(f"cannot delete container {container_id}: it is {current}", field="container-id",
-                           hint="stop it first (kill) or use delete --force")
+    lc.oci_require(current, lc.DELETE, container_id, force=force)
     cgroup = ContainerCgroup(record["cgroup"])
-    if current != "stopped":
-        if current == "paused":
+    if current != lc.OCI_STOPPED:
+        if current == lc.OCI_PAUSED:
             cgroup.freeze(False)
         cgroup.signal_all(signal.SIGKILL)
         _kill_quietly(record["pid"])
@@ -324,7 +317,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     if hooks_poststop:
         # the spec: poststop failures are logged, the delete stands
         with contextlib.suppress(InvalidState):
-            hooks.run_hooks(hooks_poststop, state.oci_state(record, "stopped"), "poststop")
+            hooks.run_hooks(hooks_poststop, state.oci_state(record, lc.OCI_STOPPED), "poststop")
 
 
 def _delete_unfinished(root: str, container_id: str) -> None:
@@ -379,7 +372,7 @@ def _remove_cgroup_quietly(cgroup: ContainerCgroup) -> None:
     try:
         cgroup.signal_all(signal.SIGKILL)
         cgroup.remove()
-    except (OSError, InvalidState):
+    except (OSError, Conflict, InvalidState):
         pass
 
 

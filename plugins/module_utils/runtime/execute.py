@@ -8,8 +8,9 @@ import json
 import os
 import signal
 
+from .. import lifecycle as lc
 from .. import syscalls as sc
-from ..errors import InvalidInput, InvalidState
+from ..errors import InvalidInput
 from . import init, state
 from .cgroup import ContainerCgroup
 from .container import Options, connect_console, current_status, spawn, write_pid_file
@@ -24,10 +25,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 def exec_in(root: str, container_id: str, process: dict, options: Options) -> int:
     """Start ``process`` inside the container; returns its pid."""
     record = state.load(root, container_id)
-    current = current_status(record)
-    if current not in ("running", "created"):
-        raise InvalidState(f"cannot exec in container {container_id}: it is {current}", field="container-id",
-                           hint="start it (or resume it) first")
+    lc.oci_require(current_status(record), lc.EXEC, container_id)
     check_process(process, "process")
     config = _bundle_config(record)
     if process.get("terminal") and not options.console_socket:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 
+from .. import lifecycle as lc
 from .. import syscalls as sc
 from ..errors import InvalidInput, InvalidState, SystemCallError
 from . import caps, channel, devices, hooks, mounts, process, seccomp, trampoline
@@ -103,8 +104,8 @@ def _enter_namespaces(launch: Launch, sock: socket.socket, joined: dict[str, int
         calls.unshare(sc.CLONE_NEWUSER)
         channel.send(sock, "userns")
         channel.expect(sock, "ok")
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        calls.setresgid(0, 0, 0)
+        calls.setresuid(0, 0, 0)
     # The cgroup namespace waits for the init (see _await_cgroup): it must be
     # created after the init is in the container's cgroup.
     flags = sum(FLAGS[kind] for kind, path in wanted.items() if path is None and kind not in ("user", "cgroup"))
@@ -130,7 +131,7 @@ def _init(launch: Launch, sock: socket.socket) -> None:
     config, calls = launch.config, launch.calls
     proc = config["process"]
     calls.prctl(sc.PR_SET_DUMPABLE, 0)  # inherited from the intermediate; stated where the checklist starts
-    os.setsid()
+    calls.setsid()
     exec_mode = launch.exec_mode
     if exec_mode:
         _await_cgroup(launch, sock, new_namespace=False)
@@ -143,17 +144,17 @@ def _init(launch: Launch, sock: socket.socket) -> None:
         from . import console  # loaded by the runtime before the fork (see container._connect_console)
 
         console.attach(launch.console_sock, calls, mount_console=not exec_mode)
-    process.set_rlimits(proc.get("rlimits") or [], launch.warnings)
+    process.set_rlimits(proc.get("rlimits") or [], launch.warnings, calls)
     helper, why_not = trampoline.load()  # before seccomp: a profile may forbid memfd_create
     if helper is None:
         launch.warnings.append(f"{why_not}: the command is exec'd directly, /proc/self/exe is not shielded")
     env = process.environment(proc)
     nnp = bool(proc.get("noNewPrivileges"))
     if launch.seccomp and not nnp:
-        seccomp.load(launch.seccomp)  # needs CAP_SYS_ADMIN: before the caps drop
+        seccomp.load(launch.seccomp, calls)  # without no_new_privs it needs CAP_SYS_ADMIN: before the caps drop
     process.switch_user(proc.get("user") or {}, launch.sets, calls)
     calls.prctl(sc.PR_SET_DUMPABLE, 0)  # a change of uid resets it to fs.suid_dumpable
-    process.enter_cwd(proc.get("cwd") or "/")  # checked to be inside the root after chdir
+    process.enter_cwd(proc.get("cwd") or "/", calls)  # checked to be inside the root after chdir
     path = process.lookup(proc["args"][0], env)
     for warning in launch.warnings:
         channel.send(sock, "warning", message=warning)
@@ -169,27 +170,29 @@ def _init(launch: Launch, sock: socket.socket) -> None:
         os.close(fd)
         os.close(fifo_fd)
         hooks.run_hooks((config.get("hooks") or {}).get("startContainer") or [],
-                        {**launch.state, "status": "running", "pid": os.getpid()}, "startContainer")
+                        {**launch.state, "status": lc.OCI_RUNNING, "pid": os.getpid()}, "startContainer")
     _close_inherited(3 + launch.preserve_fds)
     if launch.seccomp and nnp:
-        seccomp.load(launch.seccomp)
-    _exec(helper, path, proc["args"], env)
+        # allowed unprivileged now; as late as possible, so the filter sees
+        # (and may refuse) as few of the runtime's own calls as possible
+        seccomp.load(launch.seccomp, calls)
+    _exec(helper, path, proc["args"], env, calls)
 
 
-def _exec(helper: int | None, path: str, args: list[str], env: dict[str, str]) -> None:
+def _exec(helper: int | None, path: str, args: list[str], env: dict[str, str], calls: sc.Syscalls) -> None:
     """execve the command, through the sealed helper where there is one. If
     the helper cannot be exec'd by descriptor (execveat), it is tried through
     /proc/self/fd; the command is never exec'd directly as a fallback, as
     that would reopen the /proc/self/exe window."""
     try:
         if helper is None:
-            os.execve(path, args, env)
+            calls.execve(path, args, env)
         try:
-            trampoline.execve(helper, path, args, env)
-        except OSError:
-            trampoline.execve(f"/proc/self/fd/{helper}", path, args, env)  # type: ignore[arg-type]
-    except OSError as err:
-        os.write(2, f"berth-runtime: exec {args[0]}: {err.strerror}\n".encode())
+            trampoline.execve(helper, path, args, env, calls)
+        except SystemCallError:
+            trampoline.execve(f"/proc/self/fd/{helper}", path, args, env, calls)
+    except SystemCallError as err:
+        os.write(2, f"berth-runtime: exec {args[0]}: {os.strerror(err.errno)}\n".encode())
         os._exit(126 if err.errno in (13, 8) else 127)
 
 
@@ -216,7 +219,7 @@ def _build_root(launch: Launch, sock: socket.socket) -> None:
         if hook_set.get("prestart") or hook_set.get("createRuntime"):
             channel.send(sock, "hooks")
             channel.expect(sock, "ok")
-        hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": "creating"},
+        hooks.run_hooks(hook_set.get("createContainer") or [], {**launch.state, "status": lc.OCI_CREATING},
                         "createContainer")
         mounts.pivot(root_fd, calls)
     finally:

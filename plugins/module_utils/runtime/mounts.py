@@ -27,22 +27,8 @@ import stat
 from .. import saferoot
 from .. import syscalls as sc
 from ..errors import InvalidInput, InvalidState, SystemCallError
+from ..mountopts import PROPAGATION, parse_options
 
-_FLAGS = {  # option -> (set?, flag)
-    "ro": (True, sc.MS_RDONLY), "rw": (False, sc.MS_RDONLY), "nosuid": (True, sc.MS_NOSUID),
-    "suid": (False, sc.MS_NOSUID), "nodev": (True, sc.MS_NODEV), "dev": (False, sc.MS_NODEV),
-    "noexec": (True, sc.MS_NOEXEC), "exec": (False, sc.MS_NOEXEC), "sync": (True, sc.MS_SYNCHRONOUS),
-    "async": (False, sc.MS_SYNCHRONOUS), "dirsync": (True, sc.MS_DIRSYNC), "remount": (True, sc.MS_REMOUNT),
-    "mand": (True, sc.MS_MANDLOCK), "nomand": (False, sc.MS_MANDLOCK), "atime": (False, sc.MS_NOATIME),
-    "noatime": (True, sc.MS_NOATIME), "diratime": (False, sc.MS_NODIRATIME), "nodiratime": (True, sc.MS_NODIRATIME),
-    "relatime": (True, sc.MS_RELATIME), "norelatime": (False, sc.MS_RELATIME),
-    "strictatime": (True, sc.MS_STRICTATIME), "nostrictatime": (False, sc.MS_STRICTATIME),
-    "bind": (True, sc.MS_BIND), "rbind": (True, sc.MS_BIND | sc.MS_REC), "nosymfollow": (True, sc.MS_NOSYMFOLLOW),
-}
-PROPAGATION = {"private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC, "shared": sc.MS_SHARED,
-               "rshared": sc.MS_SHARED | sc.MS_REC, "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
-               "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC}
-_IGNORED = ("tmpcopyup", "copy-symlink", "notmpcopyup", "z", "Z", "U")
 # statvfs f_flag bits -> mount flags a remount must keep (the kernel locks
 # them inside user namespaces).
 _LOCKED = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC), (1024, sc.MS_NOATIME),
@@ -57,21 +43,6 @@ _PROC_MAGIC, _SYSFS_MAGIC, _TMPFS_MAGIC, _RAMFS_MAGIC = 0x9FA0, 0x62656572, 0x01
 # destination -> (mount types, filesystems a bind over it may come from: devtmpfs is tmpfs or ramfs)
 _OWN_KINDS = {"/proc": (("proc",), (_PROC_MAGIC,)), "/sys": (("sysfs",), (_SYSFS_MAGIC,)),
               "/dev": (("tmpfs", "devtmpfs"), (_TMPFS_MAGIC, _RAMFS_MAGIC))}
-
-
-def parse_options(options: list[str]) -> tuple[int, int, str]:
-    """(mount flags, propagation flags, data string) of a spec mount's options."""
-    flags = propagation = 0
-    data: list[str] = []
-    for option in options:
-        if option in _FLAGS:
-            on, flag = _FLAGS[option]
-            flags = flags | flag if on else flags & ~flag
-        elif option in PROPAGATION:
-            propagation |= PROPAGATION[option]
-        elif option not in _IGNORED:
-            data.append(option)
-    return flags, propagation, ",".join(data)
 
 
 def kept_flags(path: str | int) -> int:
@@ -268,12 +239,12 @@ def pivot(root_fd: int, calls: sc.Syscalls) -> None:
     old root is detached right away."""
     old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
     try:
-        os.fchdir(root_fd)
+        calls.fchdir(root_fd)
         calls.pivot_root(".", ".")
-        os.fchdir(old_root)
+        calls.fchdir(old_root)
         calls.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
         calls.umount2(".", sc.MNT_DETACH)
-        os.chdir("/")
+        calls.chdir("/")
     finally:
         os.close(old_root)
 

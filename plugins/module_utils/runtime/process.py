@@ -5,14 +5,14 @@ seccomp, cwd, environment."""
 from __future__ import annotations
 
 import _socket
-import contextlib
+import errno
 import fcntl
 import os
 import resource
 import struct
 
 from .. import syscalls as sc
-from ..errors import InvalidInput
+from ..errors import InvalidInput, SystemCallError
 from . import caps
 from .spec import DEFAULT_PATH, process_env
 
@@ -26,21 +26,21 @@ class ExecFailed(InvalidInput):
         self.exit_code = exit_code
 
 
-def set_rlimits(rlimits: list[dict], warnings: list[str]) -> None:
+def set_rlimits(rlimits: list[dict], warnings: list[str], calls: sc.Syscalls) -> None:
     """setrlimit each; a hard limit above the host's own is lowered to it
     (without CAP_SYS_RESOURCE it could not be raised anyway)."""
     for limit in rlimits:
         kind = getattr(resource, limit["type"])
-        _soft_now, hard_now = resource.getrlimit(kind)
+        _soft_now, hard_now = calls.getrlimit(kind)
         hard, soft = int(limit.get("hard", 0)), int(limit.get("soft", 0))
         if hard_now != resource.RLIM_INFINITY and (hard > hard_now or hard == resource.RLIM_INFINITY):
             warnings.append(f"{limit['type']} hard {hard} lowered to the host's hard limit {hard_now}")
             hard = hard_now
         soft = min(soft, hard) if hard != resource.RLIM_INFINITY else soft
         try:
-            resource.setrlimit(kind, (soft, hard))
-        except (ValueError, OSError) as err:
-            raise InvalidInput(f"cannot set {limit['type']} to soft {soft}, hard {hard}: {err}",
+            calls.setrlimit(kind, soft, hard)
+        except SystemCallError as err:
+            raise InvalidInput(f"cannot set {limit['type']} to soft {soft}, hard {hard}: {os.strerror(err.errno)}",
                                field="process.rlimits", hint="stay within the host's hard limits") from None
 
 
@@ -66,11 +66,13 @@ def switch_user(user: dict, sets: dict[str, set[int]], calls: sc.Syscalls) -> No
     caps.drop_bounding(sets["bounding"], calls)
     calls.prctl(sc.PR_SET_KEEPCAPS, 1)
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
-    # setgroups is denied in a user namespace with setgroups=deny; runc ignores it too
-    with contextlib.suppress(PermissionError):
-        os.setgroups([int(g) for g in user.get("additionalGids") or []])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
+    try:
+        calls.setgroups([int(g) for g in user.get("additionalGids") or []])
+    except SystemCallError as err:
+        if err.errno != errno.EPERM:  # denied in a user namespace with setgroups=deny; runc ignores it too
+            raise
+    calls.setresgid(gid, gid, gid)
+    calls.setresuid(uid, uid, uid)
     calls.prctl(sc.PR_SET_KEEPCAPS, 0)
     caps.apply(sets, calls)
 
@@ -83,15 +85,15 @@ def environment(process: dict) -> dict[str, str]:
     return env
 
 
-def enter_cwd(cwd: str) -> None:
+def enter_cwd(cwd: str, calls: sc.Syscalls) -> None:
     """chdir, then make sure the kernel agrees the result is inside the
     container's root: a cwd reached through a descriptor the runtime leaked
     (``/proc/self/fd/N``) would be a host directory (runc CVE-2024-21626),
     and getcwd(2) reports such a directory as unreachable."""
     try:
-        os.chdir(cwd)
-    except OSError as err:
-        raise InvalidInput(f"cannot enter working directory {cwd}: {err.strerror}", field="process.cwd",
+        calls.chdir(cwd)
+    except SystemCallError as err:
+        raise InvalidInput(f"cannot enter working directory {cwd}: {os.strerror(err.errno)}", field="process.cwd",
                            hint="create it in the image or choose another") from None
     try:
         here = os.getcwd()

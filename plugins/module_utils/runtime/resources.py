@@ -68,7 +68,7 @@ def apply(linux_resources: dict, path: str, warnings: list[str]) -> None:
 def _device(path: str, field: str) -> str:
     if _DEVICE.fullmatch(path):
         return path
-    from ..cgroups.units import device_number
+    from ..units import device_number
 
     return device_number(path, field)
 

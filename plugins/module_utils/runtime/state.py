@@ -9,6 +9,7 @@ import json
 import os
 import re
 
+from .. import lifecycle as lc
 from ..errors import InvalidInput, InvalidState, NotFound
 
 OCI_VERSION = "1.0.2"
@@ -132,21 +133,20 @@ def alive(data: dict) -> bool:
 
 
 def status(data: dict, frozen: bool) -> str:
+    """The OCI status (lifecycle.OCI_STATES): the init's liveness, whether it
+    still waits on exec.fifo, and the freezer's word."""
     if not alive(data):
-        return "stopped"
+        return lc.OCI_STOPPED
     if os.path.exists(os.path.join(data["state_dir"], "exec.fifo")):
-        return "created"
-    return "paused" if frozen else "running"
+        return lc.OCI_CREATED
+    return lc.OCI_PAUSED if frozen else lc.OCI_RUNNING
 
 
 def oci_state(data: dict, current: str) -> dict:
     """The runtime-spec state object (plus runc's informative extras)."""
     state = {"ociVersion": OCI_VERSION, "id": data["id"], "status": current, "bundle": data["bundle"],
              "rootfs": data["rootfs"], "created": data["created"], "owner": ""}
-    if current != "stopped":
-        state["pid"] = data["pid"]
-    else:
-        state["pid"] = 0
+    state["pid"] = data["pid"] if current != lc.OCI_STOPPED else 0
     if data.get("annotations"):
         state["annotations"] = data["annotations"]
     return state

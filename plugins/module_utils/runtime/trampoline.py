@@ -35,6 +35,10 @@ import fcntl
 import os
 import struct
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from ..syscalls_protocol import Syscalls
+
 MARKER = "berthrt"  # the helper's argv[0]: 7 bytes and a NUL, compared as one word
 _BASE = 0x400000  # load address of the helper's single segment
 _MFD_CLOEXEC, _MFD_ALLOW_SEALING, _MFD_EXEC = 0x1, 0x2, 0x10
@@ -98,7 +102,8 @@ def load() -> tuple[int | None, str | None]:
     return fd, None
 
 
-def execve(helper: int, path: str, args: list[str], env: dict[str, str]) -> None:
-    """Replace this process by the helper, which execs ``path``. Returns only
-    if the helper itself could not be exec'd (the OSError is raised)."""
-    os.execve(helper, [MARKER, path, *args], env)
+def execve(helper: int | str, path: str, args: list[str], env: dict[str, str], calls: Syscalls) -> None:
+    """Replace this process by the helper (a descriptor, or its /proc/self/fd
+    path), which execs ``path``. Returns only if the helper itself could not
+    be exec'd (the SystemCallError is raised)."""
+    calls.execve(helper, [MARKER, path, *args], env)

@@ -35,7 +35,7 @@ def volume(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     if args.action == "ls":
         return {r["name"]: f"{r['driver']} {'anonymous' if r.get('anonymous') else 'named'}" for r in service.list()}
     if args.action == "prune":
-        removed, freed = service.prune(all_volumes=args.all, check_mode=False)
+        removed, freed = service.prune(all_volumes=args.all)
         return {"removed": removed, "space_reclaimed": freed}
     if not args.names:
         raise InvalidInput(f"volume {args.action} needs a name", field="names", hint=f"berth volume {args.action} NAME")

@@ -113,6 +113,7 @@ class VolumeService:
     def ensure(self, txn: Transaction, name: str, driver: str = "local", options: dict[str, Any] | None = None,
                labels: dict[str, Any] | None = None, anonymous: bool = False) -> tuple[dict[str, Any], bool]:
         """The volume, created when missing (under the caller's ``volumes`` transaction)."""
+        self.engine.require_writable(f"create volume {name}")
         current = txn.find(name)
         if current is not None:
             return current, False
@@ -129,6 +130,7 @@ class VolumeService:
     # -- mounting (driver options) -------------------------------------------------------
     def ensure_mounted(self, name: str) -> Path:
         """The volume's host path, its driver-option mount made if needed."""
+        self.engine.require_writable(f"mount volume {name}")
         record = self.get(name)
         path = self.mountpoint(name)
         path.mkdir(parents=True, exist_ok=True)
@@ -138,20 +140,26 @@ class VolumeService:
         return path
 
     # -- removing --------------------------------------------------------------------
-    def remove(self, name: str, *, check_mode: bool = False) -> bool:
+    def refuse_in_use(self, name: str) -> None:
+        """Conflict when a container (running or not) mounts the volume: a
+        plan checks it before listing a removal, ``remove`` again under the lock."""
+        users = self.users(name)
+        if users:
+            raise Conflict(f"volume {name} is in use by {', '.join(users)}", field="name",
+                           hint="remove those containers first (a stopped container still uses its volumes)")
+
+    def remove(self, name: str) -> bool:
         """Remove a volume no container uses; False when it does not exist."""
+        self.engine.require_writable(f"remove volume {name}")
         with self.engine.metadata("containers").transaction(), self.meta.transaction() as txn:
             if txn.find(validate_volume_name(name)) is None:
                 return False
-            users = self.users(name)
-            if users:
-                raise Conflict(f"volume {name} is in use by {', '.join(users)}", field="name",
-                               hint="remove those containers first (a stopped container still uses its volumes)")
-            if not check_mode:
-                self._destroy(txn, name)
+            self.refuse_in_use(name)
+            self._destroy(txn, name)
             return True
 
     def _destroy(self, txn: Transaction, name: str) -> None:
+        self.engine.require_writable(f"destroy volume {name}")
         path = self.mountpoint(name)
         if os.path.ismount(path):
             from ..syscalls import MNT_DETACH, default_syscalls
@@ -163,16 +171,22 @@ class VolumeService:
             os.rename(path.parent, trash)  # gone from view at once; the rm -r may then take its time
         remove_tree(trash)
 
-    def prune(self, *, all_volumes: bool, check_mode: bool) -> tuple[list[str], int]:
-        """Unused volumes (anonymous ones only unless ``all_volumes``, as Docker 23+); names and bytes freed."""
+    def unused(self, *, all_volumes: bool) -> list[str]:
+        """Names of the volumes a prune removes: unused ones, anonymous only
+        unless ``all_volumes`` (as Docker 23+). Only reads."""
+        return [record["name"] for record in self.list()
+                if (record.get("anonymous") or all_volumes) and not self.users(record["name"])]
+
+    def prune(self, *, all_volumes: bool) -> tuple[list[str], int]:
+        """Remove the unused volumes (see ``unused``); their names and the bytes freed."""
+        self.engine.require_writable("prune volumes")
         doomed, freed = [], 0
         with self.engine.metadata("containers").transaction(), self.meta.transaction() as txn:
             for record in txn.list():
                 if (record.get("anonymous") or all_volumes) and not self.users(record["name"]):
                     doomed.append(record["name"])
                     freed += disk_usage(self.mountpoint(record["name"]))
-                    if not check_mode:
-                        self._destroy(txn, record["name"])
+                    self._destroy(txn, record["name"])
         return doomed, freed
 
     # -- copy-up ---------------------------------------------------------------------
@@ -209,7 +223,7 @@ class VolumeService:
 
 
 def _mount(options: dict[str, str], path: Path) -> None:
-    from ..runtime.mounts import parse_options
+    from ..mountopts import parse_options
     from ..syscalls import MS_BIND, MS_REC, default_syscalls
 
     flags, _propagation, data = parse_options([o for o in options.get("o", "").split(",") if o])

@@ -158,7 +158,7 @@ def parse_long(entry: dict[str, Any]) -> dict[str, Any]:
 def _size(value: Any) -> int | None:
     if value in (None, ""):
         return None
-    from ..cgroups.units import parse_bytes
+    from ..units import parse_bytes
 
     return parse_bytes(str(value), "mounts.tmpfs_size")
 
@@ -216,7 +216,10 @@ def comparable(mounts: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """`mounts` as the option table compares them: normalised, without defaults, by target."""
     normal = [parse_long(m) for m in mounts or []]
     keep = ("type", "source", "target", "read_only", "propagation", "no_copy", "tmpfs_size", "tmpfs_mode")
-    shown = [{k: m[k] for k in keep if m[k] not in (None, False)} for m in normal]
+    # the mode back in the octal digits the input is written in: a spec's mounts
+    # are these, and create parses them again (1770 must not become 1016)
+    shown = [{k: f"{m[k]:o}" if k == "tmpfs_mode" else m[k] for k in keep if m[k] not in (None, False)}
+             for m in normal]
     return sorted(shown, key=lambda m: m["target"])
 
 

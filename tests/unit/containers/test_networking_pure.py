@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.containers.networking import resolv_conf, wishes
+from ansible_collections.berth.engine.plugins.module_utils.containers.netwishes import wishes
+from ansible_collections.berth.engine.plugins.module_utils.containers.networking import resolv_conf
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
 
 

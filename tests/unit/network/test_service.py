@@ -1,6 +1,8 @@
-"""NetworkService against a recording fake kernel: plan/converge of one
-task (check mode, diffs, in place vs recreate, picked subnets, errors that
-leave nothing behind) and the container side's API (addresses)."""
+"""The network task's plan (network/plan.py) and NetworkService against a
+recording fake kernel: check mode over a read-only view, diffs, in place vs
+recreate, picked subnets, errors that leave nothing behind, forced
+disconnects through a fake container side, and the container side's API
+(addresses)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import (
 )
 from ansible_collections.berth.engine.plugins.module_utils.models import EngineOptions
 from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
+from ansible_collections.berth.engine.plugins.module_utils.network.plan import (
+    NetworkExecutor,
+    converge_network,
+    network_report,
+    plan_network,
+)
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
 
 
@@ -81,8 +89,32 @@ def request(engine: Engine, **task: Any) -> NetworkRequest:
     return validate(NetworkRequest, {"engine": options, "name": "berthtest", **task})
 
 
-def converge(service: NetworkService, check: bool = False, **task: Any) -> dict[str, Any]:
-    return service.converge(request(service.engine, **task), check_mode=check).result()
+def converge(service: NetworkService, check: bool = False, containers: Any = None, **task: Any) -> dict[str, Any]:
+    """What the module does: check mode plans over a read-only view, an apply plans again and executes."""
+    wanted = request(service.engine, **task)
+    engine = service.engine.view() if check else service.engine
+    plan = plan_network(engine, wanted, kernel=service.kernel)
+    if not check:
+        plan.execute(NetworkExecutor(service, containers))
+    return plan.result(**network_report(engine, wanted, plan, not check, kernel=service.kernel))
+
+
+@dataclass
+class FakeContainers:
+    """The container side: set_networks rewrites the record and gives back dropped addresses."""
+
+    engine: Engine
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def set_networks(self, container_id: str, entries: list[dict[str, Any]]) -> None:
+        self.calls.append((container_id, [e["name"] for e in entries]))
+        with self.engine.metadata("containers").transaction() as txn:
+            doc = txn.get(container_id)
+            dropped = [e["name"] for e in doc["config"]["networks"] if e not in entries]
+            doc["config"]["networks"] = entries
+            txn.put(container_id, doc)
+        for network in dropped:
+            NetworkService(self.engine).release(network, container_id)
 
 
 def add_container(engine: Engine, name: str, networks: list[str]) -> str:
@@ -239,7 +271,7 @@ def test_absent(service: NetworkService, kernel: FakeKernel) -> None:
     assert ("remove_bridge", record["bridge"]) in kernel.calls
 
 
-def test_in_use_needs_force_and_a_disconnect_hook(engine: Engine, kernel: FakeKernel) -> None:
+def test_in_use_needs_force_and_a_container_side(engine: Engine, kernel: FakeKernel) -> None:
     service = NetworkService(engine, kernel=kernel)
     converge(service, ipam_config=IPAM)
     web = add_container(engine, "web", ["berthtest", "other"])
@@ -253,23 +285,48 @@ def test_in_use_needs_force_and_a_disconnect_hook(engine: Engine, kernel: FakeKe
             converge(service, force=True, **task)
     assert service.store.by_name("berthtest")["subnet"] == "10.253.1.0/24"
 
-    cut: list[tuple[str, str]] = []
-
-    def disconnect(container_id: str, network: str) -> None:  # what the container side does
-        cut.append((container_id, network))
-        with engine.metadata("containers").transaction() as txn:
-            doc = txn.get(container_id)
-            doc["config"]["networks"] = [n for n in doc["config"]["networks"] if n["name"] != network]
-            txn.put(container_id, doc)
-        service.release(network, container_id)
-
-    forced = NetworkService(engine, kernel=kernel, disconnect=disconnect)
-    check = converge(forced, check=True, force=True, state="absent")
-    assert check["actions"] == ["disconnected container web", "removed network berthtest"] and cut == []
-    result = converge(forced, force=True, ipam_config=[{"subnet": "10.253.7.0/24"}])
+    containers = FakeContainers(engine)
+    check = converge(service, check=True, force=True, state="absent")
+    assert check["actions"] == ["disconnected container web", "removed network berthtest"]
+    result = converge(service, containers=containers, force=True, ipam_config=[{"subnet": "10.253.7.0/24"}])
     assert result["actions"] == ["disconnected container web",
-                                 "recreated network berthtest (subnet, gateway, ip_range changed)"]
-    assert cut == [(web, "berthtest")] and forced.users("berthtest") == []
+                                 "recreated network berthtest (subnet, gateway, ip_range changed)", "reconnected web"]
+    assert containers.calls == [(web, ["other"]), (web, ["other", "berthtest"])]
+    assert service.users("berthtest") == ["web"], "the container cut off is back, with its entry"
+
+
+def test_connected_plans_connects_and_disconnects(engine: Engine, kernel: FakeKernel) -> None:
+    service = NetworkService(engine, kernel=kernel)
+    converge(service, ipam_config=IPAM)
+    web, db = add_container(engine, "web", ["berthtest"]), add_container(engine, "db", [])
+    containers = FakeContainers(engine)
+    for check in (True, False):
+        result = converge(service, check=check, containers=containers, ipam_config=IPAM, connected=["db"])
+        assert result["changed"] and result["actions"] == ["connect db", "disconnect web"]
+    assert containers.calls == [(db, ["berthtest"]), (web, [])]
+    assert converge(service, ipam_config=IPAM, connected=["db"])["actions"] == []
+    appended = converge(service, containers=containers, ipam_config=IPAM, connected=["web"], appends=True)
+    assert appended["actions"] == ["connect web"] and service.users("berthtest") == ["db", "web"]
+    # an unknown container: an error in an apply; in check mode an earlier task may be about to make it
+    assert converge(service, check=True, ipam_config=IPAM, connected=["db", "web", "new"])["actions"] == ["connect new"]
+    with pytest.raises(NotFound, match="'new' does not exist") as err:
+        converge(service, containers=containers, ipam_config=IPAM, connected=["db", "web", "new"])
+    assert err.value.field == "connected"
+
+
+def test_a_step_rechecks_under_the_lock(engine: Engine, kernel: FakeKernel) -> None:
+    """The state moved between plan and execution: the step refuses instead of doing what the plan did not say."""
+    service = NetworkService(engine, kernel=kernel)
+    plan = plan_network(engine, request(engine, name="one"), kernel=kernel)
+    converge(service, name="two", ipam_config=[{"subnet": "172.17.0.0/16"}])   # takes the subnet "one" picked
+    with pytest.raises(Conflict, match="taken by network 'two' meanwhile"):
+        plan.execute(NetworkExecutor(service))
+    assert [r["name"] for r in service.store.list()] == ["two"]
+    removal = plan_network(engine, request(engine, name="two", state="absent"), kernel=kernel)
+    add_container(engine, "late", ["two"])
+    with pytest.raises(Conflict, match="late joined network 'two'"):
+        removal.execute(NetworkExecutor(service))
+    assert service.store.by_name("two") is not None
 
 
 def test_allocation(service: NetworkService) -> None:
@@ -325,7 +382,7 @@ def test_berth0_is_the_host_roots_and_never_taken_over(
     kernel.bridges["berth0"] = ("172.17.0.1/16", None)       # another engine's default network
     assert service.ensure_default()["bridge"] != "berth0"    # a test's state root gets br-<id>
     drop = NetworkService(engine, kernel=kernel)
-    drop.converge(NetworkRequest(name="bridge", state="absent"), check_mode=False)
+    converge_network(drop, NetworkRequest(name="bridge", state="absent"))
     monkeypatch.setattr("ansible_collections.berth.engine.plugins.module_utils.network.service.DEFAULT_STATE_ROOT",
                         engine.layout.state_root)            # now this is the host's own root
     with pytest.raises(Conflict, match="bridge berth0 already exists") as err:

@@ -96,3 +96,11 @@ def test_comparable_ignores_defaults_and_order() -> None:
     two = specs.comparable([{"type": "tmpfs", "target": "/a/", "tmpfs_size": "1024k", "labels": None},
                             {"target": "/b", "source": "vol"}])
     assert one == two
+
+
+def test_comparable_mounts_parse_again_to_the_same_mounts() -> None:
+    """A spec's mounts are comparable()'s output, and create parses them again."""
+    stated = [{"type": "tmpfs", "target": "/scratch", "tmpfs_size": "1m", "tmpfs_mode": "1770"}]
+    again = specs.parse_all(None, list(specs.comparable(stated)), None)
+    assert again == specs.parse_all(None, stated, None) and again[0]["tmpfs_mode"] == 0o1770
+    assert specs.comparable(list(specs.comparable(stated))) == specs.comparable(stated)

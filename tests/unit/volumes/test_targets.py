@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.bundle import BundleRequest
 from ansible_collections.berth.engine.plugins.module_utils.containers import mounting
+from ansible_collections.berth.engine.plugins.module_utils.containers.bundle import BundleRequest
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
 from ansible_collections.berth.engine.plugins.module_utils.volumes import specs
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from ..protocol import Write
 
-if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (berth-runtime's start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..resources import Resources
 
 THROTTLES = (("device_read_bps", "blkio.throttle.read_bps_device"),

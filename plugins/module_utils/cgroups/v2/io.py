@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from ..protocol import Write
-from ..units import blkio_to_io_weight
 
-if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (berth-runtime's start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..resources import Resources
 
 KEYS = (("device_read_bps", "rbps"), ("device_write_bps", "wbps"),
         ("device_read_iops", "riops"), ("device_write_iops", "wiops"))
+
+
+def blkio_to_io_weight(weight: int) -> int:
+    """blkio.weight (10..1000) → io.weight (1..10000), the same linear idea as cpu.weight."""
+    return 1 + ((weight - 10) * 9999) // 990
 
 
 def writes(r: Resources, device: Callable[[str, str], str]) -> list[Write]:

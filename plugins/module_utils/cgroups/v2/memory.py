@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..protocol import Write
 from ..v1.memory import swap_limit
 
-if TYPE_CHECKING:  # pydantic stays out of the runtime's fast path
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (berth-runtime's start-up)
+if TYPE_CHECKING:
     from ..resources import Resources
 
 

@@ -16,15 +16,15 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..engine import Engine
+from ..errors import InvalidInput
+from ..fsutil import atomic_write_json
+from ..image.store import ImageStore
+from ..runtime import caps
+from ..runtime.defaults import default_spec
+from ..userdb import resolve_user
+from ..volumes import specs
 from .bundle_host import apply_host_config
-from .engine import Engine
-from .errors import InvalidInput
-from .fsutil import atomic_write_json
-from .image.store import ImageStore
-from .runtime import caps
-from .runtime.defaults import default_spec
-from .userdb import resolve_user
-from .volumes import specs
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

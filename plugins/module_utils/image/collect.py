@@ -22,9 +22,13 @@ are ``cleanup_ingest``'s. Lock order (docs/ARCHITECTURE.md, Locking):
 and container records are read without their locks (documents are replaced
 atomically, and a new reference to unmarked content needs the content hold).
 
-``Engine.recover`` sweeps when ``content/gc-pending`` says a content write
-began since the last full sweep, without waiting (a busy store is swept by a
-later call); ``prune`` and ``rmi`` sweep too.
+The sweep is a step of ``Engine.recover`` (registered with recovery.py when
+this module is imported, as it is with the image store): it runs when
+``content/gc-pending`` says a content write began since the last full sweep,
+without waiting (a busy store is swept by a later call); ``prune`` and
+``rmi`` sweep too. It lives with the image records because they are its
+roots; containers are read as documents (their records and ``config.json``),
+not through the containers package, which sits above this one.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BerthError, Conflict
-from .fsutil import read_json
-from .locking import FileLock
+from ..errors import BerthError, Conflict
+from ..fsutil import read_json
+from ..locking import FileLock
+from ..recovery import CONTENT, register
+from .records import ImageRecord
 
 DEFAULT_WAIT = 0.0
 
@@ -80,8 +86,6 @@ def sweep(engine: Any, *, wait: float = DEFAULT_WAIT) -> Swept:
 
 def mark(engine: Any) -> Marks:
     """Everything image records and containers still need."""
-    from .image.records import ImageRecord
-
     marks = Marks()
     images: dict[str, ImageRecord] = {}
     for doc in engine.metadata("images").list():
@@ -156,3 +160,15 @@ def _sweep_snapshots(engine: Any, marks: Marks) -> list[str]:
 def _sweep_blobs(engine: Any, marks: Marks) -> list[str]:
     return [digest for digest in engine.blobs.list()
             if digest not in marks.blobs and engine.blobs.delete(digest)]
+
+
+def _recovery_step(engine: Any, requested: bool | None) -> dict[str, int]:
+    """``Engine.recover``'s sweep: when asked (True), or when a content write
+    began since the last sweep (None); never with False."""
+    if requested is False or (requested is None and not engine.layout.gc_pending.exists()):
+        return {}
+    swept = sweep(engine).counts()
+    return {"unreferenced_snapshots": swept["snapshots"], "unreferenced_blobs": swept["blobs"]}
+
+
+register("unreferenced content", _recovery_step, phase=CONTENT)

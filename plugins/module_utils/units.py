@@ -1,4 +1,6 @@
-"""Docker's units for resource options, parsed once for every driver."""
+"""Docker's units, parsed once for every option that takes them: sizes
+(memory limits, tmpfs and log sizes), CPU counts, CPU/memory-node lists and
+block-device numbers."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import os
 import re
 import stat
 
-from ..errors import InvalidInput
-from ..strict import INT64_MAX, brief, parse_uint
+from .errors import InvalidInput
+from .strict import INT64_MAX, brief, parse_uint
 
 # Docker's RAMInBytes, tightened: ASCII digits, an optional fraction, at most one
 # space, then b or a unit letter with optional i and b ("1ib" and "1 k b" are not sizes).
@@ -107,20 +109,6 @@ def expand_cpuset(text: str, field: str = "cpuset") -> set[int]:
     for low, high in parse_cpuset(text, field):
         found.update(range(low, high + 1))
     return found
-
-
-def shares_to_weight(shares: int) -> int:
-    """cpu.shares (2..262144, default 1024) → cpu.weight (1..10000, default 100).
-
-    The linear map runc and crun use, so a container moved between a v1 and
-    a v2 host keeps its relative share: 2 → 1, 262144 → 10000, 1024 → 39.
-    """
-    return 1 + ((shares - 2) * 9999) // 262142
-
-
-def blkio_to_io_weight(weight: int) -> int:
-    """blkio.weight (10..1000) → io.weight (1..10000), the same linear idea."""
-    return 1 + ((weight - 10) * 9999) // 990
 
 
 def device_number(path: str, field: str) -> str:

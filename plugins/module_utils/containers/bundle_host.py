@@ -10,8 +10,8 @@ import re
 import stat
 from typing import Any
 
-from .errors import InvalidInput
-from .strict import INT64_MAX, UINT32_MAX, brief, is_ascii_digits, parse_uint
+from ..errors import InvalidInput
+from ..strict import INT64_MAX, UINT32_MAX, brief, is_ascii_digits, parse_uint
 
 _ULIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
             "rtprio", "rttime", "sigpending", "stack", "as"}
@@ -130,7 +130,7 @@ def _mpol(entry: str, value: str, field: str) -> None:
         raise InvalidInput(f"tmpfs {brief(entry)}: mpol {brief(value)} is not a memory policy", field=field,
                            hint="use default, prefer:N, bind:N-M, interleave[:N-M] or local")
     if match[3] is not None:
-        from .cgroups.units import parse_cpuset
+        from ..units import parse_cpuset
 
         parse_cpuset(match[3], field)
 
@@ -234,7 +234,7 @@ def _privileged(config: dict[str, Any]) -> None:
     """Docker's --privileged: every capability this host's root holds (as
     podman does: asking for more fails), nothing masked or read-only, /sys
     writable, every device allowed by the device cgroup."""
-    from .runtime.caps import NUMBERS
+    from ..runtime.caps import NUMBERS
 
     every = sorted(name for name, number in NUMBERS.items() if _bounding() >> number & 1)
     config["process"]["capabilities"] = {"bounding": every, "effective": every, "permitted": every}

@@ -1,0 +1,282 @@
+"""The monitor's protocol: one typed message per request and per reply,
+shared by the client (``monitor_client.py``), the CLI's fast lane and the
+monitor, so both ends read the same definition.
+
+Wire: one JSON object per line on ``<run_root>/monitor.sock``. A request is
+``{"op": "<op>", <fields>}``, a reply ``{"reply": "<kind>", <fields>}``;
+every request gets exactly one reply (``Wait`` and ``Stop`` when the
+container has exited). ``decode`` refuses a line that is not one of these
+messages with exactly its fields and their types: an unknown op is an
+``InvalidInput``, which the monitor answers with an ``Error`` reply.
+
+    Ping                      -> Pong(pid)
+    Start(id)                 -> Started(pid)
+    Stop(id, signal, timeout) -> Stopped(stopped)    SIGKILL after timeout
+    Wait(id)                  -> Exited(exit_code, status)
+    Pause(id), Unpause(id)    -> Ok                  the cgroup freezer
+    Remove(id, volumes)       -> Ok                  forced: the fast lane's attached `run --rm`
+    Create(name, spec, state_root, start, stated) -> Created(id, log)
+    any request               -> Error(kind, message, field, hint)
+
+``Create.spec`` is ``ContainerSpec.to_dict()``.
+
+The messages are small frozen records declared like dataclasses (annotated
+fields, class-level defaults) on a base class of their own, not with
+``dataclasses``: the fast lane imports this before the engine, and
+``@dataclass`` on fifteen classes costs it several milliseconds of ``exec``
+per start. The annotations' text is also what ``decode`` checks each field
+against, so there is no typing import either.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import ERROR_KINDS, BerthError, InvalidInput, InvalidState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    M = TypeVar("M")
+
+REQUESTS: dict[str, type[Request]] = {}
+REPLIES: dict[str, type[Reply]] = {}
+
+
+class Message:
+    """A frozen record whose fields are its annotations, in order; a field
+    with a class-level value has that default (lists and dicts are copied)."""
+
+    FIELDS: tuple[str, ...] = ()
+    TYPES: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the class's own annotations (strings: postponed evaluation); inspect would cost the fast lane its import
+        cls.TYPES = dict(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
+        cls.FIELDS = tuple(cls.TYPES)
+
+    def __init__(self, **values: Any) -> None:
+        for name in self.FIELDS:
+            if name in values:
+                value = values.pop(name)
+            elif name in type(self).__dict__:
+                default = type(self).__dict__[name]
+                value = type(default)(default) if isinstance(default, (list, dict)) else default
+            else:
+                raise TypeError(f"{type(self).__name__} needs {name}")
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(values)[0]}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]   # fields may be dicts
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{type(self).__name__}({shown})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+
+class Request(Message):
+    OP = ""
+
+    def __init_subclass__(cls, op: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.OP = op
+        REQUESTS[op] = cls
+
+
+class Reply(Message):
+    KIND = ""
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.KIND = kind
+        REPLIES[kind] = cls
+
+
+# -- requests -------------------------------------------------------------------------
+class Ping(Request, op="ping"):
+    """Is a monitor serving this run root (and which process)?"""
+
+
+class Start(Request, op="start"):
+    id: str
+
+
+class Stop(Request, op="stop"):
+    """Signal the container's init; SIGKILL every process in its cgroup after ``timeout`` seconds."""
+
+    id: str
+    signal: int = 15
+    timeout: float = 10.0
+
+
+class Wait(Request, op="wait"):
+    """Reply when the container's process exits (at once if it is not running)."""
+
+    id: str
+
+
+class Pause(Request, op="pause"):
+    id: str
+
+
+class Unpause(Request, op="unpause"):
+    id: str
+
+
+class Remove(Request, op="remove"):
+    """Remove the container (force); with ``volumes``, its anonymous volumes."""
+
+    id: str
+    volumes: bool = False
+
+
+class Create(Request, op="create"):
+    """Create a container from a spec (``ContainerSpec.to_dict()``) and, with
+    ``start``, start it. ``stated``: the options the command line gave (kept in
+    the record). ``state_root`` is the client's: a monitor serves one."""
+
+    name: str
+    spec: dict
+    state_root: str
+    start: bool = False
+    stated: list[str] = []
+
+
+# -- replies --------------------------------------------------------------------------
+class Ok(Reply, kind="ok"):
+    pass
+
+
+class Error(Reply, kind="error"):
+    """A failed request: the engine's error taxonomy (errors.py), on the wire."""
+
+    kind: str
+    message: str
+    field: str | None = None
+    hint: str | None = None
+
+    @classmethod
+    def of(cls, err: BerthError) -> Error:
+        return cls(kind=err.kind, message=err.message, field=err.field, hint=err.hint)
+
+    def exception(self) -> BerthError:
+        """The error to raise on the client's side (an unknown kind reads as InvalidState)."""
+        error_class = _ERROR_CLASSES.get(self.kind, InvalidState)
+        return error_class(self.message, field=self.field, hint=self.hint)
+
+
+class Pong(Reply, kind="pong"):
+    pid: int
+
+
+class Started(Reply, kind="started"):
+    pid: int
+
+
+class Stopped(Reply, kind="stopped"):
+    """``stopped``: whether a live process was stopped (False: there was none)."""
+
+    stopped: bool
+
+
+class Exited(Reply, kind="exited"):
+    exit_code: int | None
+    status: str
+
+
+class Created(Reply, kind="created"):
+    id: str
+    log: str
+
+
+_ERROR_CLASSES = {error_class.kind: error_class for error_class in ERROR_KINDS}
+
+
+# -- the wire -------------------------------------------------------------------------
+def encode(message: Request | Reply) -> bytes:
+    """One JSON line: a request's ``op`` or a reply's ``reply``, then its fields."""
+    tag = {"op": message.OP} if isinstance(message, Request) else {"reply": message.KIND}
+    return json.dumps({**tag, **message.as_dict()}, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes | str) -> Request:
+    """The request on this line; InvalidInput for anything else."""
+    return _decode(line, "op", REQUESTS, "request")  # type: ignore[return-value]
+
+
+def decode_reply(line: bytes | str) -> Reply:
+    """The reply on this line; InvalidInput for anything else."""
+    return _decode(line, "reply", REPLIES, "reply")  # type: ignore[return-value]
+
+
+def _decode(line: bytes | str, tag: str, registry: dict[str, Any], what: str) -> Message:
+    hint = f"one of {', '.join(registry)}"
+    try:
+        body = json.loads(line)
+    except ValueError:
+        raise InvalidInput(f"the monitor's {what} is not JSON", field=tag, hint=hint) from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the monitor's {what} is not a JSON object", field=tag, hint=hint)
+    name = body.pop(tag, None)
+    message_class = registry.get(name) if isinstance(name, str) else None
+    if message_class is None:
+        raise InvalidInput(f"unknown {what} {name!r}", field=tag, hint=hint)
+    takes = f"{name} takes {', '.join(message_class.FIELDS) or 'no fields'}"
+    unknown = sorted(set(body) - set(message_class.FIELDS))
+    if unknown:
+        raise InvalidInput(f"{name}: unknown fields {unknown}", field=f"{name}.{unknown[0]}", hint=takes)
+    missing = [f for f in message_class.FIELDS if f not in body and f not in message_class.__dict__]
+    if missing:
+        raise InvalidInput(f"{name}: missing {', '.join(missing)}", field=f"{name}.{missing[0]}", hint=takes)
+    return message_class(**{key: _typed(value, message_class.TYPES[key], f"{name}.{key}")
+                            for key, value in body.items()})
+
+
+# the annotation's text -> the JSON types it accepts (bool is an int to isinstance: refused apart)
+_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+                                       "dict": (dict,)}
+
+
+def _typed(value: Any, annotation: str, where: str) -> Any:
+    name, optional = annotation, False
+    if annotation.endswith(" | None"):
+        name, optional = annotation[: -len(" | None")], True
+    if value is None and optional:
+        return None
+    if name == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise InvalidInput(f"{where} is not a list of strings", field=where, hint="give a list of strings")
+        return value
+    accepted = _TYPES[name]
+    if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+        raise InvalidInput(f"{where} is {type(value).__name__}, not {name}", field=where,
+                           hint=f"give a {name}{' or null' if optional else ''}")
+    return float(value) if name == "float" else value
+
+
+def expect(reply: Reply, expected: type[M], request: Request) -> M:
+    """The reply when it is what ``request`` asks for; an Error reply raised as
+    its BerthError; another reply (a monitor of another version?) an InvalidState."""
+    if isinstance(reply, Error):
+        raise reply.exception()
+    if not isinstance(reply, expected):
+        wanted = getattr(expected, "KIND", expected.__name__)
+        raise InvalidState(f"the monitor answered {request.OP!r} with {reply.KIND!r}, not {wanted!r}",
+                           hint="a monitor of another berth version may be running; it exits once its "
+                                "containers stop")
+    return reply
