@@ -47,8 +47,8 @@ def timed_ms(command: list[str], env: dict[str, str] | None = None) -> float:
 
 def cli_round(checkout: Path, rootfs: Path, work: Path, runs: int, count: int) -> dict[str, list[float]]:
     root = Path(tempfile.mkdtemp(prefix="core-", dir=work))
-    timed_ms([sys.executable, "-c", _IMPORT.format(collections=collections_of(checkout), root=str(root),
-                                                    rootfs=str(rootfs))])
+    script = _IMPORT.format(collections=collections_of(checkout), root=str(root), rootfs=str(rootfs))
+    timed_ms([sys.executable, "-c", script])
     berth = [sys.executable, str(checkout / "bin" / "berth"), "--state-root", str(root / "state"),
              "--run-root", str(root / "run")]
     names = [f"d{i}" for i in range(count)]

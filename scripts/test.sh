@@ -7,12 +7,13 @@ cd "$BERTH_REPO"
 echo "== ruff"
 ruff check .
 echo "== pytest (unit + integration)"
-# Parallel workers: most tests wait on subprocesses, fsync and sleeps rather
-# than on the 2 CPUs, so more workers than CPUs pay. Each worker runs in a
-# network namespace of its own (tests/support/isolation.py); "-n 0" runs in
-# one process. Longest tests are collected first (tests/conftest.py), and
-# "load" hands them out one by one, so no worker ends on a long tail.
-python -m pytest -p no:cacheprovider -n "${BERTH_TEST_WORKERS:-4}" --dist load tests "$@"
+# Parallel workers (BERTH_TEST_WORKERS, default 4 on 2 CPUs: a worker waiting
+# on fsync, a sleep or a subprocess leaves its CPU to another). Each worker
+# runs in a network namespace of its own (tests/support/isolation.py); "-n 0"
+# runs in one process. Longest tests are collected first (tests/conftest.py);
+# "worksteal" lets an idle worker take queued tests from a busy one ("load"
+# left one worker running the playbook files alone for minutes at the end).
+python -m pytest -p no:cacheprovider -n "${BERTH_TEST_WORKERS:-4}" --dist worksteal tests "$@"
 echo "== cgroup and runtime tests on a pure cgroup-v2 kernel (qemu guest)"
 # The runner lives beside the project (../shared) on these machines; a clone
 # elsewhere finds it at /work/shared.

@@ -153,14 +153,14 @@ _ENGINE: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 _OCI_WAIT = "wait until its create finishes"
+_OCI_START_FIRST = "start it first; pause needs a running container"
 _OCI_ONLY_CREATED = "only a created container can be started; create it again"
 _OCI_KILL_FIRST = "stop it first (kill) or use delete --force"
 _OCI: dict[str, dict[str, tuple[str, str]]] = {
     OCI_CREATING: {START: (DENY, _OCI_WAIT), KILL: (DENY, _OCI_WAIT), PAUSE: (DENY, _OCI_WAIT),
                    RESUME: (DENY, _OCI_WAIT), DELETE: (FORCE, f"{_OCI_WAIT}, or use delete --force"),
                    EXEC: (DENY, _OCI_WAIT), UPDATE: (DENY, _OCI_WAIT)},
-    OCI_CREATED: {START: (ALLOW, ""), KILL: (ALLOW, ""), PAUSE: (DENY, "start it first; pause needs a running "
-                                                                      "container"),
+    OCI_CREATED: {START: (ALLOW, ""), KILL: (ALLOW, ""), PAUSE: (DENY, _OCI_START_FIRST),
                   RESUME: (DENY, "it is not paused"), DELETE: (ALLOW, ""), EXEC: (ALLOW, ""), UPDATE: (ALLOW, "")},
     OCI_RUNNING: {START: (DENY, _OCI_ONLY_CREATED), KILL: (ALLOW, ""), PAUSE: (ALLOW, ""),
                   RESUME: (DENY, "it is not paused"), DELETE: (FORCE, _OCI_KILL_FIRST), EXEC: (ALLOW, ""),

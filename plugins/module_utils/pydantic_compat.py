@@ -36,10 +36,10 @@ except ImportError:
     def model_validator(**_kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[no-redef]
         return lambda func: func
 
-    def create_model(name: str, **_fields: Any) -> Any:  # type: ignore[no-redef]
-        return type(name, (BaseModel,), {})
+    def create_model(model_name: str, /, **_fields: Any) -> Any:  # type: ignore[no-redef]
+        return type(model_name, (BaseModel,), {})
 else:
     PYDANTIC_IMPORT_ERROR = None
 
-__all__ = ["PYDANTIC_IMPORT_ERROR", "BaseModel", "ConfigDict", "Field", "ValidationError", "field_validator",
-           "model_validator"]
+__all__ = ["PYDANTIC_IMPORT_ERROR", "BaseModel", "ConfigDict", "Field", "ValidationError", "create_model",
+           "field_validator", "model_validator"]

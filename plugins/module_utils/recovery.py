@@ -24,7 +24,6 @@ RECORDS = 1
 CONTENT = 2
 
 
-
 @dataclass(frozen=True)
 class Step:
     name: str

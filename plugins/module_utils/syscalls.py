@@ -434,9 +434,7 @@ class LinuxSyscalls:
         except OSError as exc:
             raise syscall_error("chroot", exc.errno or errnos.EIO, (_plain(path),)) from None
 
-
     # -- the process's own state ----------------------------------------------------
-
     def chdir(self, path: StrPath) -> None:
         """chdir(2): change the working directory."""
         _via_os("chdir", (_plain(path),), os.chdir, path)

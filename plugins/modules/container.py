@@ -19,7 +19,7 @@ description:
   - A changed option either updates the container in place (restart policy, stop signal and timeout, networks,
     resource limits) or recreates it; a new image ID behind the same name recreates it.
   - Check mode plans over a read-only view of the engine - it cannot pull, write or start anything - and returns
-    the same O(actions) the real run takes; diff mode shows the stated options and the state before and after.
+    the same RV(actions) the real run takes; diff mode shows the stated options and the state before and after.
   - Option names follow community.docker where the meaning is the same. Networks, volumes and resource limits arrive
     with their own issues.
 extends_documentation_fragment:

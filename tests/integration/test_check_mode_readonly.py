@@ -301,7 +301,7 @@ def test_check_mode_and_info_modules_write_nothing(scene: Scene) -> None:
     assert not problems, "\n".join(problems)
     # The control: a real removal, which the fingerprints must see in the records, the cgroups and nftables.
     removal = fingerprint_differences(scene.fingerprint(last), scene.fingerprint(last + 1))
-    assert results[-1].get("changed") and any(f"gone: {scene.state}/metadata/containers/{dead}" in line
-                                               for line in removal), removal
+    gone = f"gone: {scene.state}/metadata/containers/{dead}"
+    assert results[-1].get("changed") and any(gone in line for line in removal), removal
     assert any(line.startswith("kernel cgroups") for line in removal), removal
     assert any(line.startswith("kernel nft") for line in removal), removal

@@ -81,8 +81,8 @@ def test_every_method_is_a_declared_read_or_refused(view_class: type, writable: 
 
 
 @pytest.mark.parametrize(("view_class", "writable"), VIEWS, ids=[v.__name__ for v, _w in VIEWS])
-def test_every_write_raises_and_touches_nothing(filled: Engine, tmp_path: Path, view_class: type,
-                                                 writable: type) -> None:
+def test_every_write_raises_and_touches_nothing(
+        filled: Engine, tmp_path: Path, view_class: type, writable: type) -> None:
     view = filled.view()
     before = tree_state(tmp_path)
     target = _instance(view_class, view)

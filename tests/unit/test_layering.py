@@ -61,8 +61,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer("stores", frozenset({"registry", "cgroups", "volumes", "network"}), False),
     Layer("drivers", frozenset({"image", "runtime"}), False),
     Layer("core", frozenset({"containers"}), False),
-    Layer("surfaces", frozenset({"module_glue", "models", "pydantic_compat", "cli", "hostinfo",
-                                   "container_models"}), True),
+    Layer("surfaces", frozenset({"module_glue", "models", "pydantic_compat", "cli", "hostinfo", "container_models"}),
+          True),
     Layer("entries", frozenset({MODULES_UNIT, BIN_UNIT}), True),
 )
 
@@ -343,8 +343,8 @@ def test_known_violations_still_exist_so_the_list_only_shrinks() -> None:
     def in_a_cycle(a: str, b: str) -> bool:
         return any({a, b} <= c for c in components) or any({unit(a), unit(b)} <= c for c in units)
     gone = [k for k in KNOWN_VIOLATIONS if k.imported not in edges.get(k.importer, frozenset())]
-    assert not gone, "fixed, remove from KNOWN_VIOLATIONS: " + ", ".join(f"{k.importer} -> {k.imported}"
-                                                                           for k in gone)
+    names = ", ".join(f"{k.importer} -> {k.imported}" for k in gone)
+    assert not gone, "fixed, remove from KNOWN_VIOLATIONS: " + names
     legal = [k for k in KNOWN_VIOLATIONS
              if not wrong_direction(k.importer, k.imported) and not in_a_cycle(k.importer, k.imported)]
     assert not legal, "no longer a violation, remove from KNOWN_VIOLATIONS: " + \

@@ -82,7 +82,7 @@ def test_oci_require_agrees_with_allowed(status: str, verb: str) -> None:
             continue
         with pytest.raises(InvalidState) as caught:
             lc.oci_require(status, verb, "c1", force=force)
-        assert type(caught.value) is InvalidState, "berth-runtime reports InvalidState, never Conflict"
+        assert caught.value.__class__ is InvalidState, "berth-runtime reports InvalidState, never Conflict"
         assert caught.value.field == "container-id"
         assert caught.value.hint
 
@@ -105,7 +105,7 @@ def test_a_container_being_created_is_a_conflict_for_every_verb() -> None:
 def test_refusals_of_a_wrong_state_are_invalid_state_not_conflict() -> None:
     with pytest.raises(InvalidState) as caught:
         lc.require(lc.EXITED, lc.EXEC, "web")
-    assert type(caught.value) is InvalidState
+    assert caught.value.__class__ is InvalidState
     assert "start it first" in (caught.value.hint or "")
     with pytest.raises(InvalidState, match="cannot exec container web: it is paused") as caught:
         lc.require(lc.PAUSED, lc.EXEC, "web")

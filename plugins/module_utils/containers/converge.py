@@ -184,8 +184,8 @@ def _merged_spec(actual: ContainerSpec, desired: ContainerSpec, stated: dict[str
 
 def _missing_networks(service: ContainerService, spec: ContainerSpec, plan: Plan) -> None:
     """In check mode a network an earlier task would create is planned for, not an error."""
-    wishes = netwishes.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
-                               spec.publish_all_ports)
+    wishes = netwishes.wishes(
+        spec.network_mode, list(spec.networks) or None, list(spec.published_ports), spec.publish_all_ports)
     missing = networking.missing_networks(service.engine, wishes)
     if missing and service.engine.read_only:
         plan.warnings.append(f"network {', '.join(missing)} does not exist yet; an earlier task must create it")

@@ -214,4 +214,3 @@ def _read_line(conn: socket.socket, deadline: float, monitor_alive: Callable[[],
             raise ConnectionResetError("the monitor closed the connection")
         data += chunk
     return data
-

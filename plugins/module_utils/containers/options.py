@@ -307,8 +307,7 @@ def check_spec(spec: ContainerSpec, options: dict[str, Any]) -> None:
     if any(name in options for name in NETWORK_OPTIONS):
         from .netwishes import wishes
 
-        wishes(spec.network_mode, list(spec.networks), list(spec.published_ports),
-                          spec.publish_all_ports)
+        wishes(spec.network_mode, list(spec.networks), list(spec.published_ports), spec.publish_all_ports)
     if spec.auto_remove and spec.restart_policy != "no":
         raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                            hint="use restart_policy: no with auto_remove, as Docker requires")

@@ -58,8 +58,8 @@ class ContainerService:
         image = ImageStore(self.engine).resolve(spec.image)
         image_config = json.loads(self.engine.blobs.read_bytes(image.id)).get("config") or {}
         probe = spec.healthcheck if spec.healthcheck is not None else health.from_image(image_config)
-        network = netwishes.wishes(spec.network_mode, list(spec.networks) or None, list(spec.published_ports),
-                                    spec.publish_all_ports)
+        network = netwishes.wishes(
+            spec.network_mode, list(spec.networks) or None, list(spec.published_ports), spec.publish_all_ports)
         networking.require_networks(self.engine, network)
         request = mounting.prepare(bundle_request(spec), image_config)
         cgroup_parent = spec.cgroup_parent
@@ -406,7 +406,6 @@ def _still_running(state: dict[str, Any]) -> bool:
     if not process_alive(pid):
         return False
     return state.get("pid_start") is None or start_time(pid) == state["pid_start"]
-
 
 
 def _signal_number(name: str | int | None) -> int:

@@ -148,6 +148,8 @@ class ContainerSpec:
 RESOURCE_NAMES = ("memory", "memory_reservation", "memory_swap", "memory_swappiness", "cpus", "cpu_shares",
                   "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight",
                   "device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")
+
+
 def _frozen(name: str, value: Any) -> Any:
     if name in _TUPLES and value is not None:
         return tuple(value)

@@ -162,8 +162,9 @@ def test_the_socket_transport_polls_while_it_waits(tmp_path: Path) -> None:
     path = tmp_path / "monitor.sock"
     thread = _serve_once(path, protocol.encode(protocol.Exited(exit_code=0, status="exited")), delay=0.3)
     polls: list[float] = []
-    line = SocketTransport(str(path), lambda: True).exchange(protocol.encode(protocol.Wait(id="c1")), 5,
-                                                              lambda: polls.append(time.monotonic()), poll=0.05)
+    transport = SocketTransport(str(path), lambda: True)
+    line = transport.exchange(protocol.encode(protocol.Wait(id="c1")), 5, lambda: polls.append(time.monotonic()),
+                              poll=0.05)
     thread.join()
     assert protocol.decode_reply(line) == protocol.Exited(exit_code=0, status="exited") and len(polls) >= 3
 

@@ -80,12 +80,12 @@ def test_types_are_read_from_the_annotations() -> None:
 def test_errors_keep_their_kind_field_and_hint(error_class: type) -> None:
     reply = protocol.decode_reply(protocol.encode(protocol.Error.of(error_class("bad", field="f", hint="do x"))))
     raised = reply.exception()
-    assert type(raised) is error_class and (raised.message, raised.field, raised.hint) == ("bad", "f", "do x")
+    assert raised.__class__ is error_class and (raised.message, raised.field, raised.hint) == ("bad", "f", "do x")
 
 
 def test_an_unknown_error_kind_reads_as_invalid_state() -> None:
     raised = protocol.Error(kind="syscall", message="mount failed").exception()
-    assert type(raised) is InvalidState and raised.message == "mount failed"
+    assert raised.__class__ is InvalidState and raised.message == "mount failed"
 
 
 def test_expect() -> None:
@@ -103,8 +103,8 @@ def test_messages_are_frozen() -> None:
 
 
 def test_the_wire_is_plain_json() -> None:
-    assert json.loads(protocol.encode(protocol.Stop(id="c1"))) == {"op": "stop", "id": "c1", "signal": 15,
-                                                                    "timeout": 10.0}
+    wanted = {"op": "stop", "id": "c1", "signal": 15, "timeout": 10.0}
+    assert json.loads(protocol.encode(protocol.Stop(id="c1"))) == wanted
 
 
 def test_it_imports_only_the_standard_library_and_errors() -> None:

@@ -113,8 +113,8 @@ def test_pull_always_in_check_mode_says_it_cannot_know(engine: Engine) -> None:
     assert plan.actions() == ["pulled: busybox:1.36"]
 
 
-def test_pull_always_in_an_apply_asks_the_registry_what_the_tag_names(engine: Engine,
-                                                                       registry: FakeRegistry) -> None:
+def test_pull_always_in_an_apply_asks_the_registry_what_the_tag_names(
+        engine: Engine, registry: FakeRegistry) -> None:
     record = _image(engine, "busybox:1.36", [b"base"])
     ImageStore(engine).save(record, None, digest_name="docker.io/library/busybox@sha256:" + "a" * 64)
     registry.manifests["library/busybox:1.36"] = "sha256:" + "a" * 64
