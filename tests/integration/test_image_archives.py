@@ -36,7 +36,7 @@ def test_load_what_skopeo_wrote(tmp_path: Path, multilayer_image: Any, fmt: str)
         save_oci_archive(multilayer_image, archive, "1")
     play = write_playbook(tmp_path, [{"berth.engine.image": {
         "name": "fixtures/multi:1", "source": "load", "load_path": str(archive)}}], module_defaults=_defaults(tmp_path))
-    assert_converges(play)
+    assert_converges(play, chained=True)   # later tasks use the image the first one brings
     record = _store(tmp_path).resolve("fixtures/multi:1")
     assert record.id == multilayer_image.config_digest
     assert [layer.diff_id for layer in record.layers] == multilayer_image.diff_ids
@@ -53,7 +53,7 @@ def test_saved_archive_is_read_back_by_skopeo(tmp_path: Path, registry: Any, mul
         {"berth.engine.image": {"name": name, "source": "local", "archive_path": str(out), "archive_format": fmt},
          "when": "not (ansible_check_mode and pulled is changed)"},
     ], module_defaults=_defaults(tmp_path))
-    assert_converges(play)
+    assert_converges(play, chained=True)   # later tasks use the image the first one brings
     transport = "docker-archive" if fmt == "docker" else "oci-archive"
     raw_config = run("skopeo", "inspect", "--config", "--raw", f"{transport}:{out}").stdout.encode()
     assert "sha256:" + hashlib.sha256(raw_config).hexdigest() == multilayer_image.config_digest
@@ -75,7 +75,7 @@ def test_import_a_directory_and_push_it_for_skopeo_and_podman(tmp_path: Path, re
         {"berth.engine.image": {"name": name, "source": "local", "push": True},
          "when": "not (ansible_check_mode and made is changed)"},
     ], module_defaults=_defaults(tmp_path))
-    assert_converges(play)
+    assert_converges(play, chained=True)   # later tasks use the image the first one brings
     record = _store(tmp_path).resolve(name)
     skopeo = run("skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", f"docker://{name}")
     assert skopeo.stdout.strip() == record.manifest_digest

@@ -199,7 +199,10 @@ class Scope:
         with contextlib.suppress(OSError):
             if self.netns_inode is not None and os.stat(proc / "ns" / "net").st_ino == self.netns_inode:
                 return True
-        owners = set()
+        # In a namespace of our own, every process our tests start is in it,
+        # or (a container's init in its own) has its root in our temp dir:
+        # anything else is another session's (e.g. ansible-test's pylint of berth).
+        owners = set() if self.netns_inode is None else {False}
         for link in ("root", "cwd"):
             with contextlib.suppress(OSError):
                 owners.add(self._path_owner(os.readlink(proc / link)))

@@ -55,6 +55,9 @@ def test_a_container_cgroup_is_ours_while_its_dir_is_in_our_state_root(tmp_path:
 def test_a_process_in_our_namespace_is_ours() -> None:
     inode = os.stat("/proc/self/ns/net").st_ino
     assert _scope(netns_inode=inode).is_ours("processes", f"{os.getpid()}: python") is True
+    # in a namespace of our own, a process outside it and our temp dir is someone else's
+    assert _scope(netns_inode=inode + 1).is_ours("processes", f"{os.getpid()}: python") is False
+    assert _scope(netns_inode=None).is_ours("processes", f"{os.getpid()}: python") is None
 
 
 def _snapshots(*links: set[str]) -> Iterator[HostSnapshot]:

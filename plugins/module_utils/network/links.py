@@ -46,7 +46,7 @@ NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLM_F_ACK_TLVS = 0x200
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLMSGERR_ATTR_MSG = 1
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
@@ -55,6 +55,7 @@ VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 254, 3, 1
+IFLA_PROTINFO, IFLA_BRPORT_MODE, NLA_F_NESTED, AF_BRIDGE = 12, 4, 0x8000, 7  # a bridge port's hairpin flag
 IFF_UP = 0x1
 CLONE_NEWNET = 0x40000000
 
@@ -491,7 +492,7 @@ def _attach(fd: int, bridge: str, host_if: str, ifname: str, iface: ipaddress.IP
     try:
         rtnl.request(RTM_NEWLINK, veth_request(host_if, found[0], ifname, mac, fd, mtu), NLM_F_CREATE | NLM_F_EXCL)
         step = "turning on hairpin mode"
-        _hairpin(host_if)
+        _hairpin(rtnl, host_if)
         step = "configuring the container's end"
         with Rtnl.in_netns(fd) as inner:
             _configure_inner(inner, ifname, iface, gateway)
@@ -503,14 +504,22 @@ def _attach(fd: int, bridge: str, host_if: str, ifname: str, iface: ipaddress.IP
         raise _failed(f"attach: {step} ({host_if} → {ifname} on {bridge})", err, "networks", hint) from None
 
 
-def _hairpin(host_if: str) -> None:
+def _hairpin(rtnl: Rtnl, host_if: str) -> None:
     """Let the bridge send a frame back out of the port it came in on. With
     br_netfilter, a container reaching its own published port via a host
     address is DNATed on the bridge and must leave through its own port;
     without hairpin mode the bridge drops it (Docker sets it too when its
-    userland proxy is off). Reflected broadcasts are harmless for IPv4."""
-    with open(f"/sys/class/net/{host_if}/brport/hairpin_mode", "w") as handle:
-        handle.write("1")
+    userland proxy is off). Reflected broadcasts are harmless for IPv4.
+
+    Over rtnetlink (what `bridge link set ... hairpin on` sends), not
+    /sys/class/net: sysfs lists the links of the network namespace that
+    mounted it, so a berth running in a namespace of its own (a fleet host
+    entered with nsenter, a test worker) would not find its port there."""
+    found = rtnl.link(host_if)
+    if found is None:
+        raise InvalidState(f"attach: {host_if} vanished before hairpin mode was set", field="networks")
+    protinfo = attr(IFLA_PROTINFO | NLA_F_NESTED, attr(IFLA_BRPORT_MODE, b"\x01"))
+    rtnl.request(RTM_SETLINK, _IFINFO.pack(AF_BRIDGE, 0, found[0], 0, 0) + protinfo)
 
 
 def _configure_inner(inner: Rtnl, ifname: str, iface: ipaddress.IPv4Interface,
