@@ -10,7 +10,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 guest="${BERTH_V2_GUEST:-$repo/../shared/tools/run-in-v2-guest.sh}"
 [ -x "$guest" ] || { echo "v2 guest runner not found at $guest (set BERTH_V2_GUEST)" >&2; exit 2; }
 cd "$repo"
-exec "$guest" --tmpfs /var/lib/berth -- "$repo/.build/venv/bin/python" -m pytest -p no:cacheprovider -q \
+exec "$guest" --tmpfs /var/lib/berth -- "${BERTH_VENV:-$repo/.build/venv}/bin/python" -m pytest -p no:cacheprovider -q \
   tests/unit/cgroups tests/integration/test_cgroup_real.py tests/integration/test_runtime_lifecycle.py \
   tests/integration/test_runtime_vs_runc.py tests/integration/test_runtime_bad_input.py \
   tests/integration/test_bundle.py tests/integration/test_runtime_features.py -k "not module_converges" "$@"

@@ -43,9 +43,11 @@ def wishes(network_mode: str | None, networks: list[dict[str, Any]] | None,
         if entry["name"] == DEFAULT_NETWORK and (entry["aliases"] or entry["ipv4_address"]):
             raise InvalidInput("aliases and static addresses need a user-defined network", field="networks",
                                hint="create a network with berth.engine.network and use it")
-    from ..network.ports import parse_published_ports
+    ports: list[dict[str, Any]] = []
+    if published and mode != "host":   # imported only when ports are given: the fast lane's start-up
+        from ..network.ports import parse_published_ports
 
-    ports = [] if mode == "host" else [_port_dict(p) for p in parse_published_ports(published or [])]
+        ports = [_port_dict(p) for p in parse_published_ports(published)]
     return {"network_mode": mode, "networks": entries, "ports": ports, "publish_all_ports": bool(publish_all)}
 
 
