@@ -88,8 +88,6 @@ KNOWN_VIOLATIONS: tuple[Known, ...] = (
     Known("image.models", "pydantic_compat", "pydantic models in a domain package", _SURFACES),
     Known("network.models", "models", "the network module's pydantic models live in network/", _SURFACES),
     Known("volumes.models", "models", "the volume module's pydantic models live in volumes/", _SURFACES),
-    Known("containers.cli", "cli", "the container CLI lives in containers/ and calls back into the top-level "
-          "CLI (the cli <-> containers.cli cycle)", f"{_SURFACES} / {_CORE}"),
 )
 
 

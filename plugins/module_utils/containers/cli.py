@@ -61,31 +61,6 @@ def _auto_remove(args: argparse.Namespace) -> bool:
     return bool(args.opt_auto_remove)
 
 
-def in_monitor(engine: Engine, start: Callable[[str], int], argv: list[str]) -> dict[str, Any]:
-    """The fast lane (fastlane.py): `run -d` or `create` done inside the
-    running monitor, which has the engine imported; the reply carries the
-    CLI's output. Anything else asks the client to take the full path."""
-    from ..cli import _parser, render
-
-    fallback = {"ok": True, "fallback": True}
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit:
-        return fallback   # bad usage: the full CLI prints it
-    same_roots = (Path(args.state_root) == engine.layout.state_root and Path(args.run_root) == engine.layout.run_root)
-    if not same_roots or args.command not in ("run", "create"):
-        return fallback
-    if args.command == "create":
-        return {"ok": True, "text": render(_create(engine, args), args.json)}
-    created = _create(engine, args, auto_remove=_auto_remove(args) and args.detach)
-    start(created["id"])
-    if args.detach:
-        return {"ok": True, "text": render(created, args.json)}
-    # attached: the client follows the log, waits, and asks for the removal with --rm
-    log = ContainerService(engine).store.log_path(created["id"])
-    return {"ok": True, "attached": True, "id": created["id"], "log": str(log), "rm": _auto_remove(args)}
-
-
 def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     """Detached: start and print the id. Attached: stream the output until the
     container exits, exit with its code, and remove it with --rm (here, not by
@@ -156,7 +131,6 @@ def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _export(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    from pathlib import Path
 
     return {"entries": ContainerService(engine).export(args.container, Path(args.output).absolute())}
 
