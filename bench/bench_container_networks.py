@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / ".build" / "collections"), str(REPO)]
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
@@ -41,8 +41,8 @@ def medians(command: list[str], runs: int, name: str) -> float:
 
 
 def bench_berth(work: Path, rootfs: Path, runs: int, count: int) -> dict:
-    from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkRequest
-    from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import converge_network
     from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 
     engine = Engine.open(work / "state", work / "run")

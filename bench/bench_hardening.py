@@ -39,7 +39,7 @@ _PULL = """
 import sys, pathlib
 sys.path[:0] = [{collections!r}]
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import RegistryOptions
 from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client
@@ -53,7 +53,7 @@ _IMPORT = """
 import sys, pathlib
 sys.path[:0] = [{collections!r}]
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore

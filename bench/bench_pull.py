@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / ".build" / "collections"), str(REPO)]
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import RegistryOptions
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
 from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client

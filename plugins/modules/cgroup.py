@@ -178,13 +178,13 @@ from typing import Literal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.models import EngineOptions, StrictModel
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate_params
-from ansible_collections.berth.engine.plugins.module_utils.pydantic_compat import model_validator
+from ansible_collections.berth.engine.plugins.module_utils.ansible.models import EngineOptions, StrictModel
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate_params
+from ansible_collections.berth.engine.plugins.module_utils.ansible.pydantic_compat import model_validator
 
 try:
     from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
-    from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import (
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan import (
         ReadOnlyCgroup,
         cgroup_report,
         plan_cgroup,

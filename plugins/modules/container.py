@@ -511,12 +511,12 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_MODEL as MODEL
-from ansible_collections.berth.engine.plugins.module_utils.container_models import container_argument_spec
-from ansible_collections.berth.engine.plugins.module_utils.containers.converge import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_MODEL as MODEL
+from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import container_argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.container_plan import (
     ContainerTask, apply_container, check_container)
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate
 
 
 def main() -> None:

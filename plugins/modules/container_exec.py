@@ -80,12 +80,12 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_EXEC_MODEL as MODEL
-from ansible_collections.berth.engine.plugins.module_utils.container_models import CONTAINER_EXEC_SPEC
+from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_EXEC_MODEL as MODEL
+from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_EXEC_SPEC
 from ansible_collections.berth.engine.plugins.module_utils.containers.options import split_command
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate
 
 
 def main() -> None:

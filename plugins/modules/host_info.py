@@ -88,7 +88,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     open_view,
     run_module,
@@ -96,8 +96,8 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 )
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.hostinfo import host_info
-    from ansible_collections.berth.engine.plugins.module_utils.models import HostInfoRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo import host_info
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.models import HostInfoRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 

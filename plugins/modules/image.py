@@ -199,8 +199,8 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.image.module_args import REGISTRY_ARGS
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_args import REGISTRY_ARGS
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     plan_and_apply,
     run_module,
@@ -208,8 +208,8 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 )
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.image.converge import image_report, plan_image
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_plan import image_report, plan_image
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 

@@ -85,7 +85,7 @@ usage:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     open_view,
     run_module,
@@ -94,7 +94,7 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 
 try:
     from ansible_collections.berth.engine.plugins.module_utils.image.info import inspect_images
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageInfoRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageInfoRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 

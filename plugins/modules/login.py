@@ -106,11 +106,11 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import argument_spec, run_module, validate_params
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate_params
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.image.login import login_report, plan_login
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import LoginRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.login_plan import login_report, plan_login
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import LoginRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 

@@ -223,7 +223,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     plan_and_apply,
     run_module,
@@ -232,8 +232,8 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 
 try:
     from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
-    from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkRequest as MODEL
-    from ansible_collections.berth.engine.plugins.module_utils.network.plan import (
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import (
         NetworkExecutor,
         network_report,
         plan_network,

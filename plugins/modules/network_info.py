@@ -72,7 +72,7 @@ missing:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     open_view,
     run_module,
@@ -80,7 +80,7 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 )
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.network.models import NetworkInfoRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkInfoRequest as MODEL
     from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 except ImportError:
     pass  # run_module() reports the missing dependency

@@ -91,7 +91,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     plan_and_apply,
     run_module,
@@ -100,10 +100,10 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 
 try:
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.image.prune import PruneImage, plan_image_prune
-    from ansible_collections.berth.engine.plugins.module_utils.models import PruneRequest
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.prune_plan import PruneImage, plan_image_prune
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.models import PruneRequest
     from ansible_collections.berth.engine.plugins.module_utils.plan import Plan
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import PruneVolume, plan_volume_prune
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_plan import PruneVolume, plan_volume_prune
 
     MODEL = PruneRequest
 except ImportError:

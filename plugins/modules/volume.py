@@ -146,7 +146,7 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     plan_and_apply,
     run_module,
@@ -154,8 +154,8 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 )
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import plan_volume, volume_report
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_plan import plan_volume, volume_report
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeRequest as MODEL
 except ImportError:
     pass  # run_module() reports the missing dependency
 

@@ -62,7 +62,7 @@ volumes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
     argument_spec,
     open_view,
     run_module,
@@ -70,7 +70,7 @@ from ansible_collections.berth.engine.plugins.module_utils.module_glue import (
 )
 
 try:
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeInfoRequest as MODEL
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeInfoRequest as MODEL
     from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 except ImportError:
     pass  # run_module() reports the missing dependency

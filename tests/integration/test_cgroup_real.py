@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan import ReadOnlyCgroup, plan_cgroup
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import Hierarchy, detect
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.kernel import KERNEL
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import ReadOnlyCgroup, plan_cgroup
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import Resources
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
 from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict

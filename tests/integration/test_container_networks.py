@@ -17,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import converge_network
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall
-from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
-from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 from tests.integration.test_containers import Berth
 from tests.support.isolation import netns_name
 from tests.support.leaks import ContainerWatch

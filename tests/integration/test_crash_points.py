@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.crashpoint import ENV, POINTS
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
@@ -40,7 +40,7 @@ MONITOR_POINTS = ("runtime.create.mid", "monitor.start.created", "monitor.start.
 PULL = textwrap.dedent("""
     import json, sys
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import RegistryOptions
     from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
     from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
     from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client
@@ -53,7 +53,7 @@ PULL = textwrap.dedent("""
 
 CONVERGE = textwrap.dedent("""
     import json, sys
-    from ansible_collections.berth.engine.plugins.module_utils.containers.converge import converge
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.container_plan import converge
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     engine = Engine.open(sys.argv[1], sys.argv[2])
     params = {"name": "web", "state": "started", "image": sys.argv[3], "command": ["sleep", "300"],

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import RegistryOptions
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
-from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
 from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.service import make_client

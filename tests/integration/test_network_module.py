@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import converge_network
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall, links
 from ansible_collections.berth.engine.plugins.module_utils.network.ipam import pick_subnet
-from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
-from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
 from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 from tests.support.playbook import assert_converges, module_env, recorded, recording_play, run_playbook

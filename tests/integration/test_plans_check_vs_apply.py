@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan import ReadOnlyCgroup, plan_cgroup
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import ReadOnlyCgroup, plan_cgroup
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.registry import credentials

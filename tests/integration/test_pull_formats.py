@@ -86,7 +86,7 @@ def _pull_zstd(tmp_path: Path, name: str, busybox_image: Any) -> None:
 
 
 def test_push_mounts_blobs_from_another_repository(tmp_path: Path, registry: Any, multilayer_image: Any) -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.image.models import RegistryOptions
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import RegistryOptions
     from ansible_collections.berth.engine.plugins.module_utils.image.pull import Puller
     from ansible_collections.berth.engine.plugins.module_utils.image.push import push_image
     from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference

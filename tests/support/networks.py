@@ -7,8 +7,9 @@ from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 
 
 def drop_networks(engine: Engine) -> list[str]:
-    from ansible_collections.berth.engine.plugins.module_utils.network.plan import converge_network
-    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import converge_network
+    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 
     service = NetworkService(engine)
     removed = []

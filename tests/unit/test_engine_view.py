@@ -241,8 +241,9 @@ def test_services_refuse_writes_through_a_view(filled: Engine, tmp_path: Path) -
 
 
 def test_a_network_plan_reads_through_a_view_and_its_execution_is_refused(filled: Engine, tmp_path: Path) -> None:
-    from ansible_collections.berth.engine.plugins.module_utils.network.plan import NetworkExecutor, plan_network
-    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import NetworkExecutor, plan_network
+    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
     from tests.unit.network.test_service import FakeKernel
 
     before = tree_state(tmp_path)

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils import cli
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.models import EngineOptions, HostInfoRequest
+from ansible_collections.berth.engine.plugins.module_utils.cli import main as cli
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import (
     Conflict,
@@ -15,8 +17,6 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import (
     NotFound,
 )
 from ansible_collections.berth.engine.plugins.module_utils.layout import Layout
-from ansible_collections.berth.engine.plugins.module_utils.models import EngineOptions, HostInfoRequest
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import run_module, validate
 from ansible_collections.berth.engine.plugins.module_utils.mountinfo import parse_line
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import plan_and_apply, validate_params
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.models import PruneRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeRequest
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput, ReadOnlyViolation
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageRequest
-from ansible_collections.berth.engine.plugins.module_utils.models import PruneRequest
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import plan_and_apply, validate_params
 from ansible_collections.berth.engine.plugins.module_utils.plan import Plan, Step
-from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeRequest
 
 
 def test_validate_params_fills_groups_and_leaves_unset_options_to_the_model(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ def test_every_modules_engine_removes_a_half_made_container(tmp_path: Path) -> N
     script = textwrap.dedent("""
         import sys
         from types import SimpleNamespace
-        from ansible_collections.berth.engine.plugins.module_utils import module_glue, recovery
+        from ansible_collections.berth.engine.plugins.module_utils import recovery
+        from ansible_collections.berth.engine.plugins.module_utils.ansible import glue as module_glue
         assert "half-made containers" not in [s.name for s in recovery.steps()], "imported already"
         engine = module_glue.open_engine(SimpleNamespace(state_root=sys.argv[1], run_root=sys.argv[2]))
         print(engine.metadata("containers").list())

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..digest import sha256_digest
 from ..errors import InvalidInput, NotFound
@@ -29,7 +29,6 @@ from ..strict import is_ascii_digits
 from .compression import HashingReader, open_decompressed, sniff
 from .layers import LayerStats, materialize
 from .manifest import OCI_CONFIG, OCI_MANIFEST, Platform
-from .models import ImportConfig
 from .records import ImageRecord, LayerRecord
 from .reference import Reference
 from .store import ImageStore
@@ -47,6 +46,20 @@ class _Layer:
     size: int
     media_type: str
     newest_mtime: float
+
+
+class ImportConfig(Protocol):
+    """The config an import states (like ``docker import --change``; the image
+    module's ansible/image_models.ImportConfig is one)."""
+
+    cmd: list[str] | None
+    entrypoint: list[str] | None
+    env: dict[str, str]
+    working_dir: str | None
+    user: str | None
+    labels: dict[str, str]
+    exposed_ports: list[str]
+    volumes: list[str]
 
 
 def import_matches(store: ImageStore, current: ImageRecord, path: Path, config: ImportConfig) -> bool:

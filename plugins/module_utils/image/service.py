@@ -1,20 +1,30 @@
 """Registry clients for image work: credentials and TLS policy from a task's
-registry options. The ``image`` task itself is planned in ``converge.py``."""
+registry options. The ``image`` task itself is planned in ``ansible/image_plan.py``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from ..registry import credentials as creds
 from ..registry.auth import Credentials
 from ..registry.client import RegistryClient
 from ..registry.tls import TlsPolicy
 
-if TYPE_CHECKING:
-    from .models import RegistryOptions
+
+class RegistryAccess(Protocol):
+    """How to reach registries, as a task states it (the image module's
+    ansible/image_models.RegistryOptions is one); never logged."""
+
+    validate_certs: bool
+    ca_cert: Path | None
+    username: str | None
+    password: str | None
+    config_path: Path
+    insecure_registries: list[str]
 
 
-def make_client(registry: str, options: RegistryOptions) -> RegistryClient:
+def make_client(registry: str, options: RegistryAccess) -> RegistryClient:
     """A client for ``registry``: the task's username/password when given,
     else what ``login`` (or ``docker login``) saved for that registry."""
     if options.username is not None:

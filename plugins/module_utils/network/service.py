@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from ipaddress import IPv4Network
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
@@ -33,18 +33,18 @@ VIEW_FIELDS = ("name", "driver", "bridge", "subnet", "gateway", "ip_range", "aux
                "mtu", "default")
 STATIC_FIELD = "networks.ipv4_address"
 
-if TYPE_CHECKING:
-    from .models import NetworkRequest
 
+class NetworkWishes(Protocol):
+    """What a network task states (the network module's validated request,
+    ansible/network_models.NetworkRequest, is one): the service reads these
+    attributes and knows nothing of the surface that validated them."""
 
-def __getattr__(name: str) -> Any:
-    """The pydantic request models load on first use: the container monitor
-    uses this service for attachments and should not pay pydantic's import."""
-    if name in ("NetworkRequest", "IpamEntry"):
-        from . import models
-
-        return getattr(models, name)
-    raise AttributeError(name)
+    name: str
+    ipam_config: Any   # entries with model_dump(exclude_none=True), or plain dicts
+    internal: bool
+    labels: dict[str, str]
+    mtu: int | None
+    driver_options: dict[str, Any]
 
 
 class Kernel(Protocol):
@@ -117,8 +117,8 @@ class Desired:
                                            "driver_options": {}})
 
     @classmethod
-    def of(cls, request: NetworkRequest) -> Desired:
-        entries = [e.model_dump(exclude_none=True) for e in request.ipam_config]
+    def of(cls, request: NetworkWishes) -> Desired:
+        entries = [e if isinstance(e, dict) else e.model_dump(exclude_none=True) for e in request.ipam_config]
         options = {"ipam_config": entries, "internal": request.internal, "labels": dict(request.labels),
                    "mtu": request.mtu, "driver_options": dict(request.driver_options)}
         return cls(parse_ipam_config(entries), request.internal, dict(request.labels), _mtu(request), options)
@@ -137,7 +137,7 @@ def _empty(value: Any) -> Any:
     return type(value)() if isinstance(value, dict | bool) else None
 
 
-def _mtu(request: NetworkRequest) -> int | None:
+def _mtu(request: NetworkWishes) -> int | None:
     options = dict(request.driver_options)
     stated = options.pop(MTU_OPTION, None)
     if options:

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.cgroups import base, service
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.base import check_path
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import detect
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
-from ansible_collections.berth.engine.plugins.module_utils.cgroups.plan import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan import (
     ReadOnlyCgroup,
     cgroup_report,
     plan_cgroup,
 )
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate_params
+from ansible_collections.berth.engine.plugins.module_utils.cgroups import base, service
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.base import check_path
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import detect
+from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import DeviceRate, Resources
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.v2.cpu import shares_to_weight
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.v2.io import blkio_to_io_weight
 from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict, InvalidInput, InvalidState
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate_params
 from ansible_collections.berth.engine.plugins.module_utils.runtime.cgroup import (
     ContainerCgroup,
     cgroup_path,

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.containers import fastlane, monitor_client, protocol
+from ansible_collections.berth.engine.plugins.module_utils.cli import fastlane
+from ansible_collections.berth.engine.plugins.module_utils.containers import monitor_client, protocol
 from ansible_collections.berth.engine.plugins.module_utils.containers.logs import LogWriter
 from ansible_collections.berth.engine.plugins.module_utils.containers.spec import ContainerSpec
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput, NotFound
 from ansible_collections.berth.engine.plugins.module_utils.image import archive
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 

@@ -10,15 +10,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    ReadOnlyViolation,
-)
-from ansible_collections.berth.engine.plugins.module_utils.image import converge
-from ansible_collections.berth.engine.plugins.module_utils.image.converge import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible import image_plan as converge
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_plan import (
     Archive,
     Delete,
     Pull,
@@ -28,9 +23,14 @@ from ansible_collections.berth.engine.plugins.module_utils.image.converge import
     image_report,
     plan_image,
 )
-from ansible_collections.berth.engine.plugins.module_utils.image.models import ImageRequest
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ReadOnlyViolation,
+)
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
 
 from .test_store import _image
 

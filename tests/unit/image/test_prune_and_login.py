@@ -10,24 +10,24 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
-from ansible_collections.berth.engine.plugins.module_utils.image import login
-from ansible_collections.berth.engine.plugins.module_utils.image.login import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible import login_plan as login
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import LoginRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.login_plan import (
     RemoveCredentials,
     SaveCredentials,
     login_report,
     plan_login,
 )
-from ansible_collections.berth.engine.plugins.module_utils.image.models import LoginRequest
-from ansible_collections.berth.engine.plugins.module_utils.image.prune import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.prune_plan import (
     CollectGarbage,
     PruneImage,
     plan_image_prune,
 )
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput
 from ansible_collections.berth.engine.plugins.module_utils.image.records import ImageRecord
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
 
 from .test_store import _image
 

@@ -11,6 +11,15 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.models import EngineOptions
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import (
+    NetworkExecutor,
+    converge_network,
+    network_report,
+    plan_network,
+)
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import (
     Conflict,
@@ -18,15 +27,7 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import (
     InvalidState,
     NotFound,
 )
-from ansible_collections.berth.engine.plugins.module_utils.models import EngineOptions
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
-from ansible_collections.berth.engine.plugins.module_utils.network.plan import (
-    NetworkExecutor,
-    converge_network,
-    network_report,
-    plan_network,
-)
-from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkRequest, NetworkService
+from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 
 
 @dataclass

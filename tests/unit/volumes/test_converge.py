@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict, InvalidInput
-from ansible_collections.berth.engine.plugins.module_utils.module_glue import validate
-from ansible_collections.berth.engine.plugins.module_utils.plan import Plan
-from ansible_collections.berth.engine.plugins.module_utils.volumes.converge import (
+from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeRequest
+from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_plan import (
     CreateVolume,
     PruneVolume,
     RecreateVolume,
@@ -23,7 +21,9 @@ from ansible_collections.berth.engine.plugins.module_utils.volumes.converge impo
     plan_volume_prune,
     volume_report,
 )
-from ansible_collections.berth.engine.plugins.module_utils.volumes.models import VolumeRequest
+from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict, InvalidInput
+from ansible_collections.berth.engine.plugins.module_utils.plan import Plan
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 
 

@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .containers import cli as containers
-from .engine import Engine
-from .errors import BerthError
-from .hostinfo import host_info
-from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
-from .volumes import cli as volumes_cli
+from ..ansible.hostinfo import host_info
+from ..engine import Engine
+from ..errors import BerthError
+from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
+from . import containers
+from . import volumes as volumes_cli
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
+from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
 from .pydantic_compat import BaseModel, ConfigDict, field_validator
 
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from ..engine import Engine
 from ..fsutil import disk_usage
 from ..plan import Plan, Step
-from .service import VolumeService
+from ..volumes.service import VolumeService
 
 if TYPE_CHECKING:
-    from .models import VolumeRequest
+    from .volume_models import VolumeRequest
 
 COMPARED = ("driver", "options", "labels")
 VIEW_FIELDS = ("name", "driver", "options", "labels", "mountpoint")

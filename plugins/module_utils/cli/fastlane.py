@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import Any
 
-    from .monitor_client import MonitorClient
+    from ..containers.monitor_client import MonitorClient
 
 SPAWNING_VERBS = ("run", "create", "start", "restore")
 HANDED_VERBS = ("run", "create")
@@ -54,7 +54,7 @@ def split(argv: list[str]) -> tuple[dict[str, str], str | None]:
 
 
 def _client(roots: dict[str, str]) -> MonitorClient:
-    from .monitor_client import MonitorClient
+    from ..containers.monitor_client import MonitorClient
 
     return MonitorClient(roots["--state-root"], roots["--run-root"])
 
@@ -73,7 +73,7 @@ def via_monitor(argv: list[str]) -> int | None:
     roots, verb = split(argv)
     if verb not in HANDED_VERBS:
         return None
-    from .monitor_client import SPAWNED
+    from ..containers.monitor_client import SPAWNED
 
     client = _client(roots)
     spawned = client.run_root in SPAWNED
@@ -86,8 +86,8 @@ def via_monitor(argv: list[str]) -> int | None:
     attached = verb == "run" and not wanted.detach
     remove_after = attached and wanted.spec.auto_remove   # here, once the output is read, not by the monitor
     spec = wanted.spec.with_changes(auto_remove=False) if remove_after else wanted.spec
+    from ..containers.protocol import Create, Error
     from ..errors import BerthError
-    from .protocol import Create, Error
 
     request = Create(name=wanted.name, spec=spec.to_dict(), state_root=client.state_root, start=verb == "run",
                      stated=stated)
@@ -109,7 +109,7 @@ def _parse(argv: list[str]) -> tuple[Any, Any, list[str]] | None:
     import argparse
 
     from ..errors import BerthError
-    from .cliargs import add_arguments, request, stated_options
+    from .runargs import add_arguments, request, stated_options
 
     class Parser(argparse.ArgumentParser):
         def error(self, message: str) -> Any:   # usage errors: the full CLI prints them
@@ -152,8 +152,8 @@ def _attached(client: MonitorClient, created: Any, remove_after: bool) -> int:
     container exits; its exit code; removed afterwards with --rm."""
     from pathlib import Path
 
-    from .logs import Follower
-    from .protocol import Error, Remove, Wait
+    from ..containers.logs import Follower
+    from ..containers.protocol import Error, Remove, Wait
 
     follower = Follower(Path(created.log))
     try:
@@ -176,7 +176,7 @@ def _attached(client: MonitorClient, created: Any, remove_after: bool) -> int:
 
 
 def _gone(client: MonitorClient) -> Any:
-    from .protocol import Error
+    from ..containers.protocol import Error
 
     return Error(kind="invalid_state", message="the container monitor stopped answering",
                  hint=f"see {client.run_root}/monitor.log")

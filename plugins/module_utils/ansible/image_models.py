@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from ..models import EngineOptions, StrictModel
-from ..pydantic_compat import Field, field_validator
 from ..registry.credentials import DEFAULT_CONFIG_PATH
+from .models import EngineOptions, StrictModel
+from .pydantic_compat import Field, field_validator
 
 
 class RegistryOptions(StrictModel):

@@ -13,16 +13,16 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .engine import Engine
-from .errors import BerthError, InvalidInput
-from .layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
+from ..engine import Engine
+from ..errors import BerthError, InvalidInput
+from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
 from .pydantic_compat import PYDANTIC_IMPORT_ERROR, ValidationError
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from ..plan import Plan
     from .models import EngineOptions
-    from .plan import Plan
 
 M = TypeVar("M")
 R = TypeVar("R")
@@ -93,7 +93,7 @@ def open_view(options: EngineOptions) -> Engine:
 
 def open_engine(options: EngineOptions) -> Engine:
     """The writable engine an applying task works on (skeleton made, crash recovery done)."""
-    from .containers.removal import register_recovery
+    from ..containers.removal import register_recovery
 
     register_recovery()   # a volume, network or image task's engine removes half-made containers too
     return Engine.open(options.state_root, options.run_root)

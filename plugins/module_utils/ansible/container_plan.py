@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import lifecycle
+from ..containers import mounting, netwishes, networking
+from ..containers import options as table
+from ..containers.record import ContainerRecord
+from ..containers.service import ContainerService, bundle_request
+from ..containers.spec import ContainerSpec
+from ..containers.store import creator_alive
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..image.store import ImageStore
 from ..plan import Plan
-from . import mounting, netwishes, networking, steps
-from . import options as table
-from .record import ContainerRecord
-from .service import ContainerService, bundle_request
-from .spec import ContainerSpec
-from .store import creator_alive
+from . import container_steps as steps
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def converge(engine: Engine, params: dict[str, Any], *, check_mode: bool) -> dic
 
 
 def table_name(name: str) -> str:
-    from .store import validate_name
+    from ..containers.store import validate_name
 
     return validate_name(name)
 

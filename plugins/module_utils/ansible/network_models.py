@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..models import EngineOptions, StrictModel
+from .models import EngineOptions, StrictModel
 
 
 class IpamEntry(StrictModel):

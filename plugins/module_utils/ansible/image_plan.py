@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
+from ..image.manifest import ACCEPT, Platform
+from ..image.records import ImageRecord
+from ..image.reference import Reference, parse_reference
+from ..image.service import make_client
+from ..image.store import ImageStore, image_summary
 from ..plan import Plan, Step
-from .manifest import ACCEPT, Platform
-from .records import ImageRecord
-from .reference import Reference, parse_reference
-from .service import make_client
-from .store import ImageStore, image_summary
 
 if TYPE_CHECKING:
-    from .models import ImageRequest, ImportConfig, RegistryOptions
+    from .image_models import ImageRequest, ImportConfig, RegistryOptions
 
 
 # -- steps -------------------------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ class Pull(Step):
         return f"pulled: {self.familiar}"
 
     def execute(self, context: Engine) -> str:
-        from .pull import Puller
+        from ..image.pull import Puller
 
         context.require_writable(f"pull {self.familiar}")
         ref = parse_reference(self.ref)
@@ -70,7 +70,7 @@ class Load(Step):
         return f"loaded: {self.familiar}"
 
     def execute(self, context: Engine) -> str:
-        from .archive import load_archive
+        from ..image.archive import load_archive
 
         context.require_writable(f"load {self.familiar}")
         return load_archive(ImageStore(context), self.path, parse_reference(self.ref)).id
@@ -87,7 +87,7 @@ class Import(Step):
         return f"imported: {self.familiar}"
 
     def execute(self, context: Engine) -> str:
-        from .archive import import_rootfs
+        from ..image.archive import import_rootfs
 
         context.require_writable(f"import {self.familiar}")
         return import_rootfs(ImageStore(context), self.path, self.config, parse_reference(self.ref)).id
@@ -123,7 +123,7 @@ class Push(Step):
         return f"pushed: {self.familiar}"
 
     def execute(self, context: Engine) -> str:
-        from .push import push_image
+        from ..image.push import push_image
 
         context.require_writable(f"push {self.familiar}")
         store = ImageStore(context)
@@ -143,7 +143,7 @@ class Archive(Step):
         return f"archived: {self.path}"
 
     def execute(self, context: Engine) -> None:
-        from .archive import save_archive
+        from ..image.archive import save_archive
 
         context.require_writable(f"save {self.source} to {self.path}")
         store = ImageStore(context)
@@ -251,7 +251,7 @@ def _plan_present(plan: Plan, engine: Engine, store: ImageStore, ref: Reference,
         if request.load_path is None:
             raise InvalidInput("source: load needs load_path", field="load_path",
                                hint="give the path of a docker-archive or OCI archive/layout")
-        from .archive import archive_image_id
+        from ..image.archive import archive_image_id
 
         if complete and current is not None and current.id == archive_image_id(request.load_path, ref):
             return current
@@ -260,7 +260,7 @@ def _plan_present(plan: Plan, engine: Engine, store: ImageStore, ref: Reference,
     if request.import_path is None:
         raise InvalidInput("source: import needs import_path", field="import_path",
                            hint="give a rootfs tarball or directory")
-    from .archive import import_matches
+    from ..image.archive import import_matches
 
     if complete and current is not None and current.source == "import" \
             and import_matches(store, current, request.import_path, request.import_config):
@@ -329,7 +329,7 @@ def _plan_push(plan: Plan, ref: Reference, record: ImageRecord | None, request: 
 def _plan_archive(plan: Plan, ref: Reference, record: ImageRecord | None, request: ImageRequest) -> None:
     if request.archive_path is None:
         return
-    from .archive import archive_matches
+    from ..image.archive import archive_matches
 
     if record is not None and archive_matches(request.archive_path, record, request.archive_format, ref):
         return

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..containers.service import ContainerService
 from ..engine import Engine
-from .cliargs import add_arguments, request, stated_options
-from .service import ContainerService
+from .runargs import add_arguments, request, stated_options
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -140,7 +140,7 @@ def _restore(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _monitor(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
-    from .monitor import main
+    from ..containers.monitor import main
 
     return {"_rc": main(str(engine.layout.state_root), str(engine.layout.run_root))}
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..engine import Engine
+from ..image.collect import mark
+from ..image.records import ImageRecord
+from ..image.store import ImageStore
 from ..plan import Step
-from .collect import mark
-from .records import ImageRecord
-from .store import ImageStore
 
 PRUNE_WAIT = 30.0   # seconds prune waits for pulls in flight before leaving the sweep to a later call
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cgroups.base import BaseManager
+from ..cgroups.protocol import Write
+from ..cgroups.resources import Resources
+from ..cgroups.service import CgroupRequest, facts, shown
 from ..errors import Conflict, InvalidInput, ReadOnlyViolation
 from ..plan import Plan, Step
-from .base import BaseManager
-from .protocol import Write
-from .resources import Resources
-from .service import CgroupRequest, facts, shown
 
 READS = frozenset({"path", "version", "warnings", "exists", "desired", "read", "plan", "processes", "frozen",
                    "stats", "dirs", "dir_for"})

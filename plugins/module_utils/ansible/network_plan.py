@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..engine import Engine
 from ..errors import Conflict, NotFound
 from ..metadata import Transaction
+from ..network.service import RECREATE_FIELDS, Desired, Kernel, NetworkService, view
+from ..network.store import container_networks, is_record, validate_name
 from ..plan import Plan, Step
-from .service import RECREATE_FIELDS, Desired, Kernel, NetworkService, view
-from .store import container_networks, is_record, validate_name
 
 if TYPE_CHECKING:
-    from .models import NetworkRequest
+    from .network_models import NetworkRequest
 
 
 class ContainerSide(Protocol):

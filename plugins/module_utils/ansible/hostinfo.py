@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .cgroups.detect import detect
-from .engine import Engine
-from .fsutil import disk_usage
-from .version import BERTH_VERSION
+from ..cgroups.detect import detect
+from ..engine import Engine
+from ..fsutil import disk_usage
+from ..version import BERTH_VERSION
 
 
 def cgroup_layout() -> dict[str, Any]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..containers.spec import ContainerSpec
 from ..errors import InvalidInput
-from .spec import ContainerSpec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the fast lane's start-up)
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, run: bool) -> None:
 
 
 def request(args: argparse.Namespace) -> RunRequest:
-    from .options import build_spec
+    from ..containers.options import build_spec
 
     stated = stated_options(args)
     return RunRequest(name=args.name or generated_name(), spec=build_spec(args.image, stated),
@@ -131,7 +131,7 @@ def stated_options(args: argparse.Namespace, environ: dict[str, str] | None = No
     if args.cmd:
         values["command"] = list(args.cmd)
     for path in args.env_file:
-        from .envfile import read_env_file
+        from ..containers.envfile import read_env_file
 
         values["env"] = {**read_env_file(_path(path)), **values.get("env", {})}
     values.update(_restart(args.restart))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..containers.spec import ContainerSpec
 from ..plan import Step
-from .spec import ContainerSpec
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,11 @@ class Pull(Step):
         return f"pull {self.image}"
 
     def execute(self, context: Any) -> Any:
-        from ..image.models import RegistryOptions
         from ..image.pull import Puller
         from ..image.reference import parse_reference
         from ..image.service import make_client
         from ..image.store import ImageStore
+        from .image_models import RegistryOptions
 
         ref = parse_reference(self.image)
         pulled, _changed = Puller(ImageStore(context.engine), make_client(ref.registry, RegistryOptions())).pull(ref)

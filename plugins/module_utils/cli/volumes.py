@@ -7,7 +7,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import InvalidInput
-from .service import VolumeService
+from ..volumes.service import VolumeService
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:

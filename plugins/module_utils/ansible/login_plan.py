@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+from ..image.reference import DEFAULT_REGISTRY
 from ..plan import Plan, Step
 from ..registry import credentials as creds
 from ..registry.auth import Credentials
 from ..registry.client import RegistryClient
 from ..registry.tls import TlsPolicy
-from .reference import DEFAULT_REGISTRY
 
 if TYPE_CHECKING:
-    from .models import LoginRequest
+    from .image_models import LoginRequest
 
 
 def normalise_registry(value: str) -> str:

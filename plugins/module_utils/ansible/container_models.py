@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from .containers.options import argument_spec as option_spec
+from ..containers.options import argument_spec as option_spec
+from .glue import ENGINE_ARGUMENT_SPEC
 from .models import StrictModel
-from .module_glue import ENGINE_ARGUMENT_SPEC
 from .pydantic_compat import create_model
 
 CONTAINER_TASK_SPEC: dict[str, dict[str, Any]] = {
