@@ -3,7 +3,7 @@
 Every failure the engine reports is one of five kinds, so callers (modules, the
 CLI, tests) branch on the kind and never on message text. The leaf error carries
 the context a person needs to act: which field or object, and what to do.
-Modules map these to ``fail_json`` in exactly one place (``module_glue``).
+Modules map these to ``fail_json`` in exactly one place (``ansible/glue.py``).
 """
 
 from __future__ import annotations

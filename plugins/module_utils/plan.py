@@ -9,9 +9,9 @@ the lock, plans again over the writable engine (the state may have moved
 since the check) and executes the steps in order. So the actions a check run
 prints are, by construction, the actions an apply on the same state takes.
 
-Every module and the CLI's converging verbs share these two classes; each
-domain defines its own step kinds (``containers/steps.py``,
-``volumes/converge.py``, ...) as small frozen dataclasses.
+Every module's plan shares these two classes; each plan defines its own step
+kinds (``ansible/container_steps.py``, ``ansible/volume_plan.py``, ...) as
+small frozen dataclasses that call the domain's services.
 """
 
 from __future__ import annotations

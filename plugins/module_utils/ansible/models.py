@@ -1,6 +1,6 @@
 """Pydantic models: the typed boundary between module arguments and the engine.
 
-Modules validate their raw parameters into these models (``module_glue``
+Modules validate their raw parameters into these models (``glue.py``
 turns a ValidationError into an InvalidInput naming the field), and the engine
 only ever sees validated, normalised values.
 """

@@ -3,7 +3,7 @@
 Ansible imports module_utils on hosts that may lack pydantic (and
 ansible-test's import sanity test checks exactly that), so models must be
 importable without it. Here — and only here — a missing pydantic is replaced
-by inert stand-ins; ``module_glue.require_deps`` then fails the module with
+by inert stand-ins; ``glue.require_deps`` then fails the module with
 the install command before any model is used.
 """
 

@@ -2,7 +2,7 @@
 
 ``CgroupRequest`` is the task in the engine's own terms (standard library
 only); the module's pydantic model validates the Ansible parameters and
-hands their values here. The task is planned in ``plan.py``.
+hands their values here. The task is planned in ``ansible/cgroup_plan.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Networks: the records, their addresses and their bridges, for the
 ``network`` and ``network_info`` modules and for the container side.
 
-The ``network`` task is planned in ``plan.py`` (plans as data): this service
+The ``network`` task is planned in ``ansible/network_plan.py`` (plans as data): this service
 gives it the read side (records, the host's routes, whether a bridge
 exists, the record a creation would write) and the writes its steps make
 inside the ``networks`` transaction (``create_in``, ``remove_in``). The
