@@ -80,9 +80,6 @@ class Known:
     fixer: str
 
 
-
-
-
 KNOWN_VIOLATIONS: tuple[Known, ...] = (
 )
 

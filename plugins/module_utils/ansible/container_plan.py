@@ -58,17 +58,16 @@ class ContainerTask:
 
 def plan_container(engine: Engine, task: ContainerTask) -> Plan:
     service = ContainerService(engine)
-    found = _settled(service.store.find(task.name))
-    current = service.refresh(found) if found is not None else None
-    plan = Plan(before=_view(current))
+    found = _settled(service.store.find_record(task.name))
+    record = service.refreshed(found) if found is not None else None
+    plan = Plan(before=_view(record))
     if task.state == "absent":
-        if current is not None:
+        if record is not None:
             plan.add(steps.Remove(task.name, remove_volumes=not task.keep_volumes))
         return plan
     spec = _spec(task)
     how = table.comparisons(task.comparisons)
     image_id, image_config = _image(engine, task, plan)
-    record = ContainerRecord.load(current) if current is not None else None
     if record is not None:
         plan.differences = table.differences(record.spec, spec, list(task.options), how, image_config)
         if image_id is not None and record.image_id != image_id:
@@ -77,7 +76,7 @@ def plan_container(engine: Engine, task: ContainerTask) -> Plan:
     recreate = record is None or task.recreate or any(d["update"] == "recreate" for d in plan.differences)
     _plan_spec(service, task, spec, record, recreate, plan)
     _plan_state(task, record, recreate, plan)
-    plan.after = _planned(task, spec, image_id, current, plan)
+    plan.after = _planned(task, spec, image_id, record, plan)
     return plan
 
 
@@ -87,12 +86,13 @@ def apply_container(engine: Engine, task: ContainerTask) -> dict[str, Any]:
     with engine.layout.task_lock("container", table_name(task.name)).held(timeout=300):
         plan = plan_container(engine, task)
         plan.execute(service)
-    record = service.store.meta.find(_id_of(service, task.name)) if task.state != "absent" else None
-    if task.state == "healthy" and record is not None:
-        record = service.wait_healthy([record["id"]], task.healthy_timeout)[0]
-    if record is not None:
-        plan.after = _view(record)
-    return plan.result(container=record or {}, differences=plan.differences)
+    # the result's container is the record's document (as container_info shows it)
+    document = service.store.find(task.name) if task.state != "absent" else None
+    if task.state == "healthy" and document is not None:
+        document = service.wait_healthy([document["id"]], task.healthy_timeout)[0]
+    if document is not None:
+        plan.after = _view(ContainerRecord.load(document))
+    return plan.result(container=document or {}, differences=plan.differences)
 
 
 def check_container(view: Engine, task: ContainerTask) -> dict[str, Any]:
@@ -123,17 +123,17 @@ def _spec(task: ContainerTask) -> ContainerSpec:
     return table.build_spec(task.image, task.options)
 
 
-def _settled(current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _settled(current: ContainerRecord | None) -> ContainerRecord | None:
     """A record still marked creating is half-made: if its creator died (a
     crash mid-create) plan as if it were gone (the next writable engine's
     recovery removes it, and Create drops it first); if its creator still
     runs, another operation owns it."""
-    if current is None or "creating" not in current:
+    if current is None or current.creating is None:
         return current
-    if not creator_alive(current["creating"]):
+    if not creator_alive(current.creating):
         return None
-    raise Conflict(f"container {current['name']} is being created by another berth operation "
-                   f"(pid {current['creating'].get('pid')})", field="name",
+    raise Conflict(f"container {current.name} is being created by another berth operation "
+                   f"(pid {current.creating.get('pid')})", field="name",
                    hint="wait for that operation to finish, then re-run")
 
 
@@ -196,8 +196,7 @@ def _missing_networks(service: ContainerService, spec: ContainerSpec, plan: Plan
 
 def _plan_state(task: ContainerTask, record: ContainerRecord | None, recreate: bool, plan: Plan) -> None:
     state = "started" if task.state == "healthy" else task.state
-    now = lifecycle.of_record({"state": {"status": record.state.status, "paused": record.state.paused}}) \
-        if record is not None else None
+    now = record.lifecycle if record is not None else None
     was_running = now is not None and lifecycle.is_active(now)
     running = was_running and not recreate
     if state == "started" or (state == "present" and was_running and recreate):
@@ -221,7 +220,7 @@ def _plan_pause(task: ContainerTask, now: str | None, recreate: bool, state: str
     plan.add(steps.Pause(task.name, task.paused))
 
 
-def _planned(task: ContainerTask, spec: ContainerSpec, image_id: str | None, current: dict[str, Any] | None,
+def _planned(task: ContainerTask, spec: ContainerSpec, image_id: str | None, current: ContainerRecord | None,
              plan: Plan) -> dict[str, Any]:
     """The diff's after side: what the container will be."""
     recreated = any(isinstance(s, (steps.Create, steps.Recreate)) for s in plan.steps)
@@ -230,17 +229,16 @@ def _planned(task: ContainerTask, spec: ContainerSpec, image_id: str | None, cur
     elif task.state == "stopped":
         status = "exited" if current else "created"
     else:
-        status = current["state"]["status"] if current and not recreated else "created"
-    return {"name": task.name, "state": status, "image_id": image_id or (current or {}).get("image_id"),
+        status = current.state.status if current and not recreated else "created"
+    return {"name": task.name, "state": status, "image_id": image_id or (current.image_id if current else None),
             "spec": {name: spec.value(name) for name in sorted(task.options)}}
 
 
-def _view(record: dict[str, Any] | None) -> dict[str, Any]:
+def _view(record: ContainerRecord | None) -> dict[str, Any]:
     if record is None:
         return {}
-    loaded = ContainerRecord.load(record)
-    return {"name": loaded.name, "state": loaded.state.status, "image_id": loaded.image_id,
-            "spec": {name: _plain(loaded.spec.value(name)) for name in sorted(loaded.stated)
+    return {"name": record.name, "state": record.state.status, "image_id": record.image_id,
+            "spec": {name: _plain(record.spec.value(name)) for name in sorted(record.stated)
                      if name in table.BY_NAME}}
 
 
@@ -249,11 +247,7 @@ def _plain(value: Any) -> Any:
 
 
 def _current(engine: Engine, name: str) -> dict[str, Any] | None:
+    """The container's record document, refreshed (check mode's result shows it)."""
     service = ContainerService(engine)
     found = service.store.find(name)
     return service.refresh(found) if found is not None else None
-
-
-def _id_of(service: ContainerService, name: str) -> str:
-    found = service.store.find(name)
-    return found["id"] if found is not None else ""

@@ -102,9 +102,9 @@ def _each(action: Callable[[ContainerService, str, argparse.Namespace], Any]) ->
 
 
 def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    rows = ContainerService(engine).list(all_containers=args.all)
-    return {r["name"]: f"{r['id'][:12]} {r['image']} {r['state']['status']}"
-            + (f" ({r['state']['exit_code']})" if r["state"].get("exit_code") is not None else "") for r in rows}
+    rows = [r for r in ContainerService(engine).records() if args.all or r.state.status == "running"]
+    return {r.name: f"{r.id[:12]} {r.image} {r.state.status}"
+            + (f" ({r.state.exit_code})" if r.state.exit_code is not None else "") for r in rows}
 
 
 def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:

@@ -8,12 +8,18 @@ monitor has it imported already, so:
   restore) starts it *first*, when none runs, so its imports overlap the
   CLI's own instead of following them (two cores, half the wait);
 - ``via_monitor``: `run` and `create` are parsed here into a ``ContainerSpec``
-  (cliargs.py, the same rows as the full CLI) and handed to a running monitor
+  (runargs.py: the same rows as the full CLI) and handed to a running monitor
   as a ``Create`` request (protocol.py), which creates and starts the
   container in-process. An attached `run` then follows the log here until a
   ``Wait`` answers, and removes the container with ``--rm``. Anything else
-  (no monitor, bad usage, an error while parsing) takes the full CLI, which
-  reports it.
+  (no monitor, bad usage, an error while parsing, a form of a flag the plain
+  reading leaves to argparse) takes the full CLI, which reports it.
+
+Every module this imports counts: the client's CPU is most of a `berth run`
+(tests/unit/cli/test_fastlane_imports.py pins the set). The command line is
+read without argparse (with its gettext, locale and shutil that is ~9 ms),
+the log path stays a str (no pathlib), and typing, dataclasses and the
+engine are never imported.
 """
 
 from __future__ import annotations
@@ -104,35 +110,52 @@ def via_monitor(argv: list[str]) -> int | None:
 
 
 def _parse(argv: list[str]) -> tuple[Any, Any, list[str]] | None:
-    """(arguments, cliargs.RunRequest, the stated options' names); None when
-    the full CLI should say what is wrong."""
-    import argparse
+    """(arguments, runargs.RunRequest, the stated options' names); None when
+    the full CLI should read the command line (and say what is wrong)."""
+    from types import SimpleNamespace
 
     from ..errors import BerthError
-    from .runargs import add_arguments, request, stated_options
+    from .runargs import parse_plain, request, stated_options
 
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> Any:   # usage errors: the full CLI prints them
-            raise _Usage(message)
-
-    parser = Parser(prog="berth", add_help=False)
-    for name, default in DEFAULT_ROOTS.items():
-        parser.add_argument(name, default=default)
-    parser.add_argument("--json", action="store_true")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for verb in HANDED_VERBS:
-        add_arguments(sub.add_parser(verb, parents=[common], add_help=False), run=verb == "run")
+    read = _read_globals(argv)
+    if read is None:
+        return None
+    values, index = read
+    verb = argv[index]
+    sub = parse_plain(argv[index + 1:], run=verb == "run")
+    if sub is None:
+        return None
+    values["json"] = values["json"] or sub.pop("json", False)   # --json before or after the verb
+    args = SimpleNamespace(**values, command=verb, **sub)   # what the full CLI's argparse makes of it
     try:
-        args = parser.parse_args(argv)
         return args, request(args), sorted(stated_options(args))
-    except (_Usage, BerthError):
+    except BerthError:
         return None
 
 
-class _Usage(Exception):
-    pass
+def _read_globals(argv: list[str]) -> tuple[dict[str, Any], int] | None:
+    """The global options' values as the full CLI's parser reads their
+    plain forms, and the index of the verb (run or create); None otherwise."""
+    from .runargs import is_value
+
+    values: dict[str, Any] = {"state_root": DEFAULT_ROOTS["--state-root"], "run_root": DEFAULT_ROOTS["--run-root"],
+                              "json": False}
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        name, sep, value = argv[index].partition("=")
+        if argv[index] == "--json":
+            values["json"] = True
+        elif name not in GLOBAL_VALUES or value == "--":
+            return None
+        else:
+            if not sep:
+                index += 1
+                if index == len(argv) or not is_value(argv[index]):
+                    return None
+                value = argv[index]
+            values[name[2:].replace("-", "_")] = value
+        index += 1
+    return (values, index) if index < len(argv) and argv[index] in HANDED_VERBS else None
 
 
 def _render(result: dict[str, Any], as_json: bool) -> str:
@@ -150,12 +173,10 @@ def _failed(error: Any) -> int:
 def _attached(client: MonitorClient, created: Any, remove_after: bool) -> int:
     """An attached `run`: the output as the log receives it, until the
     container exits; its exit code; removed afterwards with --rm."""
-    from pathlib import Path
-
     from ..containers.logs import Follower
     from ..containers.protocol import Error, Remove, Wait
 
-    follower = Follower(Path(created.log))
+    follower = Follower(created.log)
     try:
         outcome = client.call(Wait(id=created.id), timeout=10**7, poll=FOLLOW_POLL,
                               between=lambda: _write(follower.poll()))

@@ -13,7 +13,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..ansible.hostinfo import host_info
+# Absolute, not `..ansible`: ansible-test's pylint reads a relative import of a
+# package named ansible as an import of Ansible itself. bin/berth and the host
+# role both make ansible_collections.berth.engine importable.
+from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo import host_info
+
 from ..engine import Engine
 from ..errors import BerthError
 from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT

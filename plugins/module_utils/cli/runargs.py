@@ -3,13 +3,13 @@
 Each flag names the table row it fills (``options.py``); the parsed command
 line becomes the same stated options a ``container`` task gives, and
 ``options.build_spec`` turns both into a ``ContainerSpec`` — one mapping of
-an option onto the engine, not one per surface. Standard library only (the
-fast lane parses here before the engine is loaded).
+an option onto the engine, not one per surface. Standard library only, and
+no argparse unless a parser is asked for: the fast lane reads the plain forms
+of these flags itself (``parse_plain``), before the engine is loaded.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from ..containers.spec import ContainerSpec
@@ -17,7 +17,10 @@ from ..errors import InvalidInput
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the fast lane's start-up)
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
+
+    Row = tuple[tuple[str, ...], str, str, str | None]   # a flag: (its words, dest, how, help)
 
 # (flags, option row, how the flag's text becomes the option's value)
 #   str: as is · int: a number · append: a list · pairs: KEY=VALUE list -> dict · flag: store_true
@@ -64,6 +67,27 @@ FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--device-write-iops",), "device_write_iops", "rate"),
 )
 _APPENDED = ("env", "append", "pairs", "mount", "rate")
+# the flags beside the table's rows: (flags, dest, how, help); how as in FLAGS,
+# and list: append onto [] · switch: store_true, default False
+NAME_FLAG: Row = (("--name",), "name", "str", "the container's name (default: a generated one, as Docker makes)")
+OTHER_FLAGS: tuple[Row, ...] = (
+    (("--env-file",), "env_file", "list", None),
+    (("--restart",), "restart", "str", "no, on-failure[:max], always, unless-stopped"),
+    (("--log-max-size",), "log_max_size", "str", "bytes per log file, e.g. 10m (0: no rotation)"),
+    (("--log-max-file",), "log_max_file", "int", None),
+    (("--health-cmd",), "health_cmd", "str", "a shell command; exit 0 = healthy"),
+    (("--health-interval",), "health_interval", "str", None),
+    (("--health-timeout",), "health_timeout", "str", None),
+    (("--health-retries",), "health_retries", "int", None),
+    (("--health-start-period",), "health_start_period", "str", None),
+    (("--no-healthcheck",), "no_healthcheck", "switch", "disable the image's HEALTHCHECK"),
+    (("--network", "--net"), "network", "list",
+     "bridge (default), host, none, container:NAME, or a network's name (repeatable)"),
+    (("--network-alias",), "network_alias", "list", "alias on the first network"),
+    (("--ip",), "ip", "str", "static IPv4 address on the first network"),
+)
+DETACH_FLAG: Row = (("-d", "--detach"), "detach", "switch", None)
+JSON_FLAG: Row = (("--json",), "json", "switch", None)   # every verb's parser has it (the CLI's `common` parent)
 
 
 class RunRequest:
@@ -75,35 +99,100 @@ class RunRequest:
         self.name, self.spec, self.detach = name, spec, detach
 
 
+def rows(*, run: bool) -> tuple[Row, ...]:
+    """Every flag of `run` (or `create`), in the order the parser declares them."""
+    table = tuple((flags, f"opt_{option}", how, f"{option} (repeatable)" if how in _APPENDED else f"sets {option}")
+                  for flags, option, how in FLAGS)
+    return (NAME_FLAG, *table, *OTHER_FLAGS, *((DETACH_FLAG,) if run else ()))
+
+
 def add_arguments(parser: argparse.ArgumentParser, *, run: bool) -> None:
-    parser.add_argument("--name", help="the container's name (default: a generated one, as Docker makes)")
-    for flags, option, how in FLAGS:
-        dest, metavar = f"opt_{option}", flags[-1].lstrip("-").upper().replace("-", "_")
-        if how == "flag":
-            parser.add_argument(*flags, dest=dest, action="store_true", default=None, help=f"sets {option}")
-        elif how in _APPENDED:
-            parser.add_argument(*flags, dest=dest, action="append", metavar=metavar, help=f"{option} (repeatable)")
+    import argparse
+
+    for flags, dest, how, text in rows(run=run):
+        if how in ("flag", "switch"):
+            parser.add_argument(*flags, dest=dest, action="store_true", default=None if how == "flag" else False,
+                                help=text)
+        elif how == "list":
+            parser.add_argument(*flags, dest=dest, action="append", default=[], help=text)
         else:
-            parser.add_argument(*flags, dest=dest, type=int if how == "int" else str, metavar=metavar,
-                                help=f"sets {option}")
-    parser.add_argument("--env-file", action="append", default=[])
-    parser.add_argument("--restart", help="no, on-failure[:max], always, unless-stopped")
-    parser.add_argument("--log-max-size", help="bytes per log file, e.g. 10m (0: no rotation)")
-    parser.add_argument("--log-max-file", type=int)
-    parser.add_argument("--health-cmd", help="a shell command; exit 0 = healthy")
-    parser.add_argument("--health-interval")
-    parser.add_argument("--health-timeout")
-    parser.add_argument("--health-retries", type=int)
-    parser.add_argument("--health-start-period")
-    parser.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
-    parser.add_argument("--network", "--net", action="append", default=[],
-                        help="bridge (default), host, none, container:NAME, or a network's name (repeatable)")
-    parser.add_argument("--network-alias", action="append", default=[], help="alias on the first network")
-    parser.add_argument("--ip", help="static IPv4 address on the first network")
-    if run:
-        parser.add_argument("-d", "--detach", action="store_true")
+            metavar = flags[-1].lstrip("-").upper().replace("-", "_") if dest.startswith("opt_") else None
+            parser.add_argument(*flags, dest=dest, action="append" if how in _APPENDED else "store",
+                                type=None if how in _APPENDED else int if how == "int" else str, metavar=metavar,
+                                help=text)
     parser.add_argument("image")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="command")  # "command" names the verb
+
+
+def parse_plain(argv: list[str], *, run: bool) -> dict[str, Any] | None:
+    """The words after `run`/`create` as ``add_arguments``' parser reads
+    them, for the plain forms (the fast lane: no argparse to import, no
+    parser to build): a flag as declared, ``--flag=VALUE``, ``-fVALUE``,
+    short switches together (``-dP``); the argparse namespace's values
+    (``--json`` only when given). None for anything else — an abbreviation,
+    ``--`` before the image, a value that starts with '-' (but a negative
+    number), a usage error: the full CLI's argparse reads those."""
+    by_flag = {flag: row for row in (*rows(run=run), JSON_FLAG) for flag in row[0]}
+    values: dict[str, Any] = {dest: [] if how == "list" else False if how == "switch" else None
+                              for _flags, dest, how, _text in rows(run=run)}
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        index = _read_option(argv, index, by_flag, values)
+        if index < 0:
+            return None
+    if index == len(argv):
+        return None   # the image is required
+    cmd = argv[index + 1:]
+    values["image"], values["cmd"] = argv[index], cmd[1:] if cmd[:1] == ["--"] else cmd   # argparse drops that --
+    return values
+
+
+def _read_option(argv: list[str], index: int, by_flag: dict[str, Row], values: dict[str, Any]) -> int:
+    """The index after the option at ``index`` (its value read into
+    ``values``); -1 for a form parse_plain leaves to argparse."""
+    arg = argv[index]
+    name, attached = arg, None
+    if arg not in by_flag:
+        name, sep, attached = arg.partition("=")
+        if not (sep and name in by_flag):
+            if arg[1:2] == "-" or arg[:2] not in by_flag:
+                return -1
+            name, attached = arg[:2], arg[2:]   # -fVALUE, or switches together: -dP
+    _flags, dest, how, _text = by_flag[name]
+    while how in ("flag", "switch"):
+        values[dest] = True
+        if attached is None:
+            return index + 1
+        if name.startswith("--") or not attached:
+            return -1   # argparse: "ignored explicit argument"
+        name, attached = "-" + attached[0], attached[1:] or None
+        if name not in by_flag:
+            return -1
+        _flags, dest, how, _text = by_flag[name]
+    if attached is None:
+        index += 1
+        if index == len(argv) or not is_value(argv[index]):
+            return -1
+        attached = argv[index]
+    elif attached == "--":
+        return -1   # argparse takes that -- out of the option's words
+    if how == "int":
+        try:
+            attached = int(attached)   # as argparse's type=int
+        except ValueError:
+            return -1
+    if how in _APPENDED or how == "list":
+        values[dest] = [*(values[dest] or []), attached]
+    else:
+        values[dest] = attached
+    return index + 1
+
+
+def is_value(text: str) -> bool:
+    """A word argparse takes as an option's value: not one that starts with
+    '-', save a negative number (argparse's check is a regex; parse_plain
+    leaves any but ASCII digits to it)."""
+    return not text.startswith("-") or (text[1:].isascii() and text[1:].isdigit())
 
 
 def request(args: argparse.Namespace) -> RunRequest:
@@ -115,10 +204,10 @@ def request(args: argparse.Namespace) -> RunRequest:
 
 
 def generated_name() -> str:
-    """A name for a container the command line left unnamed (Docker makes one up too)."""
-    import secrets
-
-    return f"berth_{secrets.token_hex(6)}"
+    """A name for a container the command line left unnamed (Docker makes one up too).
+    os.urandom, as secrets.token_hex does, without secrets' hmac and hashlib
+    (~3 ms of the fast lane's start-up)."""
+    return f"berth_{os.urandom(6).hex()}"
 
 
 def stated_options(args: argparse.Namespace, environ: dict[str, str] | None = None) -> dict[str, Any]:

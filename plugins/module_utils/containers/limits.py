@@ -13,6 +13,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
+    from .record import ContainerRecord
+
 
 def cgroup_path(container_id: str, parent: str | None = None) -> str:
     """The cgroup the engine names in each bundle's linux.cgroupsPath:
@@ -24,8 +26,9 @@ def cgroup_path(container_id: str, parent: str | None = None) -> str:
     return f"{check_path(parent.strip('/'), 'cgroup_parent')}/{leaf}" if parent else leaf
 
 
-def of(record: dict[str, Any]) -> str:
-    return record["config"].get("cgroup_path") or cgroup_path(record["id"])
+def of(record: ContainerRecord) -> str:
+    """The container's cgroup (records made before cgroup_parent name none: the default)."""
+    return record.config.get("cgroup_path") or cgroup_path(record.id)
 
 
 def validate(raw: dict[str, Any]) -> Any:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the fast lane follows logs (Follower)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _stamp() -> str:
@@ -73,9 +76,10 @@ def read(path: Path, tail: int | None = None, since: str | None = None) -> list[
 
 
 class Follower:
-    """New entries of a log as they are written (``logs -f``), across rotations."""
+    """New entries of a log as they are written (``logs -f``), across rotations.
+    Takes a str too: the CLI's fast lane follows without importing pathlib."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = path
         self.fd: int | None = None
         self.pending = b""

@@ -3,13 +3,13 @@ reply back (protocol.py), and a monitor spawned when none answers.
 
 Used by the container service and by the CLI's fast lane, so it stays
 standard library only and cheap to import (subprocess, shutil and pathlib
-are imported when a monitor is spawned). The transport is an object with
-one method, ``exchange``, so unit tests put a fake monitor behind it.
+are imported when a monitor is spawned; not even contextlib otherwise).
+The transport is an object with one method, ``exchange``, so unit tests
+put a fake monitor behind it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sys
@@ -133,6 +133,8 @@ class MonitorClient:
             if self.wait_connectable():
                 return
         if not self.alive():
+            import contextlib
+
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)   # left by a monitor that was killed
         self._popen(self.command or _berth_command())

@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import lifecycle as lc
 from ..crashpoint import crash_point
 from ..engine import Engine
 from ..errors import BerthError
 from ..runtime import container as runtime
 from ..runtime.state import start_time
 from . import limits, mounting, networking
+from .record import ContainerRecord
 from .service import ContainerService
 from .spec import ContainerSpec
 from .store import ContainerStore
@@ -35,24 +36,19 @@ class RuntimeHost:
 
     # -- records ---------------------------------------------------------------------
     def find(self, container_id: str) -> Facts | None:
-        record = self.store.meta.find(container_id)
+        record = self.store.by_id(container_id)
         return None if record is None else facts_of(record)
 
     def get(self, container_id: str) -> Facts:
         """The container's facts; NotFound when it has no record."""
-        return facts_of(self.store.meta.get(container_id))
+        return facts_of(ContainerRecord.load(self.store.meta.get(container_id)))
 
     def set_state(self, container_id: str, **changes: Any) -> None:
         self.store.update_state(container_id, **changes)
 
     def running(self) -> list[Facts]:
         """Containers whose records say a process runs (adopted by a new monitor)."""
-        found = []
-        for record in self.store.list():
-            state = record.get("state") or {}
-            if state.get("status") == lc.RUNNING and state.get("pid"):
-                found.append(facts_of(record))
-        return found
+        return [facts_of(record) for record in self.store.records() if record.running and record.state.pid]
 
     def log_path(self, container_id: str) -> Path:
         return self.store.log_path(container_id)
@@ -65,11 +61,11 @@ class RuntimeHost:
         """Create the container in the runtime with its stdio on pipes, apply
         its limits and networks, then release its init. On failure nothing of
         it is left running."""
-        record = facts.record
-        config = record["config"]
+        record: ContainerRecord = facts.record
+        config = record.config
         with contextlib.suppress(BerthError):
             runtime.delete(self.root, facts.id, force=True)   # leftovers of a crash
-        mounting.before_start(self.engine, config)
+        mounting.before_start(self.engine, record)
         if str(config.get("network_mode")).startswith("container:"):
             self._networking().prepare_bundle(record)
         out_r, out_w = os.pipe()
@@ -173,8 +169,8 @@ class RuntimeHost:
 
     # -- engine requests ---------------------------------------------------------------
     def create(self, name: str, spec: dict[str, Any], stated: list[str]) -> str:
-        record = ContainerService(self.engine).create(name, ContainerSpec.from_dict(spec), stated=tuple(stated))
-        return record["id"]
+        created = ContainerService(self.engine).create(name, ContainerSpec.from_dict(spec), stated=tuple(stated))
+        return created["id"]
 
     def remove(self, container_id: str, *, volumes: bool) -> None:
         ContainerService(self.engine).remove(container_id, force=True, volumes=volumes)
@@ -186,16 +182,17 @@ class RuntimeHost:
         return self.network
 
 
-def facts_of(record: dict[str, Any]) -> Facts:
-    """What the monitor reads from a container record."""
-    config = record.get("config") or {}
-    state = record.get("state") or {}
-    return Facts(id=record["id"], name=record.get("name", record["id"]), state=lc.of_record(record),
-                 record_status=state.get("status", lc.CREATED), pid=state.get("pid") or 0,
-                 exit_code=state.get("exit_code"), restart_policy=config.get("restart_policy") or "no",
-                 restart_count=state.get("restart_count", 0), stopped_by_user=bool(state.get("stopped_by_user")),
+def facts_of(record: ContainerRecord | Mapping[str, Any]) -> Facts:
+    """What the monitor reads from a container record (a document is loaded
+    first: the unit tests' fake host keeps its records as documents)."""
+    if not isinstance(record, ContainerRecord):
+        record = ContainerRecord.load(dict(record))
+    config, state = record.config, record.state
+    return Facts(id=record.id, name=record.name, state=record.lifecycle, record_status=state.status, pid=state.pid,
+                 exit_code=state.exit_code, restart_policy=config.get("restart_policy") or "no",
+                 restart_count=state.restart_count, stopped_by_user=state.stopped_by_user,
                  auto_remove=bool(config.get("auto_remove")), healthcheck=config.get("healthcheck"),
-                 health=state.get("health"), log_max_size=config.get("log_max_size", 0),
+                 health=state.health, log_max_size=config.get("log_max_size", 0),
                  log_max_file=config.get("log_max_file", 1), record=record)
 
 

@@ -19,6 +19,10 @@ from ..volumes import specs
 from ..volumes.service import VolumeService
 from .bundle import BundleRequest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .record import ContainerRecord
+
 
 def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:
     """The request with the image's VOLUMEs added and every anonymous volume named;
@@ -108,21 +112,21 @@ def copy_up(engine: Engine, mounts: list[dict[str, Any]], lowerdirs: list[Path],
             and service.copy_up(m["source"], lowerdirs, m["target"], image)]
 
 
-def before_start(engine: Engine, config: dict[str, Any]) -> None:
+def before_start(engine: Engine, record: ContainerRecord) -> None:
     """Volumes' driver-option mounts and short-syntax bind sources, again after a reboot."""
     service = VolumeService(engine)
-    for item in config.get("mounts") or []:
+    for item in record.config.get("mounts") or []:
         if item["type"] == "volume":
             service.ensure_mounted(item["source"])
         elif item["type"] == "bind" and item.get("create_source") and not os.path.lexists(item["source"]):
             os.makedirs(item["source"], exist_ok=True)  # a host file as the source stays a file
 
 
-def remove_anonymous(engine: Engine, record: dict[str, Any]) -> list[str]:
+def remove_anonymous(engine: Engine, record: ContainerRecord) -> list[str]:
     """`docker rm -v`: the container's anonymous volumes no other container uses."""
     service = VolumeService(engine)
     removed = []
-    for item in record.get("config", {}).get("mounts") or []:
+    for item in record.config.get("mounts") or []:
         if item["type"] == "volume" and item.get("anonymous"):
             with contextlib.suppress(Conflict):
                 if service.remove(item["source"]):

@@ -30,9 +30,16 @@ from ..errors import BerthError, Conflict, NotFound
 from ..fsutil import atomic_write_json, read_json
 from .netwishes import DEFAULT_NETWORK
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .record import ContainerRecord
+
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")   # Docker's, when the host has only loopback resolvers
 HOSTS_HEADER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+# container id -> (its record, its attachments by network name): the peers a hosts file lists
+Peers = dict[str, tuple["ContainerRecord", dict[str, Any]]]
 
 
 # -- the wishes (pure) -----------------------------------------------------------------
@@ -81,14 +88,14 @@ def write_files(directory: Path, hostname: str, mode: str) -> None:
         _write_in_place(directory / name, text)
 
 
-def detach(engine: Engine, record: dict[str, Any], networking: Networking | None = None, *,
+def detach(engine: Engine, record: ContainerRecord, networking: Networking | None = None, *,
            namespace_gone: bool = False) -> None:
-    if (record.get("state") or {}).get("networks") or (record.get("state") or {}).get("ports"):
+    if record.state.networks or record.state.ports:
         (networking or Networking(engine)).detach(record, namespace_gone=namespace_gone)
 
 
-def release(engine: Engine, record: dict[str, Any]) -> None:
-    if record.get("config", {}).get("networks"):
+def release(engine: Engine, record: ContainerRecord) -> None:
+    if record.config.get("networks"):
         Networking(engine).release(record)
 
 
@@ -139,36 +146,36 @@ class Networking:
         # The monitor keeps one instance: networks it realized (bridge + rules) are only re-checked for their
         # bridge, and container records are re-read only when their file changed (hosts files need them all).
         self.realized: set[str] = set()
-        self.parsed: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self.parsed: dict[str, tuple[tuple[int, int], ContainerRecord]] = {}
 
-    def prepare_bundle(self, record: dict[str, Any]) -> None:
+    def prepare_bundle(self, record: ContainerRecord) -> None:
         """network_mode container:<name>: join that container's namespace as it is now."""
-        mode = record["config"].get("network_mode") or DEFAULT_NETWORK
+        mode = record.config.get("network_mode") or DEFAULT_NETWORK
         if not mode.startswith("container:"):
             return
         other = self._running(mode.partition(":")[2])
-        bundle = self.root / record["id"] / "bundle" / "config.json"
+        bundle = self.root / record.id / "bundle" / "config.json"
         config = read_json(bundle)
         for namespace in config["linux"]["namespaces"]:
             if namespace["type"] == "network":
-                namespace["path"] = f"/proc/{other['state']['pid']}/ns/net"
+                namespace["path"] = f"/proc/{other.state.pid}/ns/net"
         atomic_write_json(bundle, config)
 
-    def _running(self, ref: str) -> dict[str, Any]:
+    def _running(self, ref: str) -> ContainerRecord:
         from .store import ContainerStore
 
-        other = ContainerStore(self.engine).get(ref)
-        if other["state"].get("status") != "running" or not other["state"].get("pid"):
+        other = ContainerStore(self.engine).record(ref)
+        if not other.running or not other.state.pid:
             raise Conflict(f"container {ref} is not running", field="network_mode",
                            hint="start it first: network_mode container:<name> joins its network namespace")
         return other
 
-    def attach(self, record: dict[str, Any], pid: int) -> dict[str, Any]:
+    def attach(self, record: ContainerRecord, pid: int) -> dict[str, Any]:
         """Connect the container's namespace to its networks and publish its
         ports; the state to record (``networks``, ``ports``). On failure
         everything made here is undone."""
-        self.engine.require_writable(f'attach container {record["name"]} to its networks')
-        config = record["config"]
+        self.engine.require_writable(f"attach container {record.name} to its networks")
+        config = record.config
         mode = config.get("network_mode") or DEFAULT_NETWORK
         if mode in ("host", "none") or mode.startswith("container:"):
             self._files(record, {})
@@ -179,13 +186,13 @@ class Networking:
                 attached[entry["name"]] = self._connect(record, pid, entry, index, gateway=not attached)
             ports = self._publish(record, attached)
         except BaseException:
-            self._undo(record["id"], attached)
+            self._undo(record.id, attached)
             raise
         state = {"networks": attached, "ports": ports}
         self._files(record, attached)
         return state
 
-    def _connect(self, record: dict[str, Any], pid: int, entry: dict[str, Any], index: int,
+    def _connect(self, record: ContainerRecord, pid: int, entry: dict[str, Any], index: int,
                  gateway: bool) -> dict[str, Any]:
         from ..network import links
 
@@ -194,9 +201,9 @@ class Networking:
         if network["id"] not in self.realized or not links.bridge_exists(network["bridge"]):
             self.networks.realize(network)
             self.realized.add(network["id"])
-        ip = self.networks.allocate(name, record["id"], entry.get("ipv4_address"))
+        ip = self.networks.allocate(name, record.id, entry.get("ipv4_address"))
         prefix = network["subnet"].split("/")[1]
-        host_if = links.host_ifname(record["id"], network["id"])
+        host_if = links.host_ifname(record.id, network["id"])
         mac = links.mac_for(ip)
         route = network["gateway"] if gateway and not network.get("internal") else None
         links.attach(f"/proc/{pid}/ns/net", network["bridge"], host_if, f"eth{index}", f"{ip}/{prefix}", route, mac,
@@ -205,9 +212,9 @@ class Networking:
                 "host_if": host_if, "gateway": network["gateway"], "bridge": network["bridge"],
                 "aliases": entry.get("aliases") or [], "default": bool(network.get("default"))}
 
-    def _publish(self, record: dict[str, Any], attached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        wanted = list(record["config"].get("ports") or [])
-        if record["config"].get("publish_all_ports"):
+    def _publish(self, record: ContainerRecord, attached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        wanted = list(record.config.get("ports") or [])
+        if record.config.get("publish_all_ports"):
             wanted += self._exposed(record, wanted)
         if not wanted or not attached:
             return []
@@ -217,12 +224,12 @@ class Networking:
         chosen: list[firewall.Published] = []
         # a random host port already held (a live connect re-publishes) is kept
         held = {(p["host_ip"], p["container_port"], p["proto"]): p["host_port"]
-                for p in (record.get("state") or {}).get("ports") or []}
+                for p in record.state.ports}
         for spec in wanted:
             host_ip, proto = spec["host_ip"] or "", spec["proto"]
 
             def taken(port: int, host_ip: str = host_ip, proto: str = proto) -> bool:
-                return firewall.port_in_use(host_ip, port, proto, exclude=record["id"]) or any(
+                return firewall.port_in_use(host_ip, port, proto, exclude=record.id) or any(
                     c.host_port == port and c.proto == proto for c in chosen)
 
             port = spec["host_port"]
@@ -236,29 +243,29 @@ class Networking:
                                field="published_ports",
                                hint="stop what listens there, or publish on another host port")
             chosen.append(firewall.Published(host_ip, port, proto, first["ip"], spec["container_port"]))
-        firewall.publish(record["id"], first["bridge"], chosen)
+        firewall.publish(record.id, first["bridge"], chosen)
         return [{"host_ip": p.host_ip or "0.0.0.0", "host_port": p.host_port, "container_port": p.container_port,
                  "proto": p.proto} for p in chosen]
 
-    def _exposed(self, record: dict[str, Any], stated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _exposed(self, record: ContainerRecord, stated: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """publish_all_ports: the image's EXPOSE ports not published already, on random host ports."""
         import json
 
         from ..network.ports import parse_exposed_ports
 
-        image = json.loads(self.engine.blobs.read_bytes(record["image_id"])).get("config") or {}
+        image = json.loads(self.engine.blobs.read_bytes(record.image_id or "")).get("config") or {}
         done = {(p["container_port"], p["proto"]) for p in stated}
         return [{"host_ip": "", "host_port": None, "container_port": port, "proto": proto, "host_range": None}
                 for port, proto in parse_exposed_ports(image.get("ExposedPorts") or {}) if (port, proto) not in done]
 
-    def reconnect(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    def reconnect(self, before: ContainerRecord, after: ContainerRecord) -> dict[str, Any]:
         """Live connect/disconnect: the running container's attachments made to
         match ``after``'s networks (changed entries re-attached); the new state."""
-        self.engine.require_writable(f'reconnect container {before["name"]}')
-        state = after.get("state") or {}
-        attached = dict(state.get("networks") or {})
-        wanted = {e["name"]: e for e in after["config"].get("networks") or []}
-        previous = {e["name"]: e for e in before["config"].get("networks") or []}
+        self.engine.require_writable(f"reconnect container {before.name}")
+        state = after.state
+        attached = dict(state.networks)
+        wanted = {e["name"]: e for e in after.config.get("networks") or []}
+        previous = {e["name"]: e for e in before.config.get("networks") or []}
         from ..network import links
 
         for name in list(attached):
@@ -267,31 +274,30 @@ class Networking:
                     links.detach(attached.pop(name)["host_if"])
                 if name not in wanted:
                     with contextlib.suppress(BerthError):
-                        self.networks.release(name, after["id"])
+                        self.networks.release(name, after.id)
         for name, entry in wanted.items():
-            if name not in attached and state.get("pid"):
+            if name not in attached and state.pid:
                 used = {int(a["ifname"][3:]) for a in attached.values()}
                 index = next(i for i in range(len(used) + 1) if i not in used)
-                attached[name] = self._connect(after, state["pid"], entry, index, gateway=index == 0)
+                attached[name] = self._connect(after, state.pid, entry, index, gateway=index == 0)
         if attached:
             ports = self._publish(after, attached)   # replaces the earlier rules (the first network may differ)
         else:
             from ..network import firewall
 
-            firewall.unpublish(after["id"])          # no network left to publish on
+            firewall.unpublish(after.id)             # no network left to publish on
             ports = []
         self._files(after, attached)
         return {"networks": attached, "ports": ports}
 
-    def detach(self, record: dict[str, Any], *, namespace_gone: bool = False) -> None:
+    def detach(self, record: ContainerRecord, *, namespace_gone: bool = False) -> None:
         """The process exited: ports and veths go (addresses stay allocated), peers forget it.
         With ``namespace_gone`` (the monitor reaped the init, so its network namespace dies)
         the kernel deletes the veth pairs itself: an explicit delete would cost ~20 ms of
         the monitor's time, which the next container start would wait for."""
-        self.engine.require_writable(f'detach container {record["name"]} from its networks')
-        attached = (record.get("state") or {}).get("networks") or {}
-        self._undo(record["id"], {} if namespace_gone else attached)
-        self._refresh_peers(record["id"])
+        self.engine.require_writable(f"detach container {record.name} from its networks")
+        self._undo(record.id, {} if namespace_gone else record.state.networks)
+        self._refresh_peers(record.id)
 
     def _undo(self, container_id: str, attached: dict[str, dict[str, Any]]) -> None:
         from ..network import firewall, links
@@ -302,25 +308,25 @@ class Networking:
             with contextlib.suppress(BerthError, OSError):
                 links.detach(item["host_if"])
 
-    def release(self, record: dict[str, Any]) -> None:
+    def release(self, record: ContainerRecord) -> None:
         """The container is removed: its addresses go back to the pools."""
-        self.engine.require_writable(f'release the addresses of container {record["name"]}')
-        for entry in record.get("config", {}).get("networks") or []:
+        self.engine.require_writable(f"release the addresses of container {record.name}")
+        for entry in record.config.get("networks") or []:
             with contextlib.suppress(BerthError):
-                self.networks.release(entry["name"], record["id"])
+                self.networks.release(entry["name"], record.id)
 
     # -- hosts files ---------------------------------------------------------------------
-    def _files(self, record: dict[str, Any], attached: dict[str, dict[str, Any]]) -> None:
-        directory = self.root / record["id"]
+    def _files(self, record: ContainerRecord, attached: dict[str, dict[str, Any]]) -> None:
+        directory = self.root / record.id
         if not (directory / "hosts").exists():
             return
-        if (record["config"].get("network_mode") or DEFAULT_NETWORK) != "host":
+        if (record.config.get("network_mode") or DEFAULT_NETWORK) != "host":
             _write_in_place(directory / "hosts", self._hosts(record, attached))
-        self._refresh_peers(record["id"], extra={record["id"]: attached})
+        self._refresh_peers(record.id, extra={record.id: attached})
 
-    def _hosts(self, record: dict[str, Any], attached: dict[str, dict[str, Any]],
-               running: dict[str, dict[str, Any]] | None = None) -> str:
-        hostname = record["config"].get("hostname") or record["id"][:12]
+    def _hosts(self, record: ContainerRecord, attached: dict[str, dict[str, Any]],
+               running: Peers | None = None) -> str:
+        hostname = record.config.get("hostname") or record.id[:12]
         lines = [HOSTS_HEADER]
         for item in attached.values():
             lines.append(f"{item['ip']}\t{hostname}\n")
@@ -330,37 +336,39 @@ class Networking:
                 continue   # Docker's default network resolves no container names
             for other_id, (other, networks) in running.items():
                 peer = networks.get(item_name)
-                if other_id != record["id"] and peer is not None:
-                    names = [other["name"], *peer.get("aliases", [])]
+                if other_id != record.id and peer is not None:
+                    names = [other.name, *peer.get("aliases", [])]
                     lines.append(f"{peer['ip']}\t{' '.join(names)}\n")
         return "".join(lines)
 
-    def _running_networks(self, extra: dict[str, dict[str, Any]] | None = None,
-                          ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    def _running_networks(self, extra: dict[str, dict[str, Any]] | None = None) -> Peers:
         found = {}
         for other in self._records():
-            state = other.get("state") or {}
-            networks = (extra or {}).get(other["id"])
-            if networks is None and state.get("status") == "running":
-                networks = state.get("networks") or {}
+            networks = (extra or {}).get(other.id)
+            if networks is None and other.running:
+                networks = other.state.networks
             if networks:
-                found[other["id"]] = (other, networks)
+                found[other.id] = (other, networks)
         return found
 
-    def _records(self) -> list[dict[str, Any]]:
+    def _records(self) -> list[ContainerRecord]:
         """Every container record, parsed again only when its file changed."""
-        seen: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        from .record import ContainerRecord
+
+        seen: dict[str, tuple[tuple[int, int], ContainerRecord]] = {}
         with contextlib.suppress(FileNotFoundError), os.scandir(self.containers.dir) as entries:
             for entry in entries:
                 if not entry.name.endswith(".json") or entry.name.startswith("."):
                     continue
-                with contextlib.suppress(FileNotFoundError, ValueError):
+                # a record half-written by hand (or by an older berth) names no peer rather than failing
+                with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
                     stat = entry.stat()
                     key = (stat.st_mtime_ns, stat.st_size)
                     cached = self.parsed.get(entry.name)
-                    seen[entry.name] = cached if cached and cached[0] == key else (key, read_json(Path(entry.path)))
+                    seen[entry.name] = cached if cached and cached[0] == key else (
+                        key, ContainerRecord.load(read_json(Path(entry.path))))
         self.parsed = seen
-        return [document for _key, document in seen.values()]
+        return [record for _key, record in seen.values()]
 
     def _refresh_peers(self, changed_id: str, extra: dict[str, dict[str, Any]] | None = None) -> None:
         running = self._running_networks(extra)

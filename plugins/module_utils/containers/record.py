@@ -5,7 +5,10 @@ runtime-facing config derived from the spec, and its state.
 The store keeps records as JSON documents (``store.py``); ``ContainerRecord.load``
 reads one, upgrading records written before specs existed (their ``options``
 and ``config`` become a spec), so older state roots converge without a
-recreate.
+recreate; ``to_dict`` writes the document back (``load(r.to_dict()) == r``).
+Inside the engine records travel typed: ``ContainerStore.record``/``records``
+read them; the raw documents are what ``inspect`` and ``container_info`` show.
+Standard library only: the monitor imports this.
 """
 
 from __future__ import annotations
@@ -13,24 +16,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import lifecycle as lc
 from .spec import RESOURCE_NAMES, ContainerSpec
 
 
 @dataclass(frozen=True)
 class ContainerState:
+    """What the record says of the container's process now (``state`` in the
+    document; the monitor writes it, ``service.refresh`` corrects it)."""
+
     status: str = "created"
     paused: bool = False
     pid: int = 0
+    pid_start: int | None = None      # the init's start time: a recycled pid is another process
     exit_code: int | None = None
     restart_count: int = 0
+    stopped_by_user: bool = False
+    oom_killed: bool = False
+    started_at: str | None = None
+    finished_at: str | None = None
     health: dict[str, Any] | None = None
     error: str | None = None
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)   # attachments while it runs
+    ports: tuple[dict[str, Any], ...] = ()                             # published while it runs
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ContainerState:
         return cls(status=data.get("status", "created"), paused=bool(data.get("paused")), pid=data.get("pid") or 0,
-                   exit_code=data.get("exit_code"), restart_count=data.get("restart_count") or 0,
-                   health=data.get("health"), error=data.get("error"))
+                   pid_start=data.get("pid_start"), exit_code=data.get("exit_code"),
+                   restart_count=data.get("restart_count") or 0, stopped_by_user=bool(data.get("stopped_by_user")),
+                   oom_killed=bool(data.get("oom_killed")), started_at=data.get("started_at"),
+                   finished_at=data.get("finished_at"), health=data.get("health"), error=data.get("error"),
+                   networks=dict(data.get("networks") or {}), ports=tuple(data.get("ports") or ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "paused": self.paused, "pid": self.pid, "pid_start": self.pid_start,
+                "exit_code": self.exit_code, "restart_count": self.restart_count,
+                "stopped_by_user": self.stopped_by_user, "oom_killed": self.oom_killed,
+                "started_at": self.started_at, "finished_at": self.finished_at, "health": self.health,
+                "error": self.error, "networks": dict(self.networks), "ports": list(self.ports)}
 
 
 @dataclass(frozen=True)
@@ -42,8 +66,9 @@ class ContainerRecord:
     spec: ContainerSpec
     stated: tuple[str, ...]
     state: ContainerState
-    config: dict[str, Any] = field(default_factory=dict)
-    creating: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)   # the runtime-facing config the bundle was made from
+    creating: dict[str, Any] | None = None                 # the creating process, until the bundle is complete
+    created: str | None = None
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ContainerRecord:
@@ -52,7 +77,33 @@ class ContainerRecord:
         return cls(id=data["id"], name=data["name"], image=data.get("image", spec.image),
                    image_id=data.get("image_id"), spec=spec, stated=stated,
                    state=ContainerState.load(data.get("state") or {}), config=data.get("config") or {},
-                   creating=data.get("creating"))
+                   creating=data.get("creating"), created=data.get("created"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document ``load`` reads back as this record (a legacy one is
+        written in today's form: ``spec`` and ``stated``)."""
+        document: dict[str, Any] = {"id": self.id, "name": self.name, "image": self.image, "image_id": self.image_id,
+                                    "config": self.config, "spec": self.spec.to_dict(), "stated": list(self.stated),
+                                    "state": self.state.to_dict()}
+        if self.created is not None:
+            document["created"] = self.created
+        if self.creating is not None:
+            document["creating"] = self.creating
+        return document
+
+    @property
+    def lifecycle(self) -> str:
+        """The engine state (lifecycle.of_record): creating, created, running,
+        paused, restarting or exited; InvalidState for an unknown status."""
+        view: dict[str, Any] = {"name": self.name, "state": {"status": self.state.status, "paused": self.state.paused}}
+        if self.creating is not None:
+            view["creating"] = self.creating
+        return lc.of_record(view)
+
+    @property
+    def running(self) -> bool:
+        """The record says a process runs (a paused one's too)."""
+        return self.state.status == lc.RUNNING
 
 
 def legacy_spec(data: dict[str, Any]) -> ContainerSpec:

@@ -16,15 +16,18 @@ step costs the module glue only this module and the store (they cost ~40 ms).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from ..engine import Engine
 from ..errors import BerthError
 from ..recovery import RECORDS, register
 from .store import ContainerStore
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .record import ContainerRecord
 
-def release(engine: Engine, record: dict[str, Any], *, volumes: bool) -> None:
+
+def release(engine: Engine, record: ContainerRecord, *, volumes: bool) -> None:
     """After the record is gone: its addresses, and with ``volumes``
     (``docker rm -v``) its anonymous volumes no other container uses."""
     from . import mounting, networking
@@ -49,7 +52,7 @@ def remove_half_made(engine: Engine) -> list[str]:
             networking.release(engine, record)
         with contextlib.suppress(BerthError, OSError):
             mounting.remove_anonymous(engine, record)
-    return [record["name"] for record in dropped]
+    return [record.name for record in dropped]
 
 
 def _recovery_step(engine: Engine, _sweep: bool | None) -> dict[str, int]:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from . import health, limits, logs, mounting, netwishes, networking, policy, rem
 from .bundle import BundleRequest, write_bundle
 from .monitor_client import MonitorClient, process_alive
 from .protocol import Exited, Ok, Pause, Start, Started, Stop, Stopped, Unpause, Wait
+from .record import ContainerRecord, ContainerState
 from .spec import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, ContainerSpec
 from .store import ContainerStore
 
@@ -36,6 +38,11 @@ DIED_UNWATCHED: dict[str, Any] = {"status": "exited", "pid": 0, "networks": {}, 
 
 
 class ContainerService:
+    """Its public methods take references (name, id or id prefix) and return
+    the record *documents* (the Docker-inspect-like JSON that ``inspect``,
+    ``container_info`` and the CLI show); inside, records travel typed
+    (``ContainerRecord``), read through ``current``/``refreshed``."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = ContainerStore(engine)
@@ -75,125 +82,156 @@ class ContainerService:
             try:
                 # marked creating until the bundle is complete: a crash in between
                 # leaves a record the next engine call removes (removal.remove_half_made)
-                record = self.store.add(txn, name, {"image": request.image, "image_id": image.id,
-                                                    "config": config, "spec": spec.to_dict(),
-                                                    "stated": list(stated),
-                                                    "state": {"status": "created", "restart_count": 0}},
-                                        creating=True)
+                container_id = self.store.add(txn, name, {"image": request.image, "image_id": image.id,
+                                                          "config": config, "spec": spec.to_dict(),
+                                                          "stated": list(stated),
+                                                          "state": {"status": "created", "restart_count": 0}},
+                                              creating=True)["id"]
             except BaseException:
                 mounting.drop_volumes(self.engine, made)
                 raise
         crash_point("container.create.record")
         try:
-            bundle = self.store.make_directory(record["id"])
-            record = self._set_cgroup_path(record, cgroup_parent)
-            written = write_bundle(self.engine, record["id"], request, bundle)
+            bundle = self.store.make_directory(container_id)
+            cgroup_path = self._set_cgroup_path(container_id, cgroup_parent)
+            written = write_bundle(self.engine, container_id, request, bundle)
             crash_point("container.create.bundle")
-            written.setdefault("linux", {})["cgroupsPath"] = limits.of(record)
-            networking.shape_bundle(written, self.store.directory(record["id"]), network["network_mode"],
-                                    request.hostname or record["id"][:12])
+            written.setdefault("linux", {})["cgroupsPath"] = cgroup_path
+            networking.shape_bundle(written, self.store.directory(container_id), network["network_mode"],
+                                    request.hostname or container_id[:12])
             atomic_write_json(bundle / "config.json", written)   # 0600: it holds the env
             crash_point("container.create.config")
             mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""),
                              image=request.image)
-            self.store.finish_creating(record["id"])
+            self.store.finish_creating(container_id)
         except BaseException:
-            self.store.forget(record["id"])
+            self.store.forget(container_id)
             mounting.drop_volumes(self.engine, made)
             raise
-        return self.store.meta.get(record["id"])
+        return self.store.meta.get(container_id)
 
-    def _set_cgroup_path(self, record: dict[str, Any], parent: str | None) -> dict[str, Any]:
+    def _set_cgroup_path(self, container_id: str, parent: str | None) -> str:
+        """The cgroup the bundle names, kept in the record's config; returns it."""
+        path = limits.cgroup_path(container_id, parent)
         with self.store.meta.transaction() as txn:
-            current = txn.get(record["id"])
-            current["config"]["cgroup_path"] = limits.cgroup_path(record["id"], parent)
-            txn.put(record["id"], current)
-        return current
+            document = txn.get(container_id)
+            document["config"]["cgroup_path"] = path
+            txn.put(container_id, document)
+        return path
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         """Remove a container; with ``volumes``, its anonymous volumes too (`docker rm -v`)."""
         self.engine.require_writable(f"remove container {ref}")
-        record = self.refresh(self.store.get(ref))
-        state = lifecycle.of_record(record)
-        lifecycle.require(state, lifecycle.REMOVE, record["name"], force=force)
+        record = self.current(ref)
+        state = record.lifecycle
+        lifecycle.require(state, lifecycle.REMOVE, record.name, force=force)
         if lifecycle.is_active(state):
             self.stop(ref, timeout=0)
         else:
             from ..runtime import container as runtime
 
             with contextlib.suppress(BerthError):   # an init a killed monitor created but never started
-                runtime.delete(str(self.store.runtime_root), record["id"], force=True)
-        self.store.forget(record["id"])
+                runtime.delete(str(self.store.runtime_root), record.id, force=True)
+        self.store.forget(record.id)
         removal.release(self.engine, record, volumes=volumes)
-        return record["id"]
+        return record.id
 
     # -- start / stop ----------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
         self.engine.require_writable(f"start container {ref}")
-        record = self.refresh(self.store.get(ref))
-        state = lifecycle.of_record(record)
-        if lifecycle.is_noop(state, lifecycle.START):
-            return record
-        lifecycle.require(state, lifecycle.START, record["name"])
-        crash_point("container.start.request")
-        self.monitor.ask(Start(id=record["id"]), Started)
-        return self.store.meta.get(record["id"])
+        record = self.current(ref)
+        state = record.lifecycle
+        if not lifecycle.is_noop(state, lifecycle.START):
+            lifecycle.require(state, lifecycle.START, record.name)
+            crash_point("container.start.request")
+            self.monitor.ask(Start(id=record.id), Started)
+        return self.store.meta.get(record.id)
 
     def stop(self, ref: str, *, timeout: float | None = None) -> dict[str, Any]:
         self.engine.require_writable(f"stop container {ref}")
-        record = self.refresh(self.store.get(ref))
-        config = record["config"]
+        document = self.refresh(self.store.get(ref))
+        record = ContainerRecord.load(document)
+        config = record.config
         wait = config.get("stop_timeout", 10) if timeout is None else timeout
-        if lifecycle.is_active(lifecycle.of_record(record)):   # the monitor thaws a paused one first
-            self.monitor.ask(Stop(id=record["id"], signal=_signal_number(config.get("stop_signal")),
+        if lifecycle.is_active(record.lifecycle):   # the monitor thaws a paused one first
+            self.monitor.ask(Stop(id=record.id, signal=_signal_number(config.get("stop_signal")),
                                   timeout=float(wait)), Stopped, timeout=wait + 60)
-        return self.store.meta.find(record["id"]) or record
+        return self.store.meta.find(record.id) or document   # auto_remove may have taken it
 
     # -- reading ---------------------------------------------------------------------
-    def refresh(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record, corrected when its process died while no monitor watched it."""
-        state = record.get("state", {})
-        if state.get("status") == "running" and not _still_running(state) and not self.monitor.alive():
-            if self.engine.read_only:   # a view: what the record would say, nothing cleaned or written
-                return {**record, "state": {**state, **DIED_UNWATCHED, "exit_code": state.get("exit_code")}}
-            from ..runtime import container as runtime
+    def current(self, ref: str) -> ContainerRecord:
+        """The container's record, typed and refreshed (``refreshed``)."""
+        return self.refreshed(self.store.record(ref))
 
-            with contextlib.suppress(BerthError):  # what the dead monitor would have cleaned up
-                runtime.delete(str(self.store.runtime_root), record["id"], force=True)
-            networking.detach(self.engine, record)
-            return self.store.update_state(record["id"], **DIED_UNWATCHED, exit_code=state.get("exit_code"))
-        return record
+    def refreshed(self, record: ContainerRecord) -> ContainerRecord:
+        """The record, corrected when its process died while no monitor watched it."""
+        if not self._died_unwatched(record.state):
+            return record
+        if self.engine.read_only:   # a view: what the record would say, nothing cleaned or written
+            return replace(record, state=ContainerState.load({**record.state.to_dict(), **DIED_UNWATCHED}))
+        self._clean_up_after(record)
+        return ContainerRecord.load(self._record_died(record))
+
+    def refresh(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``refreshed`` for a record document (what inspect shows): the same
+        document, or the corrected one."""
+        record = ContainerRecord.load(document)
+        if not self._died_unwatched(record.state):
+            return document
+        if self.engine.read_only:
+            return {**document, "state": {**document.get("state", {}), **DIED_UNWATCHED,
+                                          "exit_code": record.state.exit_code}}
+        self._clean_up_after(record)
+        return self._record_died(record)
+
+    def _died_unwatched(self, state: ContainerState) -> bool:
+        return state.status == lifecycle.RUNNING and not _still_running(state) and not self.monitor.alive()
+
+    def _clean_up_after(self, record: ContainerRecord) -> None:
+        """What the dead monitor would have cleaned up."""
+        from ..runtime import container as runtime
+
+        with contextlib.suppress(BerthError):
+            runtime.delete(str(self.store.runtime_root), record.id, force=True)
+        networking.detach(self.engine, record)
+
+    def _record_died(self, record: ContainerRecord) -> dict[str, Any]:
+        return self.store.update_state(record.id, **DIED_UNWATCHED, exit_code=record.state.exit_code)
 
     def list(self, all_containers: bool = True) -> list[dict[str, Any]]:
-        records = [self.refresh(r) for r in self.store.list()]
-        return records if all_containers else [r for r in records if r["state"]["status"] == "running"]
+        documents = [self.refresh(d) for d in self.store.list()]
+        return documents if all_containers else [d for d in documents if d["state"]["status"] == "running"]
+
+    def records(self) -> list[ContainerRecord]:
+        """``list``, typed."""
+        return [self.refreshed(r) for r in self.store.records()]
 
     def logs(self, ref: str, tail: int | None = None, since: str | None = None) -> list[dict]:
-        record = self.store.get(ref)
-        return logs.read(self.store.log_path(record["id"]), tail=tail, since=since)
+        return logs.read(self.store.log_path(self.store.record(ref).id), tail=tail, since=since)
 
     def wait(self, ref: str, timeout: float = 60.0) -> dict[str, Any]:
         """Until the container's process has exited; its record (``removed``
         when auto_remove took it)."""
-        record = self.refresh(self.store.get(ref))
-        if record["state"]["status"] in ("running", "restarting"):
+        document = self.refresh(self.store.get(ref))
+        record = ContainerRecord.load(document)
+        if record.state.status in (lifecycle.RUNNING, lifecycle.RESTARTING):
             try:
-                self.monitor.ask(Wait(id=record["id"]), Exited, timeout=timeout)
+                self.monitor.ask(Wait(id=record.id), Exited, timeout=timeout)
             except TimeoutError:
-                raise InvalidState(f"container {record['name']} did not exit within {timeout}s", field="name"
+                raise InvalidState(f"container {record.name} did not exit within {timeout}s", field="name"
                                    ) from None
-        return self.store.meta.find(record["id"]) or {**record, "removed": True}
+        return self.store.meta.find(record.id) or {**document, "removed": True}
 
     def follow(self, ref: str, write: Any, finished: Any = None) -> None:
         """Write log entries as they arrive until ``finished(seconds)`` (which
         may block that long) says the container is done; then drain the log."""
-        record = self.store.get(ref)
-        follower = logs.Follower(self.store.log_path(record["id"]))
+        container_id = self.store.record(ref).id
+        follower = logs.Follower(self.store.log_path(container_id))
         if finished is None:
             def finished(seconds: float) -> bool:
                 time.sleep(seconds)
-                current = self.store.meta.find(record["id"])
-                return current is None or current["state"]["status"] not in ("running", "restarting")
+                now = self.store.by_id(container_id)
+                return now is None or now.state.status not in (lifecycle.RUNNING, lifecycle.RESTARTING)
         try:
             while True:
                 done = finished(0.05)
@@ -222,39 +260,40 @@ class ContainerService:
     def _exec_command(self, ref: str, argv: list[str], *, env: dict[str, str] | None, user: str | None,
                       workdir: str | None) -> list[str]:
         self.engine.require_writable(f"exec in container {ref}")
-        record = self.refresh(self.store.get(ref))
-        lifecycle.require(lifecycle.of_record(record), lifecycle.EXEC, record["name"])
+        record = self.current(ref)
+        lifecycle.require(record.lifecycle, lifecycle.EXEC, record.name)
         if not argv:
             raise InvalidInput("no command given", field="argv", hint="give the command to run, e.g. [ls, /]")
         command = [*_runtime_command(), "--root", str(self.store.runtime_root), "exec"]
         if user:
             from ..userdb import resolve_user
 
-            image = ImageStore(self.engine).get(record["image_id"])
+            image = ImageStore(self.engine).get(record.image_id or "")
             lowerdirs = self.engine.snapshots.lowerdirs(image.top_chain_id or "")
-            resolved = resolve_user(user, lowerdirs, image=record["image"])
+            resolved = resolve_user(user, lowerdirs, image=record.image)
             command += ["-u", f"{resolved.uid}:{resolved.gid}"]
         for key, value in (env or {}).items():
             command += ["-e", f"{key}={value}"]
         if workdir:
             command += ["--cwd", workdir]
-        return [*command, record["id"], *argv]
+        return [*command, record.id, *argv]
 
     def wait_healthy(self, refs: list[str], timeout: float) -> list[dict[str, Any]]:
         """Until every container is healthy; an unhealthy or exited one, or the
         timeout, is an error naming them and their last probe's output."""
         deadline = time.monotonic() + timeout
         while True:
-            records = [self.refresh(self.store.get(ref)) for ref in refs]
+            documents = [self.refresh(self.store.get(ref)) for ref in refs]
+            records = [ContainerRecord.load(d) for d in documents]
             for record in records:
-                if not record["config"].get("healthcheck"):
-                    raise InvalidInput(f"container {record['name']} has no healthcheck", field="healthcheck",
+                if not record.config.get("healthcheck"):
+                    raise InvalidInput(f"container {record.name} has no healthcheck", field="healthcheck",
                                        hint="give the container a healthcheck (or its image a HEALTHCHECK)")
-            health_of = {r["name"]: (r["state"].get("health") or {}) for r in records}
-            bad = [r["name"] for r in records if r["state"]["status"] not in ("running", "restarting")
-                   or health_of[r["name"]].get("status") == "unhealthy"]
+            health_of = {r.name: (r.state.health or {}) for r in records}
+            bad = [r.name for r in records if r.state.status not in (lifecycle.RUNNING, lifecycle.RESTARTING)
+                   or health_of[r.name].get("status") == "unhealthy"]
             if not bad and all(h.get("status") == "healthy" for h in health_of.values()):
-                return records
+                return documents
             if bad or time.monotonic() > deadline:
                 names = bad or [n for n, h in health_of.items() if h.get("status") != "healthy"]
                 last = {n: (health_of[n].get("log") or [{}])[-1].get("output", "") for n in names}
@@ -270,9 +309,9 @@ class ContainerService:
 
         from ..syscalls import MNT_DETACH, MS_RDONLY, default_syscalls
 
-        record = self.store.get(ref)
-        image = ImageStore(self.engine).get(record["image_id"])
-        upper = self.store.directory(record["id"]) / "bundle" / "upper"
+        record = self.store.record(ref)
+        image = ImageStore(self.engine).get(record.image_id or "")
+        upper = self.store.directory(record.id) / "bundle" / "upper"
         lowers = [str(upper), *(str(p) for p in self.engine.snapshots.lowerdirs(image.top_chain_id or ""))]
         calls = default_syscalls()
         with tempfile.TemporaryDirectory(dir=self.engine.layout.tmp) as scratch:
@@ -296,71 +335,75 @@ class ContainerService:
         spec and config now; networks connected/disconnected and resource
         limits written to a running container's cgroup."""
         self.engine.require_writable(f"update container {ref}")
-        record = self.store.get(ref)
+        container_id = self.store.record(ref).id
         with self.store.meta.transaction() as txn:
-            current = txn.get(record["id"])
-            current["spec"] = spec.to_dict()
-            current["stated"] = sorted(set(current.get("stated") or ()) | set(stated))
-            config = current["config"]
+            document = txn.get(container_id)
+            document["spec"] = spec.to_dict()
+            document["stated"] = sorted(set(document.get("stated") or ()) | set(stated))
+            config = document["config"]
             config["restart_policy"] = spec.restart
             config["stop_signal"] = spec.stop_signal or config.get("stop_signal") or DEFAULT_STOP_SIGNAL
             config["stop_timeout"] = DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout
-            txn.put(record["id"], current)
+            txn.put(container_id, document)
         if "networks" in fields:
-            self.set_networks(record["id"], list(spec.networks))
+            self.set_networks(container_id, list(spec.networks))
         changed_limits = {name: spec.resources[name] for name in fields if name in spec.resources}
         if changed_limits:
-            self.update_resources(record["id"], changed_limits)
-        return self.store.meta.get(record["id"])
+            self.update_resources(container_id, changed_limits)
+        return self.store.meta.get(container_id)
 
     def set_networks(self, ref: str, networks: list[dict[str, Any]]) -> dict[str, Any]:
         """Connect and disconnect in place (`docker network connect/disconnect`):
         kept in the record, applied now to a running container."""
         self.engine.require_writable(f"connect/disconnect container {ref}")
-        before = self.refresh(self.store.get(ref))
+        before = self.current(ref)
         entries = netwishes.wishes(None, networks, None, False)["networks"] if networks else []
         networking.require_networks(self.engine, {"networks": entries})
         with self.store.meta.transaction() as txn:
-            after = txn.get(before["id"])
-            after["config"]["networks"] = entries
-            after["config"]["network_mode"] = entries[0]["name"] if entries else "none"
-            txn.put(before["id"], after)
-        if after["state"].get("status") == "running":
+            document = txn.get(before.id)
+            document["config"]["networks"] = entries
+            document["config"]["network_mode"] = entries[0]["name"] if entries else "none"
+            txn.put(before.id, document)
+        after = ContainerRecord.load(document)
+        if after.running:
             state = networking.Networking(self.engine).reconnect(before, after)
-            return self.store.update_state(before["id"], **state)
-        for entry in before["config"].get("networks") or []:
+            return self.store.update_state(before.id, **state)
+        for entry in before.config.get("networks") or []:
             if entry not in entries:
-                networking.Networking(self.engine).networks.release(entry["name"], before["id"])
-        return after
+                networking.Networking(self.engine).networks.release(entry["name"], before.id)
+        return document
 
     def update_resources(self, ref: str, raw: dict[str, Any]) -> list[dict[str, str]]:
         """Change limits in place (like `docker update`): written to a running
         container's cgroup now, kept in the record for every later start."""
         self.engine.require_writable(f"update limits of container {ref}")
-        record = self.refresh(self.store.get(ref))
+        record = self.current(ref)
         limits.validate(raw)
         with self.store.meta.transaction() as txn:
-            current = txn.get(record["id"])
-            current["config"]["resources"] = {**current["config"].get("resources", {}), **raw}
-            txn.put(record["id"], current)
-        if record["state"]["status"] == "running":
-            return limits.apply(limits.of(current), current["config"]["resources"])
+            document = txn.get(record.id)
+            document["config"]["resources"] = {**document["config"].get("resources", {}), **raw}
+            txn.put(record.id, document)
+        if record.running:
+            updated = ContainerRecord.load(document)
+            return limits.apply(limits.of(updated), updated.config["resources"])
         return []
 
     def pause(self, ref: str, paused: bool) -> dict[str, Any]:
         """Freeze or thaw every process of a running container (cgroup freezer),
         through the monitor that watches it (it also stops probing a frozen one)."""
         self.engine.require_writable(f"pause container {ref}")
-        record = self.refresh(self.store.get(ref))
-        state = lifecycle.of_record(record)
+        record = self.current(ref)
+        state = record.lifecycle
         verb = lifecycle.PAUSE if paused else lifecycle.UNPAUSE
         if not lifecycle.is_noop(state, verb):
-            lifecycle.require(state, verb, record["name"])
-            self.monitor.ask(Pause(id=record["id"]) if paused else Unpause(id=record["id"]), Ok)
-        return self.store.meta.get(record["id"])
+            lifecycle.require(state, verb, record.name)
+            self.monitor.ask(Pause(id=record.id) if paused else Unpause(id=record.id), Ok)
+        return self.store.meta.get(record.id)
 
-    def stats(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        if record["state"].get("status") != "running":
+    def stats(self, document: dict[str, Any] | ContainerRecord) -> dict[str, Any] | None:
+        """A running container's cgroup stats (None when it runs not, or they cannot be read)."""
+        record = document if isinstance(document, ContainerRecord) else ContainerRecord.load(document)
+        if not record.running:
             return None
         with contextlib.suppress(BerthError, OSError):
             return limits.stats(limits.of(record))
@@ -370,12 +413,12 @@ class ContainerService:
         """After a reboot: start containers whose policy says so (always, or
         unless-stopped when no person stopped them)."""
         started = []
-        for record in self.list():
-            name, _retries = policy.parse(record["config"].get("restart_policy"))
-            if record["state"]["status"] not in ("running", "restarting") and policy.restore_wanted(
-                    name, record["state"].get("stopped_by_user", False)):
-                self.start(record["id"])
-                started.append(record["name"])
+        for record in self.records():
+            name, _retries = policy.parse(record.config.get("restart_policy"))
+            if record.state.status not in (lifecycle.RUNNING, lifecycle.RESTARTING) and policy.restore_wanted(
+                    name, record.state.stopped_by_user):
+                self.start(record.id)
+                started.append(record.name)
         return started
 
     # -- the monitor -----------------------------------------------------------------------
@@ -397,15 +440,14 @@ def _runtime_command() -> list[str]:
     return [found]
 
 
-def _still_running(state: dict[str, Any]) -> bool:
+def _still_running(state: ContainerState) -> bool:
     """The container's process is alive: the same pid *and* start time (a
     recycled pid belongs to another process)."""
     from ..runtime.state import start_time
 
-    pid = state.get("pid") or 0
-    if not process_alive(pid):
+    if not process_alive(state.pid):
         return False
-    return state.get("pid_start") is None or start_time(pid) == state["pid_start"]
+    return state.pid_start is None or start_time(state.pid) == state.pid_start
 
 
 def _signal_number(name: str | int | None) -> int:

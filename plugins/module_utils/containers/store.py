@@ -32,6 +32,10 @@ from ..fsutil import read_json, remove_tree
 from ..layout import PRIVATE_DIR
 from ..metadata import Transaction, now
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .record import ContainerRecord
+
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 
 
@@ -67,24 +71,42 @@ class ContainerStore:
     def log_path(self, container_id: str) -> Path:
         return self.directory(container_id) / "logs" / "container.log"
 
+    # -- the documents: what ``inspect``, ``ps`` and ``container_info`` show ---------------
     def list(self) -> list[dict[str, Any]]:
         return self.meta.list()
 
     def find(self, ref: str) -> dict[str, Any] | None:
         """By name, full id or unique id prefix (as docker does)."""
-        records = self.list()
-        for record in records:
-            if record["name"] == ref or record["id"] == ref:
-                return record
-        matches = [r for r in records if len(ref) >= 3 and r["id"].startswith(ref)]
+        documents = self.list()
+        for document in documents:
+            if document["name"] == ref or document["id"] == ref:
+                return document
+        matches = [d for d in documents if len(ref) >= 3 and d["id"].startswith(ref)]
         return matches[0] if len(matches) == 1 else None
 
     def get(self, ref: str) -> dict[str, Any]:
-        record = self.find(ref)
-        if record is None:
+        document = self.find(ref)
+        if document is None:
             raise NotFound(f"container {ref!r} does not exist", field="name",
                            hint="list containers with `berth ps -a`")
-        return record
+        return document
+
+    # -- typed reads: what the engine's own code reads records as ----------------------
+    def records(self) -> list[ContainerRecord]:
+        return [_typed(document) for document in self.list()]
+
+    def find_record(self, ref: str) -> ContainerRecord | None:
+        document = self.find(ref)
+        return None if document is None else _typed(document)
+
+    def record(self, ref: str) -> ContainerRecord:
+        """By name, id or unique id prefix; NotFound when there is none."""
+        return _typed(self.get(ref))
+
+    def by_id(self, container_id: str) -> ContainerRecord | None:
+        """By full id only (one file read, no listing)."""
+        document = self.meta.find(container_id)
+        return None if document is None else _typed(document)
 
     def add(self, txn: Transaction, name: str, document: dict[str, Any], *, creating: bool = False
             ) -> dict[str, Any]:
@@ -114,7 +136,7 @@ class ContainerStore:
         (self.creating_dir / container_id).unlink(missing_ok=True)
         return record
 
-    def drop_half_made(self) -> list[dict[str, Any]]:
+    def drop_half_made(self) -> list[ContainerRecord]:
         """Drop containers whose creating process died before the bundle was
         complete (record, directory, marker); returns their records, whose
         addresses and anonymous volumes are the caller's to give back
@@ -134,18 +156,18 @@ class ContainerStore:
             marker.unlink(missing_ok=True)
         return dropped
 
-    def drop_if_half_made(self, container_id: str) -> dict[str, Any] | None:
+    def drop_if_half_made(self, container_id: str) -> ContainerRecord | None:
         """Remove this container's record and directory if it is half-made and
         its creator is dead; the removed record (what it held elsewhere is not
         released), else None."""
         with self.meta.transaction() as txn:
-            record = txn.find(container_id)
-            if record is None or "creating" not in record or creator_alive(record["creating"]):
+            document = txn.find(container_id)
+            if document is None or "creating" not in document or creator_alive(document["creating"]):
                 return None
             txn.delete(container_id)
         self._remove_directory(container_id)
         (self.creating_dir / container_id).unlink(missing_ok=True)
-        return record
+        return _typed(document)
 
     def update_state(self, container_id: str, **changes: Any) -> dict[str, Any]:
         with self.meta.transaction() as txn:
@@ -168,6 +190,14 @@ class ContainerStore:
                                hint="stop the container (or unmount its rootfs) and remove it again")
         with contextlib.suppress(OSError):
             remove_tree(directory)
+
+
+def _typed(document: dict[str, Any]) -> ContainerRecord:
+    # imported here: the module glue imports the store (removal.py's recovery step), and
+    # only the typed readers need the record's dataclasses (~4 ms to build)
+    from .record import ContainerRecord
+
+    return ContainerRecord.load(document)
 
 
 def _this_process() -> dict[str, Any]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .logs import LogWriter
+    from .record import ContainerRecord
 
     Answer = Callable[[Any], None]   # sends one reply (protocol.py) to a waiting client
 
@@ -47,7 +48,7 @@ class Facts:
     health: dict[str, Any] | None = None        # the record's health: status, failing_streak, log
     log_max_size: int = 0
     log_max_file: int = 1
-    record: Any = field(default=None, compare=False, repr=False)   # the host's own record, handed back to it
+    record: ContainerRecord | None = field(default=None, compare=False, repr=False)   # handed back to the host
 
 
 @dataclass(frozen=True)
