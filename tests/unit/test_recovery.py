@@ -95,9 +95,9 @@ def _half_made(engine: Engine) -> dict[str, Any]:
 @pytest.fixture
 def given_back(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(networking, "release", lambda _engine, record: calls.append(("addresses", record["name"])))
+    monkeypatch.setattr(networking, "release", lambda _engine, record: calls.append(("addresses", record.name)))
     monkeypatch.setattr(mounting, "remove_anonymous",
-                        lambda _engine, record: calls.append(("volumes", record["name"])) or [])
+                        lambda _engine, record: calls.append(("volumes", record.name)) or [])
     return calls
 
 
@@ -105,7 +105,7 @@ def test_the_store_drops_a_half_made_record_and_gives_back_nothing(engine: Engin
                                                                    given_back: list[tuple[str, str]]) -> None:
     record = _half_made(engine)
     dropped = ContainerStore(engine).drop_half_made()
-    assert [r["id"] for r in dropped] == [record["id"]] and given_back == []
+    assert [r.id for r in dropped] == [record["id"]] and given_back == []
     assert not ContainerStore(engine).directory(record["id"]).exists()
 
 

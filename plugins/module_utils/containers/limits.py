@@ -13,8 +13,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
-    from .record import ContainerRecord
-
 
 def cgroup_path(container_id: str, parent: str | None = None) -> str:
     """The cgroup the engine names in each bundle's linux.cgroupsPath:
@@ -24,11 +22,6 @@ def cgroup_path(container_id: str, parent: str | None = None) -> str:
 
     leaf = f"berth-{container_id}"
     return f"{check_path(parent.strip('/'), 'cgroup_parent')}/{leaf}" if parent else leaf
-
-
-def of(record: ContainerRecord) -> str:
-    """The container's cgroup (records made before cgroup_parent name none: the default)."""
-    return record.config.get("cgroup_path") or cgroup_path(record.id)
 
 
 def validate(raw: dict[str, Any]) -> Any:

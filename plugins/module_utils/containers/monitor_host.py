@@ -84,7 +84,7 @@ class RuntimeHost:
         crash_point("monitor.start.created")
         pid = created["pid"]
         try:
-            limits.apply(limits.of(record), config.get("resources") or {})
+            limits.apply(record.cgroup, config.get("resources") or {})
             attached = self._networking().attach(record, pid) if _networked(config) else {}
             crash_point("monitor.start.attached")
             runtime.start(self.root, facts.id)
@@ -152,7 +152,7 @@ class RuntimeHost:
         oom = False
         if facts is not None:
             with contextlib.suppress(BerthError, OSError):
-                oom = bool(limits.stats(limits.of(facts.record)).get("oom_kills"))
+                oom = bool(limits.stats(facts.record.cgroup).get("oom_kills"))
         with contextlib.suppress(BerthError):
             runtime.delete(self.root, container_id, force=True)
         return oom

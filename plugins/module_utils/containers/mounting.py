@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine import Engine
 from ..errors import BerthError, Conflict, InvalidInput
@@ -19,9 +19,14 @@ from ..volumes import specs
 from ..volumes.service import VolumeService
 from .bundle import BundleRequest
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .record import ContainerRecord
+
+class ContainerRecord(Protocol):
+    """What this module reads of a container's record (record.ContainerRecord):
+    a protocol, not an import, as options.py imports this module and the
+    record's upgrade of legacy documents imports options."""
+
+    @property
+    def config(self) -> dict[str, Any]: ...
 
 
 def prepare(request: BundleRequest, image_config: dict[str, Any]) -> BundleRequest:

@@ -101,6 +101,13 @@ class ContainerRecord:
         return lc.of_record(view)
 
     @property
+    def cgroup(self) -> str:
+        """The container's cgroup (records made before cgroup_parent name none: the default)."""
+        from .limits import cgroup_path
+
+        return self.config.get("cgroup_path") or cgroup_path(self.id)
+
+    @property
     def running(self) -> bool:
         """The record says a process runs (a paused one's too)."""
         return self.state.status == lc.RUNNING

@@ -385,7 +385,7 @@ class ContainerService:
             txn.put(record.id, document)
         if record.running:
             updated = ContainerRecord.load(document)
-            return limits.apply(limits.of(updated), updated.config["resources"])
+            return limits.apply(updated.cgroup, updated.config["resources"])
         return []
 
     def pause(self, ref: str, paused: bool) -> dict[str, Any]:
@@ -406,7 +406,7 @@ class ContainerService:
         if not record.running:
             return None
         with contextlib.suppress(BerthError, OSError):
-            return limits.stats(limits.of(record))
+            return limits.stats(record.cgroup)
         return None
 
     def restore(self) -> list[str]:

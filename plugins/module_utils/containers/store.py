@@ -14,6 +14,12 @@ hands the record back: what it held elsewhere (addresses, anonymous volumes)
 is given back by removal.py, whose step of ``Engine.recover`` runs both, so
 the next engine call removes a half-made container and a re-run creates it
 afresh. The store itself needs neither networking nor mounting.
+
+Reads come in two forms: the documents (``list``/``find``/``get``: the JSON
+that ``inspect`` and ``container_info`` show) and the typed records the
+engine's own code reads (``records``/``find_record``/``record``/``by_id``:
+``record.ContainerRecord``). Writes change the document inside a metadata
+transaction.
 """
 
 from __future__ import annotations
@@ -129,12 +135,12 @@ class ContainerStore:
         from ..crashpoint import crash_point
 
         with self.meta.transaction() as txn:
-            record = txn.get(container_id)
-            record.pop("creating", None)
-            txn.put(container_id, record)
+            document = txn.get(container_id)
+            document.pop("creating", None)
+            txn.put(container_id, document)
         crash_point("container.create.finish")
         (self.creating_dir / container_id).unlink(missing_ok=True)
-        return record
+        return document
 
     def drop_half_made(self) -> list[ContainerRecord]:
         """Drop containers whose creating process died before the bundle was
@@ -171,10 +177,10 @@ class ContainerStore:
 
     def update_state(self, container_id: str, **changes: Any) -> dict[str, Any]:
         with self.meta.transaction() as txn:
-            record = txn.get(container_id)
-            record["state"] = {**record.get("state", {}), **changes}
-            txn.put(container_id, record)
-            return record
+            document = txn.get(container_id)
+            document["state"] = {**document.get("state", {}), **changes}
+            txn.put(container_id, document)
+            return document
 
     def forget(self, container_id: str) -> None:
         """Remove the record and the container's directory (its writable layer and logs)."""
