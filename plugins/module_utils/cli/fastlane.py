@@ -17,14 +17,14 @@ monitor has it imported already, so:
 
 Every module this imports counts: the client's CPU is most of a `berth run`
 (tests/unit/cli/test_fastlane_imports.py pins the set). The command line is
-read without argparse (with its gettext, locale and shutil that is ~9 ms),
-the log path stays a str (no pathlib), and typing, dataclasses and the
-engine are never imported.
+read without argparse (which, with its gettext, locale, shutil and the
+parser's building, costs ~10 ms), the monitor is spoken to without json and
+socket (protocol.py, monitor_client.py), the log path stays a str (no
+pathlib), and typing, dataclasses and the engine are never imported.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 SPAWNING_VERBS = ("run", "create", "start", "restore")
 HANDED_VERBS = ("run", "create")
 GLOBAL_VALUES = ("--state-root", "--run-root")
+GLOBAL_FLAGS = (*GLOBAL_VALUES, "--json", "-h", "--help")   # the full CLI's top-level parser's
 DEFAULT_ROOTS = {"--state-root": "/var/lib/berth", "--run-root": "/run/berth"}   # layout.py's defaults
 FOLLOW_POLL = 0.05   # seconds between reads of an attached run's log
 
@@ -112,25 +113,37 @@ def via_monitor(argv: list[str]) -> int | None:
 def _parse(argv: list[str]) -> tuple[Any, Any, list[str]] | None:
     """(arguments, runargs.RunRequest, the stated options' names); None when
     the full CLI should read the command line (and say what is wrong)."""
+    from ..errors import BerthError
+    from .runargs import request, stated_options
+
+    args = arguments(argv)
+    if args is None:
+        return None
+    try:
+        return args, request(args), sorted(stated_options(args))
+    except BerthError:
+        return None
+
+
+def arguments(argv: list[str]) -> Any:
+    """A `run`/`create` command line as the full CLI's argparse reads it
+    (the same namespace), for the plain forms of its flags; None for
+    anything else, which the full CLI reads."""
     from types import SimpleNamespace
 
-    from ..errors import BerthError
-    from .runargs import parse_plain, request, stated_options
+    from .runargs import ambiguous, parse_plain
 
     read = _read_globals(argv)
-    if read is None:
+    if read is None or ambiguous(argv, GLOBAL_FLAGS):
         return None
     values, index = read
     verb = argv[index]
     sub = parse_plain(argv[index + 1:], run=verb == "run")
     if sub is None:
         return None
-    values["json"] = values["json"] or sub.pop("json", False)   # --json before or after the verb
-    args = SimpleNamespace(**values, command=verb, **sub)   # what the full CLI's argparse makes of it
-    try:
-        return args, request(args), sorted(stated_options(args))
-    except BerthError:
-        return None
+    after = sub.pop("json", False)   # --json before or after the verb
+    values["json"] = values["json"] or after
+    return SimpleNamespace(**values, command=verb, **sub)
 
 
 def _read_globals(argv: list[str]) -> tuple[dict[str, Any], int] | None:
@@ -161,6 +174,8 @@ def _read_globals(argv: list[str]) -> tuple[dict[str, Any], int] | None:
 def _render(result: dict[str, Any], as_json: bool) -> str:
     """As cli.render prints a flat result."""
     if as_json:
+        import json  # only then: json costs the fast lane ~8 ms (protocol.py has its own dumps and loads)
+
         return json.dumps(result, indent=2, sort_keys=True) + "\n"
     return "".join(f"{key}: {value}\n" for key, value in result.items())
 

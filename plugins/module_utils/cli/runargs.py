@@ -88,6 +88,7 @@ OTHER_FLAGS: tuple[Row, ...] = (
 )
 DETACH_FLAG: Row = (("-d", "--detach"), "detach", "switch", None)
 JSON_FLAG: Row = (("--json",), "json", "switch", None)   # every verb's parser has it (the CLI's `common` parent)
+HELP_FLAGS = ("-h", "--help")   # the full CLI's parsers have them too (argparse's add_help)
 
 
 class RunRequest:
@@ -133,6 +134,8 @@ def parse_plain(argv: list[str], *, run: bool) -> dict[str, Any] | None:
     ``--`` before the image, a value that starts with '-' (but a negative
     number), a usage error: the full CLI's argparse reads those."""
     by_flag = {flag: row for row in (*rows(run=run), JSON_FLAG) for flag in row[0]}
+    if ambiguous(argv, (*by_flag, *HELP_FLAGS)):
+        return None
     values: dict[str, Any] = {dest: [] if how == "list" else False if how == "switch" else None
                               for _flags, dest, how, _text in rows(run=run)}
     index = 0
@@ -186,6 +189,20 @@ def _read_option(argv: list[str], index: int, by_flag: dict[str, Row], values: d
     else:
         values[dest] = attached
     return index + 1
+
+
+def ambiguous(words: list[str], flags: tuple[str, ...]) -> bool:
+    """A word before the first ``--`` abbreviates two or more of these flags
+    (``--netw`` of ``--network`` and ``--network-alias``): argparse sorts
+    every word, the command's too, before it reads any, and refuses that one."""
+    for word in words:
+        if word == "--":
+            return False
+        name = word.partition("=")[0]
+        if (word.startswith("--") and word not in flags and name not in flags
+                and sum(flag.startswith(name) for flag in flags) > 1):
+            return True
+    return False
 
 
 def is_value(text: str) -> bool:

@@ -6,9 +6,10 @@ One line per chunk of output: {"time": RFC 3339 ns, "stream": "stdout", "log": t
 
 from __future__ import annotations
 
-import json
 import os
 import time
+
+from .protocol import loads  # json.loads without importing json: the fast lane follows logs
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the fast lane follows logs (Follower)
 if TYPE_CHECKING:
@@ -28,9 +29,12 @@ class LogWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self.size = os.fstat(self.fd).st_size
+        import json  # here: the fast lane imports this module (Follower) without json
+
+        self.dumps = json.dumps
 
     def write(self, stream: str, data: bytes) -> None:
-        line = json.dumps({"time": _stamp(), "stream": stream, "log": data.decode(errors="replace")}) + "\n"
+        line = self.dumps({"time": _stamp(), "stream": stream, "log": data.decode(errors="replace")}) + "\n"
         encoded = line.encode()
         if self.max_size and self.size and self.size + len(encoded) > self.max_size:
             self._rotate()
@@ -67,7 +71,7 @@ def read(path: Path, tail: int | None = None, since: str | None = None) -> list[
     for log_file in files(path):
         for line in log_file.read_text(errors="replace").splitlines():
             try:
-                entry = json.loads(line)
+                entry = loads(line)
             except ValueError:
                 continue  # a line cut by a crash mid-write
             if since is None or entry.get("time", "") >= since:
@@ -104,7 +108,7 @@ class Follower:
         *lines, self.pending = self.pending.split(b"\n")
         for line in lines:
             try:
-                entries.append(json.loads(line))
+                entries.append(loads(line))
             except ValueError:
                 continue
         return entries

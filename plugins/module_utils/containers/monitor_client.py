@@ -3,7 +3,9 @@ reply back (protocol.py), and a monitor spawned when none answers.
 
 Used by the container service and by the CLI's fast lane, so it stays
 standard library only and cheap to import (subprocess, shutil and pathlib
-are imported when a monitor is spawned; not even contextlib otherwise).
+are imported when a monitor is spawned; not even contextlib otherwise). It
+speaks through ``_socket``, the C type under ``socket.socket``: the socket
+module's enums (IntEnum of every constant) and selectors cost ~3 ms of CPU.
 The transport is an object with one method, ``exchange``, so unit tests
 put a fake monitor behind it.
 """
@@ -11,9 +13,13 @@ put a fake monitor behind it.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
+
+try:
+    import _socket
+except ImportError:  # an interpreter without CPython's C module: socket's own class has the same methods
+    import socket as _socket
 
 from ..errors import InvalidInput, InvalidState
 from . import protocol
@@ -47,11 +53,14 @@ class SocketTransport:
 
     def exchange(self, payload: bytes, timeout: float, between: Callable[[], None] | None = None,
                  poll: float = REPLY_POLL) -> bytes:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
             conn.settimeout(timeout)
             conn.connect(self.path)
             conn.sendall(payload)
             return _read_line(conn, time.monotonic() + timeout, self.monitor_alive, between, poll)
+        finally:
+            conn.close()
 
 
 class MonitorClient:
@@ -108,11 +117,13 @@ class MonitorClient:
             return False
 
     def connectable(self) -> bool:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(self.socket_path)
-            except OSError:
-                return False
+        probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            probe.connect(self.socket_path)
+        except OSError:
+            return False
+        finally:
+            probe.close()
         return True
 
     def wait_connectable(self, timeout: float = SPAWN_WAIT) -> bool:
@@ -193,7 +204,7 @@ def _berth_command() -> list[str]:
     return [sys.executable, str(path)] if python_launcher else [str(path)]
 
 
-def _read_line(conn: socket.socket, deadline: float, monitor_alive: Callable[[], bool],
+def _read_line(conn: _socket.socket, deadline: float, monitor_alive: Callable[[], bool],
                between: Callable[[], None] | None, poll: float) -> bytes:
     """One reply line. A monitor killed mid-request may leave the connection
     open (a container init it forked still holds the fd until its execve), so

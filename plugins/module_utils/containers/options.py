@@ -18,8 +18,6 @@ same values is left alone.
 
 from __future__ import annotations
 
-import json
-
 from ..errors import InvalidInput
 from ..strict import brief, parse_uint
 from .spec import RESOURCE_NAMES, ContainerSpec
@@ -340,4 +338,8 @@ def differences(actual: ContainerSpec, desired: ContainerSpec, names: list[str],
 
 
 def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+    if not isinstance(value, dict):
+        return str(value)
+    import json  # here: `berth run` builds specs in its fast lane, which has no json
+
+    return json.dumps(value, sort_keys=True)

@@ -25,12 +25,12 @@ fields, class-level defaults) on a base class of their own, not with
 ``dataclasses``: the fast lane imports this before the engine, and
 ``@dataclass`` on fifteen classes costs it several milliseconds of ``exec``
 per start. The annotations' text is also what ``decode`` checks each field
-against, so there is no typing import either.
+against, so there is no typing import either. Nor json, which imports re
+(and with it enum, functools and collections: ~8 ms of CPU here): ``dumps`` and
+``loads`` call json's own C accelerator as json does (the bottom of this file).
 """
 
 from __future__ import annotations
-
-import json
 
 from ..errors import ERROR_KINDS, BerthError, InvalidInput, InvalidState
 
@@ -211,7 +211,7 @@ _ERROR_CLASSES = {error_class.kind: error_class for error_class in ERROR_KINDS}
 def encode(message: Request | Reply) -> bytes:
     """One JSON line: a request's ``op`` or a reply's ``reply``, then its fields."""
     tag = {"op": message.OP} if isinstance(message, Request) else {"reply": message.KIND}
-    return json.dumps({**tag, **message.as_dict()}, separators=(",", ":")).encode() + b"\n"
+    return dumps({**tag, **message.as_dict()}).encode() + b"\n"
 
 
 def decode(line: bytes | str) -> Request:
@@ -227,7 +227,7 @@ def decode_reply(line: bytes | str) -> Reply:
 def _decode(line: bytes | str, tag: str, registry: dict[str, Any], what: str) -> Message:
     hint = f"one of {', '.join(registry)}"
     try:
-        body = json.loads(line)
+        body = loads(line)
     except ValueError:
         raise InvalidInput(f"the monitor's {what} is not JSON", field=tag, hint=hint) from None
     if not isinstance(body, dict):
@@ -280,3 +280,76 @@ def expect(reply: Reply, expected: type[M], request: Request) -> M:
                            hint="a monitor of another berth version may be running; it exits once its "
                                 "containers stop")
     return reply
+
+
+# -- JSON without importing json ---------------------------------------------------
+# json's C accelerator (_json), called as json.dumps(value, separators=(",", ":"))
+# and json.loads(text) call it. Anything else goes to json itself, imported then —
+# no accelerator (not CPython), a BOM or an encoding other than UTF-8, and every
+# error — so each result and each error is json's own.
+try:
+    import _json
+except ImportError:  # pragma: no cover  (CPython has it)
+    _json = None
+
+_CONSTANTS = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}   # json.decoder's
+_WHITESPACE = " \t\n\r"          # json.decoder.WHITESPACE
+_NOT_UTF8 = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")   # BOMs: json.detect_encoding reads those
+_JSON = object()   # "ask json"
+
+
+class _DecoderSettings:
+    """json.JSONDecoder()'s defaults, where its C scanner reads them."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = _CONSTANTS.__getitem__
+
+
+_scan = _json.make_scanner(_DecoderSettings()) if _json is not None else None
+
+
+def dumps(value: dict[str, Any]) -> str:
+    """``json.dumps(value, separators=(",", ":"))``."""
+    if _json is not None and isinstance(value, dict):
+        encoder = _json.make_encoder({}, _unserialisable, _json.encode_basestring_ascii, None, ":", ",", False,
+                                     False, True)   # markers, default, ..., sort_keys, skipkeys, allow_nan
+        try:
+            return "".join(encoder(value, 0))
+        except (TypeError, ValueError, RecursionError):
+            pass   # json raises its own error
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads(text: bytes | str) -> Any:
+    """``json.loads(text)``."""
+    if _scan is not None:
+        try:
+            value = _scanned(text)
+        except (StopIteration, ValueError, RecursionError):   # json raises its own error
+            value = _JSON
+        if value is not _JSON:
+            return value
+    import json
+
+    return json.loads(text)
+
+
+def _scanned(text: bytes | str) -> Any:
+    if isinstance(text, bytes):
+        if text.startswith(_NOT_UTF8) or b"\0" in text[:4]:
+            return _JSON
+        text = text.decode("utf-8", "surrogatepass")   # what json.loads decodes a UTF-8 line with
+    elif not isinstance(text, str) or text.startswith("\ufeff"):
+        return _JSON
+    value, end = _scan(text, len(text) - len(text.lstrip(_WHITESPACE)))  # type: ignore[misc]
+    return value if len(text.rstrip(_WHITESPACE)) == end else _JSON   # else: "Extra data"
+
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(type(value).__name__)

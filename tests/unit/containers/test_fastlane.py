@@ -114,3 +114,11 @@ def test_bad_usage_and_bad_options_take_the_full_path(tmp_path: Path) -> None:
     assert fastlane.via_monitor(["--run-root", str(tmp_path), "run", "--name", "x", "--restart", "x",
                                  "local/box:1"]) is None
     assert monitor.requests == []
+
+
+def test_json_output_is_the_full_clis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json before or after the verb, printed as cli.render prints it."""
+    FakeMonitor(tmp_path, lambda request: protocol.Created(id="c1", log=str(tmp_path / "log")))
+    for argv in (["--json", "create", "--name", "web", "img"], ["create", "--name", "web", "--json", "img"]):
+        assert fastlane.via_monitor(["--run-root", str(tmp_path), "--state-root", str(tmp_path), *argv]) == 0
+        assert capsys.readouterr().out == '{\n  "id": "c1"\n}\n'
