@@ -53,7 +53,10 @@ _IMPORT = """
 import sys, pathlib
 sys.path[:0] = [{collections!r}]
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
+try:  # the model moved to the ansible surface; older checkouts (compared against) have it in image/
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
+except ImportError:
+    from ansible_collections.berth.engine.plugins.module_utils.image.models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
