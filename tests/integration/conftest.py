@@ -77,5 +77,7 @@ def multilayer_image(tmp_path_factory: pytest.TempPathFactory, busybox_image: Oc
 @pytest.fixture(scope="session")
 def debian_image() -> OciImage:
     from tests.support.debian import build_debian_layout
+    from tests.support.isolation import in_host_netns
 
-    return build_debian_layout()
+    with in_host_netns():  # debootstrap reaches the machine's Debian mirror: not from a worker's own namespace
+        return build_debian_layout()

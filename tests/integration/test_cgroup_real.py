@@ -1,9 +1,11 @@
 """Cgroups on the real kernel of this host (hybrid here; pure v2 in the qemu
 guest, see tests/v2guest/): the conformance suite the fake trees pass
 (tests/unit/cgroups/conformance.py), then what only a kernel shows: an
-over-limit process is OOM-killed, the module's absent/kill plan, and the
-module converging through a playbook. Every test cleans up its cgroups
-(the leak check watches)."""
+over-limit process is OOM-killed and the module's absent/kill plan. The
+module converging through playbooks (a nested path, limits, change, removal)
+is in test_plans_check_vs_apply.py; its bad input in
+tests/unit/test_bad_input_modules.py. Every test cleans up its cgroups (the
+leak check watches)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from ansible_collections.berth.engine.plugins.module_utils.cgroups.kernel import
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.resources import Resources
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
 from ansible_collections.berth.engine.plugins.module_utils.errors import Conflict
-from tests.support.playbook import assert_converges, run_playbook, write_playbook
 from tests.unit.cgroups.conformance import CgroupConformance, Tree
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for cgroupfs")
@@ -109,27 +110,3 @@ def test_absent_refuses_then_kills_what_is_inside(parent: str) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
-
-
-def test_cgroup_module_converges(tmp_path: Path, parent: str) -> None:
-    path = f"{parent}/web"
-    defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
-    task = {"berth.engine.cgroup": {"path": path, "memory": "64m", "cpus": "0.5", "pids_limit": 100}}
-    play = write_playbook(tmp_path, [task], module_defaults=defaults)
-    assert_converges(play)
-    changed = write_playbook(tmp_path, [{"berth.engine.cgroup": {"path": path, "memory": "128m"}}],
-                             name="changed.yml", module_defaults=defaults)
-    assert run_playbook(changed, check=True, diff=True).changed == 1
-    assert run_playbook(changed).changed == 1 and run_playbook(changed).changed == 0
-    assert open_manager(path).stats().memory_limit == 128 << 20
-    bad = write_playbook(tmp_path, [
-        {"berth.engine.cgroup": {"path": "../escape"}, "ignore_errors": True},
-        {"berth.engine.cgroup": {"path": path, "memory": "lots"}, "ignore_errors": True},
-    ], name="bad.yml", module_defaults=defaults)
-    output = run_playbook(bad).output
-    assert "path: '../escape' is not a valid cgroup path" in output
-    assert "memory: 'lots' is not a size" in output and "512m" in output
-    gone = write_playbook(tmp_path, [{"berth.engine.cgroup": {"path": path, "state": "absent"}}],
-                          name="gone.yml", module_defaults=defaults)
-    assert_converges(gone)
-    assert not open_manager(path).exists()

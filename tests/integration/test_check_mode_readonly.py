@@ -42,7 +42,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import i
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
 from tests.support.hoststate import fingerprint_differences, processes_naming
-from tests.support.playbook import COLLECTIONS, REPO, recorded, run_playbook, write_playbook
+from tests.support.playbook import COLLECTIONS, REPO, record_task, recorded, run_playbook, write_playbook
 from tests.support.runtime import make_rootfs, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -126,10 +126,7 @@ class Scene:
             else:
                 registered.append({**task, "register": f"r{len(registered)}", "ignore_errors": True})
         names = [t["register"] for t in registered if "register" in t]
-        dump = {"ansible.builtin.copy": {"content": "{{ [" + ", ".join(names) + "] | to_json }}",
-                                         "dest": str(self.plays / "out.json")},
-                "check_mode": False, "changed_when": False}
-        playbook = write_playbook(self.plays, [*registered, dump], module_defaults=self.defaults,
+        playbook = write_playbook(self.plays, [*registered, record_task(names)], module_defaults=self.defaults,
                                   vars={"ansible_python_interpreter": str(self.python)})
         result = run_playbook(playbook, check=check, diff=True)
         assert result.returncode == 0, result.output[-4000:]
@@ -268,6 +265,8 @@ def _judge(label: str, task: dict[str, Any], result: dict[str, Any], changes: bo
     if bool(result.get("changed")) != changes:
         problems.append(f"{label}: changed={result.get('changed')}, expected {changes} "
                         f"(actions {result.get('actions')})")
+    if any(key.endswith("_info") for key in task) and "actions" in result:
+        problems.append(f"{label}: an info module planned {result['actions']}")
     if (task.get("berth.engine.container_info") or {}).get("name") == "web":
         status = ((result.get("container") or {}).get("state") or {}).get("status")
         if status != "exited":

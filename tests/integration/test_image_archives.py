@@ -11,8 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.images import populate_busybox, push, run, save_docker_archive, save_oci_archive
@@ -27,42 +25,43 @@ def _store(tmp_path: Path) -> ImageStore:
     return ImageStore(Engine.open(tmp_path / "state", tmp_path / "run"))
 
 
-@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
-def test_load_what_skopeo_wrote(tmp_path: Path, multilayer_image: Any, fmt: str) -> None:
-    archive = tmp_path / "image.tar"
-    if fmt == "docker-archive":
-        save_docker_archive(multilayer_image, archive, "fixtures/multi:1")
-    else:
-        save_oci_archive(multilayer_image, archive, "1")
-    play = write_playbook(tmp_path, [{"berth.engine.image": {
-        "name": "fixtures/multi:1", "source": "load", "load_path": str(archive)}}], module_defaults=_defaults(tmp_path))
-    assert_converges(play, chained=True)   # later tasks use the image the first one brings
-    record = _store(tmp_path).resolve("fixtures/multi:1")
-    assert record.id == multilayer_image.config_digest
-    assert [layer.diff_id for layer in record.layers] == multilayer_image.diff_ids
+def test_load_what_skopeo_wrote(tmp_path: Path, multilayer_image: Any) -> None:
+    """A docker-archive and an OCI archive, each loaded into a store of its own, in one play."""
+    docker, oci = tmp_path / "docker", tmp_path / "oci"
+    save_docker_archive(multilayer_image, tmp_path / "docker.tar", "fixtures/multi:1")
+    save_oci_archive(multilayer_image, tmp_path / "oci.tar", "1")
+    play = write_playbook(tmp_path, [
+        {"berth.engine.image": {"name": "fixtures/multi:1", "source": "load", "load_path": str(tmp_path / f"{fmt}.tar"),
+                                **_defaults(root)["group/berth.engine.all"]}} for fmt, root in (("docker", docker),
+                                                                                              ("oci", oci))])
+    assert_converges(play)
+    for root in (docker, oci):
+        record = _store(root).resolve("fixtures/multi:1")
+        assert record.id == multilayer_image.config_digest
+        assert [layer.diff_id for layer in record.layers] == multilayer_image.diff_ids
 
 
-@pytest.mark.parametrize("fmt", ["docker", "oci"])
-def test_saved_archive_is_read_back_by_skopeo(tmp_path: Path, registry: Any, multilayer_image: Any,
-                                              fmt: str) -> None:
+def test_saved_archive_is_read_back_by_skopeo(tmp_path: Path, registry: Any, multilayer_image: Any) -> None:
     push(multilayer_image, registry, "save/multi", "1")
     name = f"{registry.host}/save/multi:1"
-    out = tmp_path / f"saved-{fmt}.tar"
     play = write_playbook(tmp_path, [
         {"berth.engine.image": {"name": name}, "register": "pulled"},
-        {"berth.engine.image": {"name": name, "source": "local", "archive_path": str(out), "archive_format": fmt},
-         "when": "not (ansible_check_mode and pulled is changed)"},
+        *({"berth.engine.image": {"name": name, "source": "local", "archive_path": str(tmp_path / f"saved-{fmt}.tar"),
+                                  "archive_format": fmt},
+           "when": "not (ansible_check_mode and pulled is changed)"} for fmt in ("docker", "oci")),
     ], module_defaults=_defaults(tmp_path))
     assert_converges(play, chained=True)   # later tasks use the image the first one brings
-    transport = "docker-archive" if fmt == "docker" else "oci-archive"
-    raw_config = run("skopeo", "inspect", "--config", "--raw", f"{transport}:{out}").stdout.encode()
-    assert "sha256:" + hashlib.sha256(raw_config).hexdigest() == multilayer_image.config_digest
-    assert json.loads(raw_config)["rootfs"]["diff_ids"] == multilayer_image.diff_ids
-    copied = tmp_path / "copied"  # skopeo can copy every layer out of it (digests verified on the way)
-    run("skopeo", "copy", "-q", f"{transport}:{out}", f"oci:{copied}:x")
-    if fmt == "oci":  # an OCI archive keeps the manifest bytes, so the copy keeps the digest
-        assert run("skopeo", "inspect", "--format", "{{.Digest}}", f"oci:{copied}:x").stdout.strip() == \
-            _store(tmp_path).resolve(name).manifest_digest
+    for fmt in ("docker", "oci"):
+        out = tmp_path / f"saved-{fmt}.tar"
+        transport = "docker-archive" if fmt == "docker" else "oci-archive"
+        raw_config = run("skopeo", "inspect", "--config", "--raw", f"{transport}:{out}").stdout.encode()
+        assert "sha256:" + hashlib.sha256(raw_config).hexdigest() == multilayer_image.config_digest
+        assert json.loads(raw_config)["rootfs"]["diff_ids"] == multilayer_image.diff_ids
+        copied = tmp_path / f"copied-{fmt}"  # skopeo can copy every layer out of it (digests verified on the way)
+        run("skopeo", "copy", "-q", f"{transport}:{out}", f"oci:{copied}:x")
+        if fmt == "oci":  # an OCI archive keeps the manifest bytes, so the copy keeps the digest
+            assert run("skopeo", "inspect", "--format", "{{.Digest}}", f"oci:{copied}:x").stdout.strip() == \
+                _store(tmp_path).resolve(name).manifest_digest
 
 
 def test_import_a_directory_and_push_it_for_skopeo_and_podman(tmp_path: Path, registry: Any) -> None:
@@ -92,15 +91,3 @@ def test_import_a_directory_and_push_it_for_skopeo_and_podman(tmp_path: Path, re
     # a changed rootfs is a new image
     (rootfs / "etc/motd").write_text("changed\n")
     assert run_playbook(play).changed >= 1
-
-
-def test_bad_archive_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.tar"
-    bad.write_bytes(b"not a tar archive at all" * 100)
-    play = write_playbook(tmp_path, [{"berth.engine.image": {
-        "name": "bad/archive:1", "source": "load", "load_path": str(bad)}, "ignore_errors": True}],
-        module_defaults=_defaults(tmp_path))
-    result = run_playbook(play)
-    assert "load_path" in result.output and "not a tar archive" in result.output
-    engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    assert ImageStore(engine).list() == [] and engine.blobs.list() == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -13,7 +12,15 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.images import push
-from tests.support.playbook import assert_converges, run_playbook, write_playbook
+from tests.support.playbook import (
+    assert_converges,
+    assert_failed_cleanly,
+    record_task,
+    recorded,
+    recording_play,
+    run_playbook,
+    write_playbook,
+)
 from tests.support.registry import start_registry
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="integration tests need root")
@@ -97,11 +104,10 @@ def test_shared_base_layers_are_stored_once(tmp_path: Path, registry: Any, busyb
     play = write_playbook(tmp_path, [
         {"berth.engine.image": {"name": f"{registry.host}/share/a:1"}},
         {"berth.engine.image": {"name": f"{registry.host}/share/b:1"}},
-        {"berth.engine.image_info": {"disk_usage": True}, "register": "df"},
-        {"ansible.builtin.copy": {"content": "{{ df.usage | to_json }}", "dest": str(tmp_path / "df.json")}},
+        {"berth.engine.image_info": {"disk_usage": True}, "register": "df"}, record_task(["df"]),
     ], module_defaults=_defaults(tmp_path))
     assert run_playbook(play).failed == 0
-    usage = json.loads((tmp_path / "df.json").read_text())
+    usage = recorded(tmp_path)[0]["usage"]
     a, b = (ImageStore(Engine.open(tmp_path / "state", tmp_path / "run")).resolve(f"{registry.host}/share/{n}:1")
             for n in "ab")
     shared = set(a.chain_ids) & set(b.chain_ids)
@@ -132,28 +138,29 @@ def test_absent_untags_then_removes_and_collects_layers(tmp_path: Path, registry
         {"berth.engine.image": {"name": name, "source": "local", "repository": f"{registry.host}/rm/me:2"}},
     ], name="pull.yml", module_defaults=_defaults(tmp_path))
     assert run_playbook(pull).failed == 0
-    # one play per removal: in one play, a check run's second task would still see the first tag
-    for tag, action in (("1", "untagged"), ("2", "deleted")):
-        remove = write_playbook(tmp_path, [{"berth.engine.image": {"name": f"{registry.host}/rm/me:{tag}",
-                                                                   "state": "absent"}}],
-                                name=f"rm{tag}.yml", module_defaults=_defaults(tmp_path))
-        assert assert_converges(remove)[1].berth_tasks()[0]["actions"][0].startswith(f"{action}: ")
+    # one play per removal: in one play, a check run's second task would still see the first tag. Untagging
+    # converges through check and apply runs in test_plans_check_vs_apply.py; here the last tag's removal does.
+    untag = write_playbook(tmp_path, [{"berth.engine.image": {"name": f"{registry.host}/rm/me:1", "state": "absent"}}],
+                           name="rm1.yml", module_defaults=_defaults(tmp_path))
+    untagged = run_playbook(untag)
+    assert untagged.changed == 1 and untagged.berth_tasks()[0]["actions"][0].startswith("untagged: "), \
+        untagged.output[-3000:]
+    remove = write_playbook(tmp_path, [{"berth.engine.image": {"name": f"{registry.host}/rm/me:2", "state": "absent"}}],
+                            name="rm2.yml", module_defaults=_defaults(tmp_path))
+    assert assert_converges(remove)[1].berth_tasks()[0]["actions"][0].startswith("deleted: ")
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
     assert ImageStore(engine).list() == []
     assert engine.snapshots.list() == [] and engine.blobs.list() == []
 
 
-def test_missing_tag_and_corrupt_blob_leave_the_store_as_it_was(
+def test_bad_tasks_fail_with_their_message_and_leave_the_store_as_it_was(
         tmp_path: Path, registry: Any, busybox_image: Any) -> None:
-    play = write_playbook(tmp_path, [
-        {"berth.engine.image": {"name": f"{registry.host}/nope/nothing:1"}, "register": "r",
-         "ignore_errors": True},
-        {"ansible.builtin.assert": {"that": ["r is failed", "r.error.kind == 'not_found'",
-                                             "'nope/nothing' in r.msg"]}},
-    ], module_defaults=_defaults(tmp_path))
-    assert run_playbook(play).failed == 0
+    """A missing tag, a corrupt layer blob and an archive that is no tar, in one play (errors ignored): each
+    fails with its message and no traceback, and nothing is stored (bad names and paths: unit tests)."""
     # Corrupt the layer blob inside a registry of its own: blobs are shared by every repository in it.
     own = start_registry(tmp_path / "own-registry")
+    not_tar = tmp_path / "bad.tar"
+    not_tar.write_bytes(b"not a tar archive at all" * 100)
     try:
         push(busybox_image, own, "bad/blob", "1")
         layer_hex = busybox_image.layer_digests[0].split(":", 1)[1]
@@ -161,14 +168,22 @@ def test_missing_tag_and_corrupt_blob_leave_the_store_as_it_was(
         data = bytearray(blob.read_bytes())
         data[len(data) // 2] ^= 0xFF
         blob.write_bytes(bytes(data))
-        bad = write_playbook(tmp_path, [
-            {"berth.engine.image": {"name": f"{own.host}/bad/blob:1"}, "register": "r", "ignore_errors": True},
-            {"ansible.builtin.assert": {"that": ["r is failed", "'digest' in r.msg or 'corrupt' in r.msg"]}},
-        ], name="bad.yml", module_defaults=_defaults(tmp_path))
-        result = run_playbook(bad)
+        play = recording_play(tmp_path, [
+            {"berth.engine.image": {"name": f"{registry.host}/nope/nothing:1"}, "ignore_errors": True},
+            {"berth.engine.image": {"name": f"{own.host}/bad/blob:1"}, "ignore_errors": True},
+            {"berth.engine.image": {"name": "bad/archive:1", "source": "load", "load_path": str(not_tar)},
+             "ignore_errors": True},
+        ], _defaults(tmp_path), "bad.yml")
+        result = run_playbook(play)
     finally:
         own.stop()
-    assert result.failed == 0, result.output[-3000:]
+    assert result.returncode == 0, result.output[-3000:]
+    missing, corrupt, archive = recorded(tmp_path)
+    assert_failed_cleanly(missing, "nope/nothing")
+    assert missing["error"]["kind"] == "not_found"
+    assert_failed_cleanly(corrupt)
+    assert "digest" in corrupt["msg"] or "corrupt" in corrupt["msg"], corrupt
+    assert_failed_cleanly(archive, "load_path", "not a tar archive")
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
     assert ImageStore(engine).list() == []
     assert engine.snapshots.list() == [] and engine.blobs.list() == []

@@ -1,15 +1,16 @@
 """The `network` and `network_info` modules through real ansible-playbook
 runs against the real kernel (bridges, nftables): check → apply → apply →
-check, labels in place, a subnet change recreating, default subnet picking
-around a host route, bad input that leaves nothing behind, absent, and
-concurrent address allocation. Names start with "berthtest", subnets are in
+check, labels in place, a subnet change recreating, network_info, default
+subnet picking around a host route, bad addressing that leaves nothing behind
+(one play), absent, and concurrent address allocation. The plan's decisions
+and its bad input are unit tests (tests/unit/network/test_service.py,
+tests/unit/test_bad_input_modules.py). Names start with "berthtest", subnets are in
 10.253.0.0/16, and every bridge, link and record is removed in finally blocks.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import multiprocessing
 import os
 import subprocess
@@ -25,7 +26,14 @@ from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.network import firewall, links
 from ansible_collections.berth.engine.plugins.module_utils.network.ipam import pick_subnet
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
-from tests.support.playbook import assert_converges, run_playbook, write_playbook
+from tests.support.playbook import (
+    assert_converges,
+    assert_failed_cleanly,
+    recorded,
+    recording_play,
+    run_playbook,
+    write_playbook,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 DUMMY = "berthtestdm0"  # a bridge: this kernel has no dummy driver
@@ -56,16 +64,12 @@ def _bridges_in(subnet: str) -> list[str]:
             if ipaddress.IPv4Interface(line.split()[3]).ip in network]
 
 
-def _play(env: dict[str, Any], task: dict[str, Any], name: str = "play.yml", module: str = "network") -> Path:
-    return write_playbook(env["dir"], [{f"berth.engine.{module}": task, "register": "out"},
-                                       {"ansible.builtin.copy": {"content": "{{ out | to_json }}",
-                                                                 "dest": str(env["dir"] / "out.json")},
-                                        "check_mode": False, "changed_when": False}],
-                          name=name, module_defaults=env["defaults"])
+def _play(env: dict[str, Any], task: dict[str, Any], name: str = "play.yml") -> Path:
+    return recording_play(env["dir"], [{"berth.engine.network": task}], env["defaults"], name)
 
 
 def _out(env: dict[str, Any]) -> dict[str, Any]:
-    return json.loads((env["dir"] / "out.json").read_text())
+    return recorded(env["dir"])[0]
 
 
 def _record(env: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -74,17 +78,17 @@ def _record(env: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 def test_converges_labels_in_place_subnet_recreates(env: dict[str, Any]) -> None:
     task = {"name": "berthtestnet", "ipam_config": [{"subnet": "10.253.10.0/24", "iprange": "10.253.10.128/25"}],
-            "labels": {"tier": "a"}}
+            "labels": {"tier": "a"}, "mtu": 1400}
     check, *_rest = assert_converges(_play(env, task))
     first = _record(env, "berthtestnet")
     assert first is not None and links.bridge_exists(first["bridge"])
-    assert first["gateway"] == "10.253.10.1" and first["ip_range"] == "10.253.10.128/25"
+    assert first["gateway"] == "10.253.10.1" and first["ip_range"] == "10.253.10.128/25" and first["mtu"] == 1400
     assert "10.253.10.0/24" in firewall.ruleset() and first["bridge"] in firewall.ruleset()
     assert "10.253.10.1/24" in subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", first["bridge"]],
                                               capture_output=True, text=True, check=True).stdout
-    # the check run's diff showed the whole network it would make
+    # the check run's diff showed the whole network it would make (and made nothing: the apply planned the same)
     for line in ('-    "exists": false', '+    "subnet": "10.253.10.0/24"', '+    "gateway": "10.253.10.1"',
-                 '+    "bridge": "br-'):
+                 '+    "bridge": "br-', '+    "mtu": 1400'):
         assert line in check.output, check.output[-3000:]
 
     relabel = run_playbook(_play(env, {**task, "labels": {"tier": "b"}}), diff=True)
@@ -101,22 +105,24 @@ def test_converges_labels_in_place_subnet_recreates(env: dict[str, Any]) -> None
     assert second["id"] != first["id"] and second["subnet"] == "10.253.11.0/24"
     assert out["network"]["bridge_present"] is True and links.bridge_exists(second["bridge"])
     assert not links.bridge_exists(first["bridge"]) and first["bridge"] not in firewall.ruleset()
-    assert run_playbook(_play(env, moved)).changed == 0
+    # converged: no change, and network_info reports it (in a normal run and in check mode)
+    info = write_playbook(env["dir"], [
+        {"berth.engine.network": moved},
+        {"berth.engine.network_info": {"name": ["berthtestnet", "berthtestnope"]}, "register": "one"},
+        {"berth.engine.network_info": {}, "register": "all"},
+        {"ansible.builtin.assert": {"that": [
+            "one.networks | length == 1", "one.missing == ['berthtestnope']",
+            "one.networks[0].subnet == '10.253.11.0/24'", "one.networks[0].gateway == '10.253.11.1'",
+            "one.networks[0].labels == {'tier': 'b'}", "one.networks[0].bridge_present",
+            "one.networks[0].bridge.startswith('br-')", "one.networks[0].containers == []",
+            "all.networks | map(attribute='name') | list == ['berthtestnet']", "not one.changed"]}},
+    ], name="info.yml", module_defaults=env["defaults"])
+    for check_mode in (False, True):
+        result = run_playbook(info, check=check_mode)
+        assert result.failed == 0 and result.changed == 0, result.output[-4000:]
 
 
-def test_check_mode_creation_diff_shows_the_network(env: dict[str, Any]) -> None:
-    task = {"name": "berthtestdiff", "ipam_config": [{"subnet": "10.253.12.0/24"}], "mtu": 1400}
-    result = run_playbook(_play(env, task), check=True, diff=True)
-    assert result.changed == 1 and result.failed == 0, result.output[-3000:]
-    out = _out(env)
-    after = out["diff"]["after"]
-    assert out["diff"]["before"] == {"exists": False}
-    assert after["subnet"] == "10.253.12.0/24" and after["gateway"] == "10.253.12.1" and after["mtu"] == 1400
-    assert after["bridge"].startswith("br-") and not links.bridge_exists(after["bridge"])
-    assert _record(env, "berthtestdiff") is None
-
-
-def test_default_subnet_avoids_a_host_route(env: dict[str, Any]) -> None:
+def test_default_subnet_avoids_a_host_route_and_bad_addressing_fails(env: dict[str, Any]) -> None:
     free = pick_subnet({}, links.host_routes())  # what would be picked now
     blocker = ipaddress.IPv4Interface(f"{free.network_address + 1}/24")
     subprocess.run(["ip", "link", "add", DUMMY, "type", "bridge"], check=True)
@@ -127,27 +133,29 @@ def test_default_subnet_avoids_a_host_route(env: dict[str, Any]) -> None:
     assert picked != free and not picked.overlaps(blocker.network)
     others = [ipaddress.IPv4Network(r) for r in links.host_routes() if r != str(picked)]
     assert not any(picked.overlaps(route) for route in others)
-    # stating the subnet it picked is not a change; overlapping the host route is refused
-    assert run_playbook(_play(env, {"name": "berthtestpick", "ipam_config": [{"subnet": str(picked)}]})).changed == 0
-    bad = run_playbook(_play(env, {"name": "berthtestroute", "ipam_config": [{"subnet": str(blocker.network)}]}))
-    assert bad.failed == 1 and f"overlaps the host route {blocker.network}" in bad.output, bad.output[-3000:]
-    assert _record(env, "berthtestroute") is None
-
-
-@pytest.mark.parametrize(("ipam", "text"), [
-    ({"subnet": "10.253.20.0/25"}, "overlaps network 'berthtestfirst' (10.253.20.0/24)"),
-    ({"subnet": "10.253.21.0/24", "gateway": "10.253.22.1"}, "gateway 10.253.22.1 is outside subnet 10.253.21.0/24"),
-    ({"subnet": "10.253.21.0/24", "iprange": "10.253.22.0/25"}, "iprange 10.253.22.0/25 is outside subnet"),
-])
-def test_bad_addressing_makes_nothing(env: dict[str, Any], ipam: dict[str, Any], text: str) -> None:
-    assert run_playbook(_play(env, {"name": "berthtestfirst", "ipam_config": [{"subnet": "10.253.20.0/24"}]})) \
-        .failed == 0
-    for check in (True, False):
-        result = run_playbook(_play(env, {"name": "berthtestbad", "ipam_config": [ipam]}), check=check)
-        assert result.failed == 1 and text in result.output, result.output[-3000:]
-        assert "invalid_input" in result.output
-    assert _record(env, "berthtestbad") is None and _bridges_in(ipam["subnet"]) == ["br-" + _record(
-        env, "berthtestfirst")["id"][:12]] * (ipam["subnet"] == "10.253.20.0/25")
+    # one play: stating the subnet it picked is not a change; bad addressing fails (errors ignored), making nothing
+    half = next(picked.subnets(new_prefix=picked.prefixlen + 1))
+    bad = [({"name": "berthtestroute", "ipam_config": [{"subnet": str(blocker.network)}]},
+            f"overlaps the host route {blocker.network}"),
+           ({"name": "berthtestover", "ipam_config": [{"subnet": str(half)}]},
+            f"overlaps network 'berthtestpick' ({picked})"),
+           ({"name": "berthtestgw", "ipam_config": [{"subnet": "10.253.21.0/24", "gateway": "10.253.22.1"}]},
+            "gateway 10.253.22.1 is outside subnet 10.253.21.0/24"),
+           ({"name": "berthtestrange", "ipam_config": [{"subnet": "10.253.21.0/24", "iprange": "10.253.22.0/25"}]},
+            "iprange 10.253.22.0/25 is outside subnet 10.253.21.0/24")]
+    play = recording_play(env["dir"], [
+        {"berth.engine.network": {"name": "berthtestpick", "ipam_config": [{"subnet": str(picked)}]}},
+        *({"berth.engine.network": task, "ignore_errors": True} for task, _text in bad),
+    ], env["defaults"], "bad.yml")
+    result = run_playbook(play)
+    assert result.returncode == 0 and result.changed == 0, result.output[-3000:]
+    stated, *failures = recorded(env["dir"])
+    assert not stated["changed"] and not stated.get("failed"), stated
+    for (task, text), failed in zip(bad, failures, strict=True):
+        assert_failed_cleanly(failed, text)
+        assert failed["error"]["kind"] == "invalid_input"
+        assert _record(env, task["name"]) is None
+    assert _bridges_in("10.253.21.0/24") == [] and _bridges_in(str(half)) == [_record(env, "berthtestpick")["bridge"]]
 
 
 def test_absent_removes_bridge_and_rules(env: dict[str, Any]) -> None:
@@ -155,39 +163,11 @@ def test_absent_removes_bridge_and_rules(env: dict[str, Any]) -> None:
     assert run_playbook(_play(env, task)).failed == 0
     record = _record(env, "berthtestgone")
     assert links.bridge_exists(record["bridge"]) and record["bridge"] in firewall.ruleset()
-    # a container listing the network makes removal a conflict
-    with env["engine"].metadata("containers").transaction() as txn:
-        txn.put("c" * 64, {"id": "c" * 64, "name": "berthtestweb",
-                           "config": {"networks": [{"name": "berthtestgone", "ipv4_address": None, "aliases": []}]}})
-    refused = run_playbook(_play(env, {"name": "berthtestgone", "state": "absent"}))
-    assert refused.failed == 1 and "used by container(s) berthtestweb" in refused.output, refused.output[-3000:]
-    assert links.bridge_exists(record["bridge"])
-    with env["engine"].metadata("containers").transaction() as txn:
-        txn.delete("c" * 64)
+    # (a container on the network makes removal a conflict without force: tests/unit/network/test_service.py)
     assert_converges(_play(env, {"name": "berthtestgone", "state": "absent"}, name="absent.yml"))
     assert _record(env, "berthtestgone") is None and not links.bridge_exists(record["bridge"])
     assert record["bridge"] not in firewall.ruleset() and record["id"] not in firewall.ruleset()
     assert env["engine"].metadata("networks").ids() == []
-
-
-def test_network_info(env: dict[str, Any]) -> None:
-    play = write_playbook(env["dir"], [
-        {"berth.engine.network": {"name": "berthtestinfo", "ipam_config": [{"subnet": "10.253.40.0/24"}],
-                                  "labels": {"a": "b"}}},
-        {"berth.engine.network_info": {"name": ["berthtestinfo", "berthtestnope"]}, "register": "one"},
-        {"berth.engine.network_info": {}, "register": "all"},
-        {"ansible.builtin.assert": {"that": [
-            "one.networks | length == 1", "one.missing == ['berthtestnope']",
-            "one.networks[0].subnet == '10.253.40.0/24'", "one.networks[0].gateway == '10.253.40.1'",
-            "one.networks[0].labels == {'a': 'b'}", "one.networks[0].bridge_present",
-            "one.networks[0].bridge.startswith('br-')", "one.networks[0].containers == []",
-            "all.networks | map(attribute='name') | list == ['berthtestinfo']", "not one.changed"]},
-         "when": "not ansible_check_mode"},
-    ], name="info.yml", module_defaults=env["defaults"])
-    result = run_playbook(play)
-    assert result.failed == 0, result.output[-4000:]
-    check = run_playbook(play, check=True)
-    assert check.failed == 0, check.output[-4000:]
 
 
 def _allocate(state_root: str, network: str, worker: int, count: int, queue: Any) -> None:

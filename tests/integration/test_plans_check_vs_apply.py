@@ -1,6 +1,9 @@
-"""Per task, for every module but the container ones: the plan a check run
-prints is the list of actions the apply run on the same state takes; applied
-again, the task has nothing left to do (changed false, no actions).
+"""Per task, for every converging module but the container ones: the plan a
+check run prints is the list of actions the apply run on the same state
+takes; applied again, the task has nothing left to do (changed false, no
+actions). The cgroup task is the cgroup module's playbook test too (its
+limits reach the kernel; a nested path is made and removed). The info
+modules change nothing and plan nothing: test_check_mode_readonly.py.
 
 Each round is one play of independent tasks (no task's object is another's),
 so every task sees the same state in the check run as in the apply run that
@@ -32,19 +35,20 @@ from tests.support.playbook import module_env, recorded, recording_play, run_pla
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/planbox:1"
 SUBNET = "10.254.177.0/24"
-INFO = ("berth.engine.volume_info", "berth.engine.network_info", "berth.engine.image_info", "berth.engine.host_info")
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    cgroup = f"berth-plan-{uuid.uuid4().hex[:8]}"
+    parent = f"berth-plan-{uuid.uuid4().hex[:8]}"
     try:
-        yield from ({**found, "cgroup": cgroup}
+        yield from ({**found, "cgroup": f"{parent}/web"}
                     for found in module_env(tmp_path, IMAGE, ImportConfig(cmd=["sh"], volumes=["/cache"])))
     finally:
-        manager = open_manager(cgroup)
-        plan = plan_cgroup(ReadOnlyCgroup(manager), CgroupRequest(path=cgroup, state="absent", absent_processes="kill"))
-        plan.execute(manager)
+        for path in (f"{parent}/web", parent):
+            manager = open_manager(path)
+            plan = plan_cgroup(ReadOnlyCgroup(manager), CgroupRequest(path=path, state="absent",
+                                                                      absent_processes="kill"))
+            plan.execute(manager)
 
 
 def _round(env: dict[str, Any], tasks: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -58,9 +62,6 @@ def _round(env: dict[str, Any], tasks: list[dict[str, Any]], name: str) -> list[
     checked, applied, again = runs
     for task, planned, done, after in zip(tasks, checked, applied, again, strict=True):
         module = next(iter(task))
-        if module in INFO:
-            assert not planned["changed"] and not done["changed"] and "actions" not in done, module
-            continue
         assert planned["changed"] and planned["actions"], f"{module}: the check run planned nothing: {planned}"
         assert planned["actions"] == done["actions"], f"{module}: check planned {planned['actions']}, " \
                                                       f"the apply did {done['actions']}"
@@ -84,8 +85,7 @@ def test_each_task_applies_what_its_check_run_planned(env: dict[str, Any]) -> No
         {"berth.engine.image": {"name": "local/gone:1", "state": "absent"}},
         {"berth.engine.login": {"registry": "registry.example.com:5000", "state": "absent",
                                 "config_path": str(config)}},
-        {"berth.engine.cgroup": {"path": env["cgroup"], "pids_limit": 50}},
-        *({module: {}} for module in INFO),
+        {"berth.engine.cgroup": {"path": env["cgroup"], "memory": "64m", "cpus": "0.5", "pids_limit": 50}},
     ], "create")
     assert made[0]["volumes"] == ["a" * 64] and made[3]["actions"] == [
         "imported: local/imported:1", "tagged: local/copy:1", f"archived: {work / 'imported.tar'}"]
@@ -94,8 +94,9 @@ def test_each_task_applies_what_its_check_run_planned(env: dict[str, Any]) -> No
         {"berth.engine.volume": {"name": "data", "labels": {"app": "other"}, "recreate": "options-changed"}},
         {"berth.engine.network": {"name": "berthplannet", "ipam_config": [{"subnet": SUBNET}], "labels": {"a": "2"}}},
         {"berth.engine.image": {"name": "local/copy:1", "state": "absent"}},
-        {"berth.engine.cgroup": {"path": env["cgroup"], "pids_limit": 60}},
+        {"berth.engine.cgroup": {"path": env["cgroup"], "memory": "128m", "pids_limit": 60}},
     ], "change")
+    assert open_manager(env["cgroup"]).stats().memory_limit == 128 << 20
     dangling = store.resolve(IMAGE)
     store.untag(IMAGE)                                                   # for prune: a dangling image
     gone = _round(env, [
@@ -107,3 +108,4 @@ def test_each_task_applies_what_its_check_run_planned(env: dict[str, Any]) -> No
     ], "remove")
     assert gone[0]["actions"] == ["remove"] and gone[1]["actions"] == ["removed network berthplannet"]
     assert gone[4]["images"] == [dangling.id] and store.list() == []
+    assert not open_manager(env["cgroup"]).exists()

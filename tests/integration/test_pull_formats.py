@@ -52,10 +52,11 @@ def test_index_picks_the_host_platform_or_the_asked_one(tmp_path: Path, registry
         f"docker://{name}")
     index_digest = run("skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{name}").stdout.encode()
     host, other = tmp_path / "host", tmp_path / "other"
-    assert_converges(write_playbook(tmp_path, [{"berth.engine.image": {"name": name}}], name="host.yml",
-                                    module_defaults=_defaults(host)))
-    assert_converges(write_playbook(tmp_path, [{"berth.engine.image": {"name": name, "platform": "linux/arm64"}}],
-                                    name="other.yml", module_defaults=_defaults(other)))
+    roots = {"group/berth.engine.all": {}}   # each task names its own store: the same tag, two platforms
+    assert_converges(write_playbook(tmp_path, [
+        {"berth.engine.image": {"name": name, **_defaults(host)["group/berth.engine.all"]}},
+        {"berth.engine.image": {"name": name, "platform": "linux/arm64", **_defaults(other)["group/berth.engine.all"]}},
+    ], name="platforms.yml", module_defaults=roots))
     mine = ImageStore(Engine.open(host / "state", host / "run")).resolve(name)
     theirs = ImageStore(Engine.open(other / "state", other / "run")).resolve(name)
     assert (mine.id, mine.architecture) == (amd.config_digest, "amd64")

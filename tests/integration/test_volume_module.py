@@ -1,5 +1,8 @@
 """The `volume`, `volume_info` and `prune` modules, and the container
-module's `volumes`/`mounts`, through real ansible-playbook runs."""
+module's `volumes`/`mounts`, through real ansible-playbook runs, with the bad
+tasks of the family in one play. The plans' decisions (kept or recreated
+data, in use, prune) and bad input are unit tests
+(tests/unit/volumes/test_converge.py, tests/unit/test_bad_input_modules.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,14 @@ import pytest
 from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImportConfig
 from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
-from tests.support.playbook import assert_converges, module_env, recorded, recording_play, run_playbook
+from tests.support.playbook import (
+    assert_converges,
+    assert_failed_cleanly,
+    module_env,
+    recorded,
+    recording_play,
+    run_playbook,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/vbox:1"
@@ -38,23 +48,18 @@ def test_volume_converges_and_keeps_data_unless_told(env: dict[str, Any]) -> Non
     assert "pgdata" in results[0].output
     service = VolumeService(env["engine"])
     (service.mountpoint("pgdata") / "precious").write_text("data\n")
+    # a changed option is reported and kept (recreate: options-changed throws the data away:
+    # tests/unit/volumes/test_converge.py, and through playbooks in test_plans_check_vs_apply.py)
     changed = {"berth.engine.volume": {"name": "pgdata", "labels": {"app": "other"}}}
-    result = run_playbook(_play(env, [changed]), diff=True)
-    out = _out(env)[0]
-    assert result.changed == 0 and out["differences"][0]["option"] == "labels"
-    assert "kept" in " ".join(out.get("warnings", [])) and (service.mountpoint("pgdata") / "precious").exists()
-    recreate = {"berth.engine.volume": {"name": "pgdata", "labels": {"app": "other"}, "recreate": "options-changed"}}
-    assert run_playbook(_play(env, [recreate]), check=True).changed == 1
-    assert (service.mountpoint("pgdata") / "precious").exists(), "check mode recreates nothing"
-    assert run_playbook(_play(env, [recreate])).changed == 1
-    assert not (service.mountpoint("pgdata") / "precious").exists()
-    assert service.get("pgdata")["labels"] == {"app": "other"}
-    info = run_playbook(_play(env, [{"berth.engine.volume_info": {"name": "pgdata"}}]))
-    facts = _out(env)[0]
-    assert info.failed == 0 and facts["exists"] and facts["volume"]["mountpoint"].endswith("/pgdata/_data")
+    result = run_playbook(_play(env, [changed, {"berth.engine.volume_info": {"name": "pgdata"}}]), diff=True)
+    kept, facts = _out(env)
+    assert result.changed == 0 and result.failed == 0 and kept["differences"][0]["option"] == "labels"
+    assert "kept" in " ".join(kept.get("warnings", [])) and "kept" in result.output
+    assert (service.mountpoint("pgdata") / "precious").exists() and service.get("pgdata")["labels"] == {"app": "db"}
+    assert facts["exists"] and facts["volume"]["mountpoint"].endswith("/pgdata/_data")
 
 
-def test_container_volumes_and_mounts_converge(env: dict[str, Any]) -> None:
+def test_container_volumes_and_mounts_converge_and_bad_tasks_fail(env: dict[str, Any]) -> None:
     site = env["dir"] / "site"
     site.mkdir()
     task = {"berth.engine.container": {
@@ -62,10 +67,9 @@ def test_container_volumes_and_mounts_converge(env: dict[str, Any]) -> None:
         "volumes": ["webdata:/data", f"{site}:/site:ro"],
         "mounts": [{"type": "tmpfs", "target": "/scratch", "tmpfs_size": "1m"},
                    {"type": "volume", "source": "logs", "target": "/logs", "no_copy": True}]}}
-    assert run_playbook(_play(env, [task]), check=True).changed == 1
-    assert {"create", "create volume webdata", "create volume logs"} <= set(_out(env)[0]["actions"])
-    assert VolumeService(env["engine"]).list() == [], "check mode made no volume"
-    assert_converges(_play(env, [task]))
+    # the check run plans the volumes (and makes none: the apply plans the same, so they were not there)
+    check, *_runs = assert_converges(_play(env, [task]))
+    assert {"create", "create volume webdata", "create volume logs"} <= set(check.berth_tasks()[0]["actions"])
     service = VolumeService(env["engine"])
     assert service.users("webdata") == ["web"] and service.users("logs") == ["web"]
     record = ContainerStore(env["engine"]).get("web")
@@ -75,12 +79,22 @@ def test_container_volumes_and_mounts_converge(env: dict[str, Any]) -> None:
     task["berth.engine.container"]["keep_volumes"] = False
     assert run_playbook(_play(env, [task])).changed == 1
     assert "recreate" in _out(env)[0]["actions"] and service.find(cache) is None
-    # in use: refused, in check mode too, and the data stays
-    gone = {"berth.engine.volume": {"name": "webdata", "state": "absent"}}
-    for check in (True, False):
-        refused = run_playbook(_play(env, [gone]), check=check)
-        assert refused.failed == 1 and "in use by web" in refused.output
-    assert service.find("webdata") is not None
+    # bad tasks (one play, errors ignored): each fails with its message, no traceback, and makes nothing
+    volumes = sorted(r["name"] for r in service.list())
+    bad = run_playbook(_play(env, [{**bad_task, "ignore_errors": True} for bad_task in (
+        {"berth.engine.volume": {"name": "webdata", "state": "absent"}},   # in use by web
+        {"berth.engine.volume": {"name": "x"}},
+        {"berth.engine.volume": {"name": "vv", "driver_options": {"type": "none", "o": "bind",
+                                                                  "device": "/nonexistent-berth"}}},
+        {"berth.engine.container": {"name": "c", "image": IMAGE, "volumes": ["v1:/a", "v2:/a"]}},
+    )]))
+    assert bad.returncode == 0, bad.output[-3000:]
+    for failed, words in zip(_out(env), ("in use by web", "'x' is not a valid volume name",
+                                         "bind device /nonexistent-berth is not a directory", "/a is mounted twice"),
+                             strict=True):
+        assert_failed_cleanly(failed, words)
+    assert sorted(r["name"] for r in service.list()) == volumes and "webdata" in volumes
+    assert [r["name"] for r in ContainerStore(env["engine"]).list()] == ["web"]
 
 
 def test_prune_removes_unused_volumes_only(env: dict[str, Any]) -> None:
@@ -88,31 +102,14 @@ def test_prune_removes_unused_volumes_only(env: dict[str, Any]) -> None:
     service.create("named-unused")
     service.create("a" * 64, anonymous=True)
     service.create("kept")
-    run_playbook(_play(env, [{"berth.engine.container": {"name": "c", "image": IMAGE, "state": "present",
-                                                         "volumes": ["kept:/k"]}}]))
+    result = run_playbook(_play(env, [
+        {"berth.engine.container": {"name": "c", "image": IMAGE, "state": "present", "volumes": ["kept:/k"]}},
+        {"berth.engine.prune": {"volumes": True}},
+        {"berth.engine.prune": {"volumes": True, "volumes_filters": {"all": True}}},
+    ]))
+    assert result.failed == 0, result.output[-3000:]
+    _made, pruned, pruned_all = _out(env)
+    assert pruned["changed"] and pruned["volumes"] == ["a" * 64]
+    assert pruned_all["changed"] and pruned_all["volumes"] == ["named-unused"]
     anonymous = [m["source"] for m in ContainerStore(env["engine"]).get("c")["config"]["mounts"] if m["anonymous"]]
-    prune = {"berth.engine.prune": {"volumes": True}}
-    assert run_playbook(_play(env, [prune]), check=True).changed == 1 and service.find("a" * 64) is not None
-    assert run_playbook(_play(env, [prune])).changed == 1
-    assert _out(env)[0]["volumes"] == ["a" * 64]
-    prune_all = {"berth.engine.prune": {"volumes": True, "volumes_filters": {"all": True}}}
-    assert run_playbook(_play(env, [prune_all])).changed == 1
     assert {r["name"] for r in service.list()} == {"kept", *anonymous}, "volumes of a stopped container stay"
-
-
-@pytest.mark.parametrize("task, words", [
-    ({"berth.engine.volume": {"name": "x"}}, "not a valid volume name"),
-    ({"berth.engine.volume": {"name": "vv", "driver_options": {"size": "1m"}}}, "unknown driver options"),
-    ({"berth.engine.volume": {"name": "vv", "driver": "nfs"}}, "the local driver only"),
-    ({"berth.engine.volume": {"name": "vv", "driver_options": {"type": "none", "o": "bind",
-                                                               "device": "/nonexistent-berth"}}}, "not a directory"),
-    ({"berth.engine.container": {"name": "c", "image": IMAGE, "volumes": ["v1:/a", "v2:/a"]}}, "mounted twice"),
-    ({"berth.engine.container": {"name": "c", "image": IMAGE,
-                                 "mounts": [{"type": "bind", "source": "/nonexistent-berth", "target": "/a"}]}},
-     "does not exist"),
-])
-def test_bad_input_makes_nothing(env: dict[str, Any], task: dict[str, Any], words: str) -> None:
-    for check in (True, False):
-        result = run_playbook(_play(env, [task]), check=check)
-        assert result.failed == 1 and words in result.output, result.output[-3000:]
-    assert not VolumeService(env["engine"]).list() and not ContainerStore(env["engine"]).list()

@@ -22,6 +22,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".build" / "collections"
+RECORD_TASK = "berth: recorded results"
+# The recording task's output: the registered results as one JSON string (the default callback's format).
+_RECORDED = re.compile(r"^TASK \[" + re.escape(RECORD_TASK) + r"\] \**\nok: \[localhost\] => (\{\n.*?\n\})\n\n?",
+                       re.M | re.S)
 _RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -68,16 +72,29 @@ def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
                BERTH_RUNTIME=str(REPO / "bin" / "berth-runtime"))
     log = playbook.with_name(f".{playbook.name}.tasks.jsonl")
     log.unlink(missing_ok=True)
+    records = RECORD_TASK in playbook.read_text()
+    if records:
+        (playbook.parent / "out.json").unlink(missing_ok=True)   # never a stale run's results
     env.update(ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).parent / "callbacks"),
                ANSIBLE_CALLBACKS_ENABLED="berth_tasks", BERTH_TASK_LOG=str(log))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
-    output = proc.stdout + proc.stderr
+    stdout = _take_recorded(playbook, proc.stdout) if records else proc.stdout
+    output = stdout + proc.stderr
     tasks = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    match = _RECAP.search(proc.stdout)
+    match = _RECAP.search(stdout)
     if not match:
         raise AssertionError(f"no PLAY RECAP from ansible-playbook (rc={proc.returncode}):\n{output[-4000:]}")
     ok, changed, _unreachable, failed = (int(g) for g in match.groups())
     return PlayResult(ok=ok, changed=changed, failed=failed, output=output, returncode=proc.returncode, tasks=tasks)
+
+
+def _take_recorded(playbook: Path, stdout: str) -> str:
+    """Write the recording task's results to ``out.json`` beside the playbook; the output without that task."""
+    found = _RECORDED.search(stdout)
+    if found is None:
+        return stdout
+    (playbook.parent / "out.json").write_text(json.loads(found.group(1))["msg"])
+    return stdout[:found.start()] + stdout[found.end():]
 
 
 def assert_converges(playbook: Path, *, made_by_earlier_tasks: tuple[str, ...] = (), chained: bool = False,
@@ -125,26 +142,56 @@ def _item_actions(task: dict[str, Any]) -> list[Any] | None:
     return [(i["changed"], i["actions"]) for i in task["items"]] if task.get("items") is not None else None
 
 
+def record_task(registered: list[str]) -> dict[str, Any]:
+    """The last task of a play whose registered results a test reads (``recorded``): a ``debug`` of them
+    as JSON, which runs on the controller (a ``copy`` to a file cost a module run, ~0.6 s of CPU);
+    ``run_playbook`` writes them to ``out.json`` beside the playbook and leaves the task out of the output."""
+    return {"name": RECORD_TASK, "ansible.builtin.debug": {"msg": "{{ [" + ", ".join(registered) + "] | to_json }}"}}
+
+
 def recording_play(directory: Path, tasks: list[dict[str, Any]], module_defaults: dict[str, Any],
                    name: str = "play.yml") -> Path:
-    """A playbook whose tasks' results are written to ``directory/out.json`` (see ``recorded``)."""
+    """A playbook whose tasks' results ``recorded`` returns after each run."""
     registered = [{**task, "register": f"r{i}"} for i, task in enumerate(tasks)]
-    dump = {"ansible.builtin.copy": {"content": "{{ [" + ", ".join(f"r{i}" for i in range(len(tasks)))
-                                     + "] | to_json }}", "dest": str(directory / "out.json")},
-            "check_mode": False, "changed_when": False}
-    return write_playbook(directory, [*registered, dump], name=name, module_defaults=module_defaults)
+    return write_playbook(directory, [*registered, record_task([f"r{i}" for i in range(len(tasks))])], name=name,
+                          module_defaults=module_defaults)
 
 
 def recorded(directory: Path) -> list[dict[str, Any]]:
-    """The task results the last ``recording_play`` run wrote."""
+    """The task results of the last run in ``directory`` of a ``recording_play`` (or a play ending in
+    ``record_task``)."""
     return json.loads((directory / "out.json").read_text())
+
+
+def assert_failed_cleanly(result: dict[str, Any], *words: str) -> None:
+    """A registered task result that failed through ``fail_json``: its
+    message has ``words`` (and the error's hint), and nothing of a module that
+    crashed — no "MODULE FAILURE", no module output, no traceback (ansible-core
+    2.19 puts "(traceback unavailable)" in ``exception`` when there is none)."""
+    assert result.get("failed") is True, result
+    assert all(word in result["msg"] for word in words), (words, result)
+    error = result.get("error") or {}
+    assert error.get("kind") and error.get("message") in result["msg"], result
+    assert not error.get("hint") or error["hint"] in result["msg"], result
+    assert "MODULE FAILURE" not in result["msg"] and "module_stderr" not in result and "module_stdout" not in result
+    assert "Traceback" not in str(result.get("exception", "")), result
+
+
+def remove_containers(engine: Any, directory: Path, module_defaults: dict[str, Any]) -> None:
+    """Every container of ``engine``'s store removed through the module, in one play (one Ansible start-up)."""
+    from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
+
+    names = [record["name"] for record in ContainerStore(engine).list()]
+    if names:
+        run_playbook(write_playbook(directory, [{"berth.engine.container": {"name": name, "state": "absent"}}
+                                                for name in names], name="cleanup.yml",
+                                    module_defaults=module_defaults))
 
 
 def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, Any]]:
     """A fixture body (``yield from``): a state root with ``image`` imported from
     a busybox rootfs, for playbook tests; afterwards every container (through the module), network and volume
     is removed, and no published port, mount or container cgroup may remain."""
-    from ansible_collections.berth.engine.plugins.module_utils.containers.store import ContainerStore
     from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
     from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
     from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
@@ -161,10 +208,7 @@ def module_env(tmp_path: Path, image: str, config: Any) -> Iterator[dict[str, An
     import_rootfs(ImageStore(engine), make_rootfs(tmp_path / "src"), config, parse_reference(image))
     defaults = {"group/berth.engine.all": {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run")}}
     yield {"engine": engine, "defaults": defaults, "dir": tmp_path}
-    for record in ContainerStore(engine).list():
-        run_playbook(write_playbook(tmp_path, [{"berth.engine.container": {"name": record["name"],
-                                                                           "state": "absent"}}],
-                                    name="cleanup.yml", module_defaults=defaults))
+    remove_containers(engine, tmp_path, defaults)
     assert wait_for(lambda: not (tmp_path / "run" / "monitor.pid").exists(), timeout=10)
     drop_networks(engine)
     for record in VolumeService(engine).list():

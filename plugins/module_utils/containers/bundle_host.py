@@ -49,15 +49,16 @@ def apply_host_config(config: dict[str, Any], *, tmpfs: list[str], ulimits: list
 
 def check_host_options(*, tmpfs: list[str] | None = None, ulimits: list[str] | None = None,
                        sysctls: dict[str, Any] | None = None, devices: list[str] | None = None) -> None:
-    """The syntax of each option, without touching the host: a plan (check
-    mode too) fails on a bad entry before anything is created."""
+    """Each option's syntax, and that a device names a device node on this
+    host (a stat: reading is all a plan may do): a plan, check mode too,
+    fails on a bad entry before anything is created, as the apply would."""
     for entry in tmpfs or []:
         parse_tmpfs(entry)
     for entry in ulimits or []:
         _ulimit(entry)
     check_sysctls(sysctls or {})
     for entry in devices or []:
-        parse_device(entry)
+        _device(entry)
 
 
 # -- tmpfs -----------------------------------------------------------------------------------------------------------
