@@ -32,8 +32,8 @@ def test_load_what_skopeo_wrote(tmp_path: Path, multilayer_image: Any) -> None:
     save_oci_archive(multilayer_image, tmp_path / "oci.tar", "1")
     play = write_playbook(tmp_path, [
         {"berth.engine.image": {"name": "fixtures/multi:1", "source": "load", "load_path": str(tmp_path / f"{fmt}.tar"),
-                                **_defaults(root)["group/berth.engine.all"]}} for fmt, root in (("docker", docker),
-                                                                                              ("oci", oci))])
+                                **_defaults(root)["group/berth.engine.all"]}}
+        for fmt, root in (("docker", docker), ("oci", oci))])
     assert_converges(play)
     for root in (docker, oci):
         record = _store(root).resolve("fixtures/multi:1")

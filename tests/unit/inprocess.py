@@ -53,6 +53,7 @@ def run_module(name: str, args: dict[str, Any], *, check: bool = False) -> Modul
         return real(**copy.deepcopy(kwargs))
 
     module.AnsibleModule = fresh_spec
+    rc = 0
     try:
         with patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": True}), \
                 contextlib.redirect_stdout(printed):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    Row = tuple[tuple[str, ...], str, str, str | None]   # a flag: (its words, dest, how, help)
+    Row = tuple[tuple[str, ...], str, str, "str | None"]   # a flag: (its words, dest, how, help)
 
 # (flags, option row, how the flag's text becomes the option's value)
 #   str: as is · int: a number · append: a list · pairs: KEY=VALUE list -> dict · flag: store_true

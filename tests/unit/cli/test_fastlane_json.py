@@ -54,8 +54,10 @@ def test_anything_else_fails_as_json_fails(line: bytes | str) -> None:
     assert outcome(protocol.loads, line) == outcome(json.loads, line)
 
 
-@pytest.mark.parametrize("line", ['{"a": 1}'.encode(enc) for enc in ("utf-8-sig", "utf-16", "utf-16-le",
-                                                                      "utf-32", "utf-32-be")])
+ENCODINGS = ("utf-8-sig", "utf-16", "utf-16-le", "utf-32", "utf-32-be")
+
+
+@pytest.mark.parametrize("line", ['{"a": 1}'.encode(enc) for enc in ENCODINGS])
 def test_other_encodings_are_read_as_json_reads_them(line: bytes) -> None:
     assert protocol.loads(line) == json.loads(line) == {"a": 1}
 

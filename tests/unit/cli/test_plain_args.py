@@ -106,8 +106,8 @@ def test_the_full_cli_refuses_what_the_fast_lane_cannot_read() -> None:
     assert full_cli(["run", "--hostn", "h", "img"]) is not None, "abbreviations: argparse only"
 
 
-FLAG_WORDS = sorted({flag for row in runargs.rows(run=True) for flag in row[0]} | {"--json", "--state-root",
-                                                                                  "--run-root"})
+FLAG_WORDS = sorted({flag for row in runargs.rows(run=True) for flag in row[0]}
+                    | {"--json", "--state-root", "--run-root"})
 CORNERS = ["--", "-", "", "-h", "--netw", "--na", "-dP", "-Pd", "-de", "-eA=1", "-e=A", "-d=", "--rm=x", "--env=",
            "--name=--", "-5", "-1.5", "-x y", "A=1", "8080:80", "none", "bridge", "10", "0x10", "١٢", " 7 ",
            "1_000", "img", "true", "run", "create", "a,b", "k=v", "/a:/b", "/dev/sda:1mb", "on-failure:2"]
