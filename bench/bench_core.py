@@ -66,7 +66,22 @@ def cli_round(checkout: Path, rootfs: Path, work: Path, runs: int, count: int) -
         deadline = time.monotonic() + 10
         while (root / "run" / "monitor.pid").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
+        drop_networks(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def drop_networks(root: Path) -> None:
+    """The round's networks leave the kernel (bridge, nft elements) before
+    its state root goes: a bridge per round would use up the default pools."""
+    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
+    from ansible_collections.berth.engine.plugins.module_utils.network.service import HostKernel
+    from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
+
+    kernel = HostKernel()
+    for record in NetworkStore(Engine.open(root / "state", root / "run")).list():
+        if record.get("bridge"):
+            kernel.remove_firewall(record["id"])
+            kernel.remove_bridge(record["bridge"])
 
 
 def runtime_round(checkout: Path, bundle: Path, work: Path, runs: int) -> dict[str, list[float]]:
