@@ -270,8 +270,10 @@ class Monitor:
         stopped_by_user = watch.stopping is not None or facts.stopped_by_user
         self.host.set_state(watch.id, status=lc.EXITED, pid=0, finished_at=now(), exit_code=exit_code,
                             oom_killed=oom, stopped_by_user=stopped_by_user, paused=False, networks={}, ports=[])
-        self._answer_exit(watch, exit_code)   # after the record says exited
+        stopping = self._answer_exit(watch, exit_code)   # after the record says exited
         self.host.detach(facts)
+        for answer in stopping:   # a stop returns once its ports and links are gone, as docker stop does
+            answer(protocol.Stopped(stopped=True))
         name, retries = policy.parse(facts.restart_policy)
         if policy.should_restart(name, retries, exit_code if exit_code is not None else 255, facts.restart_count,
                                  stopped_by_user):
@@ -285,13 +287,14 @@ class Monitor:
         if facts.auto_remove:
             self.host.discard(facts)
 
-    def _answer_exit(self, watch: Watch, exit_code: int | None) -> None:
+    def _answer_exit(self, watch: Watch, exit_code: int | None) -> list[Any]:
+        """Answer the exit's waiters now (an attached run prints its end at
+        once); return the stop's, answered by the caller after the detach."""
         stopping, waiters = watch.stopping, watch.waiters
         watch.stopping, watch.waiters = None, []
-        for answer in stopping.waiters if stopping else []:
-            answer(protocol.Stopped(stopped=True))
         for answer in waiters:
             answer(protocol.Exited(exit_code=exit_code, status=lc.EXITED))
+        return list(stopping.waiters) if stopping else []
 
     def _drain(self, watch: Watch) -> None:
         """What its pipes still hold (its processes died with the init, so they reach EOF)."""
