@@ -14,7 +14,7 @@ export BERTH_VENV
 # and compare against (runc; podman drives berth-runtime).
 APT_PACKAGES=(nftables iproute2 busybox-static docker-registry umoci skopeo
               buildah debootstrap apache2-utils openssl rsync git python3-venv
-              shellcheck runc podman conmon libseccomp2)
+              shellcheck runc podman conmon libseccomp2 openssh-server openssh-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +23,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >&2
+  # Packages with daemons (openssh-server, for the simulated fleet) must not
+  # start them here: the tests start their own sshd inside namespace hosts.
+  policy_made=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_made=1
+  fi
   apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  if [ -n "$policy_made" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # Python: a venv with runtime + dev deps, refreshed when requirements change.
