@@ -86,6 +86,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _BEFORE
+    if _runs_tests(session.config):   # this test process's dev installs (tests/support/devinstall.py)
+        basetemp = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        os.environ["BERTH_DEV_PREFIX_ROOT"] = str(basetemp / "bd")
     if os.geteuid() == 0 and _runs_tests(session.config):
         from tests.support.leaks import HostSnapshot
 
@@ -105,6 +108,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if the suite left mounts, links, netns, cgroups, nft
     tables or berth processes on the host."""
     found: dict[str, list[str]] = {}
+    if _runs_tests(session.config):
+        from tests.support.devinstall import stop_agents
+
+        stop_agents()   # the engine agents this process's playbooks started
     if _BEFORE is not None:
         from tests.support.leaks import session_leaks
 

@@ -174,24 +174,10 @@ cgroup:
                    oom_kills: 0, frozen: false}}
 """
 
-from typing import Literal
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.models import EngineOptions, StrictModel
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate_params
-from ansible_collections.berth.engine.plugins.module_utils.ansible.pydantic_compat import model_validator
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.cgroups.factory import open_manager
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan import (
-        ReadOnlyCgroup,
-        cgroup_report,
-        plan_cgroup,
-    )
-    from ansible_collections.berth.engine.plugins.module_utils.cgroups.service import CgroupRequest
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 RATE = {"type": "list", "elements": "dict", "default": [],
         "options": {"path": {"type": "str", "required": True}, "rate": {"type": "str", "required": True}}}
@@ -204,52 +190,9 @@ RESOURCE_ARGS = {
 }
 
 
-# The typed twin of the options above. Units and ranges are checked once, by
+# The typed twin of these options is tasks/cgroup.py's CgroupOptions. Units and ranges are checked once, by
 # the engine's CgroupRequest and Resources (standard library; berth-runtime
 # and the container engine use the same ones), when the model is built.
-class DeviceRateOptions(StrictModel):
-    path: str
-    rate: str
-
-
-class ResourceOptions(StrictModel):
-    memory: str | None = None
-    memory_reservation: str | None = None
-    memory_swap: str | None = None
-    memory_swappiness: int | None = None
-    cpus: str | None = None
-    cpu_shares: int | None = None
-    cpu_period: int | None = None
-    cpu_quota: int | None = None
-    cpuset_cpus: str | None = None
-    cpuset_mems: str | None = None
-    pids_limit: int | None = None
-    blkio_weight: int | None = None
-    device_read_bps: list[DeviceRateOptions] = []
-    device_write_bps: list[DeviceRateOptions] = []
-    device_read_iops: list[DeviceRateOptions] = []
-    device_write_iops: list[DeviceRateOptions] = []
-
-
-class CgroupOptions(StrictModel):
-    engine: EngineOptions = EngineOptions()
-    path: str
-    state: Literal["present", "absent"] = "present"
-    resources: ResourceOptions = ResourceOptions()
-    processes: list[int] = []
-    absent_processes: Literal["refuse", "kill", "move"] = "refuse"
-
-    @model_validator(mode="after")
-    def _checked(self) -> CgroupOptions:
-        self.request()  # InvalidInput naming the option
-        return self
-
-    def request(self) -> CgroupRequest:
-        return CgroupRequest(self.path, self.state, self.resources.model_dump(), self.processes,
-                             self.absent_processes)
-
-
-MODEL = CgroupOptions
 ARGS = argument_spec(
     path={"type": "str", "required": True},
     state={"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -260,18 +203,7 @@ ARGS = argument_spec(
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-
-    def action() -> dict:
-        # A cgroup lives in the kernel, not in the engine's store: the plan reads it through a
-        # read-only manager, and only an apply hands the steps the writable one.
-        request = validate_params(MODEL, module.params).request()
-        cgroup = open_manager(request.path)
-        plan = plan_cgroup(ReadOnlyCgroup(cgroup), request)
-        if not module.check_mode:
-            plan.execute(cgroup)
-        return plan.result(**cgroup_report(ReadOnlyCgroup(cgroup), plan))
-
-    run_module(module, action)
+    run(module, "cgroup")
 
 
 if __name__ == "__main__":

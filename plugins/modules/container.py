@@ -511,29 +511,19 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_MODEL as MODEL
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import container_argument_spec
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_plan import (
-    ContainerTask, apply_container, check_container)
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import (
+    CONTAINER_REQUIRED_IF,
+    argument_spec,
+    container_argument_spec,
+)
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
+
+ARGS = argument_spec(**container_argument_spec())
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(**container_argument_spec()),
-        required_if=[("state", "present", ["image"]), ("state", "started", ["image"]),
-                     ("state", "stopped", ["image"]), ("state", "healthy", ["image"])],
-        supports_check_mode=True)
-
-    def action() -> dict:
-        params = validate(MODEL, module.params).model_dump()   # the typed boundary: the table's own model
-        task = ContainerTask.from_params(params)
-        if module.check_mode:   # a read-only view: planning cannot write
-            return check_container(Engine.view(params["state_root"], params["run_root"]), task)
-        return apply_container(Engine.open(params["state_root"], params["run_root"]), task)
-
-    run_module(module, action)
+    module = AnsibleModule(argument_spec=ARGS, required_if=CONTAINER_REQUIRED_IF, supports_check_mode=True)
+    run(module, "container")
 
 
 if __name__ == "__main__":

@@ -80,33 +80,15 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_EXEC_MODEL as MODEL
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_EXEC_SPEC
-from ansible_collections.berth.engine.plugins.module_utils.containers.options import split_command
-from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import CONTAINER_EXEC_SPEC, argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(**CONTAINER_EXEC_SPEC),
-        required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")],
-        supports_check_mode=True)
-
-    def action() -> dict:
-        params = validate(MODEL, module.params).model_dump()
-        if module.check_mode:
-            return {"changed": True}
-        service = ContainerService(Engine.open(params["state_root"], params["run_root"]))
-        argv = params["argv"] or split_command(params["command"])
-        done = service.execute(params["container"], argv, env={k: str(v) for k, v in (params["env"] or {}).items()},
-                               user=params["user"], workdir=params["chdir"],
-                               stdin=(params["stdin"] or "").encode(), timeout=params["timeout"])
-        return {"changed": True, "rc": done.returncode, "stdout": done.stdout.decode(errors="replace"),
-                "stderr": done.stderr.decode(errors="replace")}
-
-    run_module(module, action)
+    module = AnsibleModule(argument_spec=argument_spec(**CONTAINER_EXEC_SPEC),
+                           required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")],
+                           supports_check_mode=True)
+    run(module, "container_exec")
 
 
 if __name__ == "__main__":

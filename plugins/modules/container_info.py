@@ -92,38 +92,13 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_INFO_MODEL as MODEL
-from ansible_collections.berth.engine.plugins.module_utils.ansible.container_models import CONTAINER_INFO_SPEC
-from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
-from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import CONTAINER_INFO_SPEC, argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(**CONTAINER_INFO_SPEC), supports_check_mode=True)
-
-    def action() -> dict:
-        params = validate(MODEL, module.params).model_dump()
-        service = ContainerService(Engine.view(params["state_root"], params["run_root"]))  # reads only
-        if params["wait_healthy"] and module.check_mode:
-            # in check mode the containers may exist only in the plan: nothing to wait for
-            known = [service.store.find(ref) for ref in params["wait_healthy"]]
-            return {"changed": False, "containers": [r for r in known if r is not None]}
-        if params["wait_healthy"]:
-            records = service.wait_healthy(params["wait_healthy"], params["timeout"])
-            return {"changed": False, "containers": records}
-        if not params["name"]:
-            return {"changed": False, "containers": service.list()}
-        record = service.store.find(params["name"])
-        if record is None:
-            return {"changed": False, "exists": False}
-        current = service.refresh(record)
-        result = {"changed": False, "exists": True, "container": current, "stats": service.stats(current)}
-        if params["logs"]:
-            result["logs"] = service.logs(record["id"], tail=params["tail"], since=params["since"])
-        return result
-
-    run_module(module, action)
+    run(module, "container_info")
 
 
 if __name__ == "__main__":

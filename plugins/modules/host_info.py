@@ -88,30 +88,15 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    open_view,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo import host_info
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.models import HostInfoRequest as MODEL
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(disk_usage={"type": "bool", "default": False})
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-
-    def action() -> dict:
-        request = validate_params(MODEL, module.params)
-        return {"changed": False, "host": host_info(open_view(request.engine), measure_disk=request.disk_usage)}
-
-    run_module(module, action)
+    run(module, "host_info")
 
 
 if __name__ == "__main__":

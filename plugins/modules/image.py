@@ -199,19 +199,8 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.image_args import REGISTRY_ARGS
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    plan_and_apply,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_plan import image_report, plan_image
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageRequest as MODEL
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import REGISTRY_ARGS, argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 IMPORT_CONFIG = {
     "cmd": {"type": "list", "elements": "str"},
@@ -248,8 +237,7 @@ ARGS = argument_spec(
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
                            required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"])])
-    run_module(module, lambda: plan_and_apply(validate_params(MODEL, module.params), check_mode=module.check_mode,
-                                              plan=plan_image, report=image_report))
+    run(module, "image")
 
 
 if __name__ == "__main__":

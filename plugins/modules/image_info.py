@@ -85,31 +85,15 @@ usage:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    open_view,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.image.info import inspect_images
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import ImageInfoRequest as MODEL
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(name={"type": "list", "elements": "str"}, disk_usage={"type": "bool", "default": False})
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-
-    def action() -> dict:
-        request = validate_params(MODEL, module.params)
-        return {"changed": False, **inspect_images(open_view(request.engine), request.name,
-                                                   measure=request.disk_usage)}
-
-    run_module(module, action)
+    run(module, "image_info")
 
 
 if __name__ == "__main__":

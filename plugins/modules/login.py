@@ -106,13 +106,8 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import argument_spec, run_module, validate_params
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.login_plan import login_report, plan_login
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import LoginRequest as MODEL
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 # state_root/run_root are accepted (unused) so group/berth.engine.all module_defaults apply cleanly.
 ARGS = argument_spec(**{
@@ -131,16 +126,7 @@ ARGS = argument_spec(**{
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
                            required_if=[("state", "present", ["username", "password"])])
-
-    def action() -> dict:
-        # The credentials file is the task's only object: no engine is opened, in either mode.
-        request = validate_params(MODEL, module.params)
-        plan = plan_login(request, may_contact=not module.check_mode)
-        if not module.check_mode:
-            plan.execute(None)
-        return plan.result(**login_report(request))
-
-    run_module(module, action)
+    run(module, "login")
 
 
 if __name__ == "__main__":

@@ -42,8 +42,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 networks:
-  description: The networks, sorted by name, with the same facts as the C(network) value M(berth.engine.network)
-    returns.
+  description:
+    - The networks, sorted by name, with the same facts as the C(network) value M(berth.engine.network) returns.
+    - An overlay network (C(driver=overlay)) also has C(overlay) - C(subnet) (the whole overlay), C(vni), C(port),
+      C(local_address), C(mtu), C(peers) (sorted, this host included), C(host_subnet) (this host's slice, also its
+      C(subnet)), C(slices) (every peer's slice) and C(device) (the VXLAN device).
   returned: always
   type: list
   elements: dict
@@ -62,6 +65,26 @@ networks:
       default: false
       containers: []
       bridge_present: true
+    - id: 9b1c0d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f80
+      name: shop
+      driver: overlay
+      bridge: br-9b1c0d2e3f40
+      subnet: 10.240.1.0/24
+      gateway: 10.240.1.1
+      internal: false
+      mtu: 1450
+      overlay:
+        subnet: 10.240.0.0/16
+        vni: 4242
+        port: 4789
+        local_address: 192.0.2.2
+        mtu: 1450
+        peers: [192.0.2.1, 192.0.2.2]
+        host_subnet: 10.240.1.0/24
+        slices: {192.0.2.1: 10.240.0.0/24, 192.0.2.2: 10.240.1.0/24}
+        device: vx-9b1c0d2e3f40
+      containers: []
+      bridge_present: true
 missing:
   description: Requested names that do not exist.
   returned: always
@@ -72,30 +95,15 @@ missing:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    open_view,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkInfoRequest as MODEL
-    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(name={"type": "list", "elements": "str"})
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-
-    def action() -> dict:
-        request = validate_params(MODEL, module.params)
-        return {"changed": False, **NetworkService(open_view(request.engine)).info(request.name)}
-
-    run_module(module, action)
+    run(module, "network_info")
 
 
 if __name__ == "__main__":

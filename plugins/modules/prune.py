@@ -91,23 +91,8 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    plan_and_apply,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.prune_plan import PruneImage, plan_image_prune
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.models import PruneRequest
-    from ansible_collections.berth.engine.plugins.module_utils.plan import Plan
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_plan import PruneVolume, plan_volume_prune
-
-    MODEL = PruneRequest
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(
     images={"type": "bool", "default": False},
@@ -116,31 +101,9 @@ ARGS = argument_spec(
     volumes_filters={"type": "dict", "default": {}, "options": {"all": {"type": "bool", "default": False}}})
 
 
-def plan_prune(engine: Engine, request: PruneRequest) -> Plan:
-    """Volumes before images (the order of `docker system prune`). The diff's
-    before lists what goes; after, nothing of it is left."""
-    plan = Plan()
-    if request.volumes:
-        plan.steps += plan_volume_prune(engine, all_volumes=request.volumes_filters.all)
-    if request.images:
-        plan.steps += plan_image_prune(engine, dangling_only=request.images_filters.dangling_only)
-    report = prune_report(engine, request, plan, False)
-    plan.before = {"images": report["images"], "volumes": report["volumes"]}
-    plan.after = {"images": [], "volumes": []}
-    return plan
-
-
-def prune_report(_engine: Engine, _request: PruneRequest, plan: Plan, _applied: bool) -> dict:
-    images = [s for s in plan.steps if isinstance(s, PruneImage)]
-    volumes = [s for s in plan.steps if isinstance(s, PruneVolume)]
-    return {"images": [s.image_id for s in images], "images_space_reclaimed": sum(s.size for s in images),
-            "volumes": [s.name for s in volumes], "volumes_space_reclaimed": sum(s.size for s in volumes)}
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-    run_module(module, lambda: plan_and_apply(validate_params(MODEL, module.params), check_mode=module.check_mode,
-                                              plan=plan_prune, report=prune_report))
+    run(module, "prune")
 
 
 if __name__ == "__main__":

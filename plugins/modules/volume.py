@@ -146,18 +146,8 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    plan_and_apply,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_plan import plan_volume, volume_report
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeRequest as MODEL
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(
     name={"type": "str", "required": True, "aliases": ["volume_name"]},
@@ -170,8 +160,7 @@ ARGS = argument_spec(
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-    run_module(module, lambda: plan_and_apply(validate_params(MODEL, module.params), check_mode=module.check_mode,
-                                              plan=plan_volume, report=volume_report))
+    run(module, "volume")
 
 
 if __name__ == "__main__":

@@ -62,35 +62,15 @@ volumes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    open_view,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.volume_models import VolumeInfoRequest as MODEL
-    from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(name={"type": "str"}, size={"type": "bool", "default": True})
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-
-    def action() -> dict:
-        request = validate_params(MODEL, module.params)
-        service = VolumeService(open_view(request.engine))
-        if request.name:
-            record = service.find(request.name)
-            return {"changed": False, "exists": record is not None,
-                    "volume": service.facts(record, size=request.size) if record else {}}
-        return {"changed": False, "volumes": [service.facts(r, size=request.size) for r in service.list()]}
-
-    run_module(module, action)
+    run(module, "volume_info")
 
 
 if __name__ == "__main__":

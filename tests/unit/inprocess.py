@@ -2,6 +2,9 @@
 on the host — argument spec, the module's model, its plan, ``exit_json`` /
 ``fail_json`` — without Ansible's start-up and transport, so a bad task's
 outcome (what its user reads) costs milliseconds instead of a playbook run.
+``BERTH_PREFIX`` names no install, so the module's thin client
+(ansible/remote.py) runs the task in this process, where the engine is
+importable, instead of handing it to a host agent.
 
 An exception other than the engine's errors leaves ``main()`` uncaught here:
 in a real run that is a "MODULE FAILURE" with a traceback, so a test calling
@@ -14,6 +17,7 @@ import copy
 import importlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 from tests.support.hoststate import tree_differences, tree_state
 
 PACKAGE = "ansible_collections.berth.engine.plugins.modules"
+NO_INSTALL = "/nonexistent/berth-inprocess"   # no engine.json there: the task runs in this process
 
 
 @dataclass
@@ -55,7 +60,7 @@ def run_module(name: str, args: dict[str, Any], *, check: bool = False) -> Modul
     module.AnsibleModule = fresh_spec
     rc = 0
     try:
-        with patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": True}), \
+        with _without_install(), patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": True}), \
                 contextlib.redirect_stdout(printed):
             module.main()
     except SystemExit as done:
@@ -65,6 +70,21 @@ def run_module(name: str, args: dict[str, Any], *, check: bool = False) -> Modul
     finally:
         module.AnsibleModule = real
     return ModuleRun(rc, json.loads(printed.getvalue()))
+
+
+@contextlib.contextmanager
+def _without_install() -> Any:
+    saved = {key: os.environ.get(key) for key in ("BERTH_PREFIX", "BERTH_ENGINE_DIGEST")}
+    os.environ["BERTH_PREFIX"] = NO_INSTALL
+    os.environ.pop("BERTH_ENGINE_DIGEST", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class Roots:

@@ -3,7 +3,7 @@
 For each module in plugins/modules, the argument spec (captured by running
 ``main()`` against a stand-in ``AnsibleModule``), DOCUMENTATION (with its doc
 fragments merged the way Ansible merges them) and the pydantic model the
-module validates through (``MODEL``) must name the same options, with the
+module validates through (``tasks.model_of``) must name the same options, with the
 same type, default, choices, elements, required flag and suboptions;
 aliases and ``no_log`` must agree between the spec and the docs, and a
 secret must be ``no_log`` in the spec and hidden from the model's repr.
@@ -249,7 +249,9 @@ def _argspec_is_documented(module: types.ModuleType) -> list[str]:
 
 
 def _model_matches_argspec(module: types.ModuleType) -> list[str]:
-    model = getattr(module, "MODEL", None)
+    from ansible_collections.berth.engine.plugins.module_utils.ansible import tasks
+
+    model = getattr(module, "MODEL", None) or tasks.model_of(module.__name__.rsplit(".", 1)[-1])
     if model is None:
         return ["no MODEL: the module does not validate its parameters through a pydantic model"]
     return model_differences(argspec_of(module), model)

@@ -11,37 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from ..containers.options import argument_spec as option_spec
-from .glue import ENGINE_ARGUMENT_SPEC
+from .argspecs import CONTAINER_EXEC_SPEC, CONTAINER_INFO_SPEC, ENGINE_ARGUMENT_SPEC, container_argument_spec
 from .models import StrictModel
 from .pydantic_compat import create_model
 
-CONTAINER_TASK_SPEC: dict[str, dict[str, Any]] = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "default": "started", "choices": ["present", "started", "stopped", "absent", "healthy"]},
-    "image": {"type": "str"},
-    "pull": {"type": "str", "default": "missing", "choices": ["never", "missing", "always"]},
-    "recreate": {"type": "bool", "default": False},
-    "restart": {"type": "bool", "default": False},
-    "healthy_timeout": {"type": "int", "default": 300},
-    "keep_volumes": {"type": "bool", "default": True},
-}
-CONTAINER_INFO_SPEC: dict[str, dict[str, Any]] = {
-    "name": {"type": "str"}, "logs": {"type": "bool", "default": False}, "tail": {"type": "int"},
-    "since": {"type": "str"}, "wait_healthy": {"type": "list", "elements": "str"},
-    "timeout": {"type": "int", "default": 300},
-}
-CONTAINER_EXEC_SPEC: dict[str, dict[str, Any]] = {
-    "container": {"type": "str", "required": True}, "argv": {"type": "list", "elements": "str"},
-    "command": {"type": "str"}, "env": {"type": "dict"}, "user": {"type": "str"}, "chdir": {"type": "str"},
-    "stdin": {"type": "str"}, "timeout": {"type": "int"},
-}
 _TYPES: dict[str, Any] = {"str": str, "bool": bool, "int": int, "float": float, "dict": dict, "raw": Any,
                           "path": str}
-
-
-def container_argument_spec() -> dict[str, dict[str, Any]]:
-    return {**CONTAINER_TASK_SPEC, **option_spec()}
 
 
 def model_from_argspec(name: str, spec: dict[str, dict[str, Any]]) -> Any:

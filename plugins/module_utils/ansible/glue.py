@@ -1,6 +1,6 @@
 """The one place where Ansible meets the engine.
 
-Builds argument specs from shared pieces, validates parameters into pydantic
+Validates parameters into pydantic
 models (a ValidationError becomes InvalidInput naming the option), runs one
 task's plan (check mode over a read-only view, apply over the writable
 engine) and maps the engine's error taxonomy onto ``fail_json`` — no module
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..engine import Engine
 from ..errors import BerthError, InvalidInput
-from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
 from .pydantic_compat import PYDANTIC_IMPORT_ERROR, ValidationError
 
 if TYPE_CHECKING:
@@ -26,17 +25,6 @@ if TYPE_CHECKING:
 
 M = TypeVar("M")
 R = TypeVar("R")
-
-ENGINE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "state_root": {"type": "path", "default": str(DEFAULT_STATE_ROOT)},
-    "run_root": {"type": "path", "default": str(DEFAULT_RUN_ROOT)},
-}
-
-
-def argument_spec(**own: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    spec = dict(ENGINE_ARGUMENT_SPEC)
-    spec.update(own)
-    return spec
 
 
 def require_deps(module: Any) -> None:

@@ -16,6 +16,7 @@ from ansible_collections.berth.engine.plugins.module_utils.ansible.cgroup_plan i
     plan_cgroup,
 )
 from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import validate_params
+from ansible_collections.berth.engine.plugins.module_utils.ansible.tasks.cgroup import CgroupOptions
 from ansible_collections.berth.engine.plugins.module_utils.cgroups import base, service
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.base import check_path
 from ansible_collections.berth.engine.plugins.module_utils.cgroups.detect import detect
@@ -244,11 +245,11 @@ def test_the_module_model_hands_its_values_to_the_engine() -> None:
         "processes": [], "absent_processes": "refuse", "memory": "64m", "cpus": "0.5",
         "device_read_bps": [{"path": "/dev/sda", "rate": "1m"}], "device_write_bps": [], "device_read_iops": [],
         "device_write_iops": []}
-    request = validate_params(cgroup_module.MODEL, params).request()
+    request = validate_params(CgroupOptions, params).request()
     assert request.resources == Resources(memory="64m", cpus="0.5",
                                           device_read_bps=[{"path": "/dev/sda", "rate": "1m"}])
     with pytest.raises(InvalidInput, match="'lots' is not a size") as err:
-        validate_params(cgroup_module.MODEL, {**params, "memory": "lots"})
+        validate_params(CgroupOptions, {**params, "memory": "lots"})
     assert err.value.field == "memory"
 
 
