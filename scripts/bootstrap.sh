@@ -50,5 +50,4 @@ fi
 mkdir -p "$BERTH_BUILD/collections/ansible_collections/berth"
 ln -sfn "$BERTH_REPO" "$BERTH_BUILD/collections/ansible_collections/berth/engine"
 export ANSIBLE_COLLECTIONS_PATH="$BERTH_BUILD/collections"
-export ANSIBLE_PYTHON_INTERPRETER="$BERTH_VENV/bin/python"
 export PATH="$BERTH_VENV/bin:$PATH"

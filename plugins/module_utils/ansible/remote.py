@@ -163,6 +163,8 @@ def dispatch(task: str, params: dict[str, Any], check_mode: bool, diff: bool,
     except FileNotFoundError:
         if engine_here():
             return importlib.import_module(TASKS_PACKAGE).execute(task, params, check_mode, diff)
+        if check_mode:
+            return not_installed_yet(task, manifest)
         return _failed(f"berth's engine is not installed on this host (no {manifest}): "
                        f"apply the {ROLE} role to it first")
     except (OSError, ValueError) as exc:
@@ -179,6 +181,20 @@ def dispatch(task: str, params: dict[str, Any], check_mode: bool, diff: bool,
                        f"{exc}. berth modules run as root (become: true); the agent's log is "
                        f"{agent_file(prefix, install['digest'], 'log')}; re-run the {ROLE} role if the "
                        f"install under {prefix} is damaged")
+
+
+def not_installed_yet(task: str, manifest: str) -> dict[str, Any]:
+    """A check run on a host the role has not installed yet (its own check run installs nothing): the
+    task cannot be planned without the engine, and a host without one holds none of berth's objects, so
+    the task would make what it states. Reported as a change with a warning, never a failure, so
+    ``--check`` over a fresh fleet runs through."""
+    warning = (f"berth's engine is not installed on this host yet (no {manifest}): this check run cannot "
+               f"plan the {task} task in detail; once the {ROLE} role has installed it, the task makes what "
+               f"it states")
+    if task.endswith("_info"):   # reads only: nothing to report but that there is nothing yet
+        return {"result": {"changed": False, "warnings": [warning]}}
+    return {"result": {"changed": True, "actions": [f"install berth's engine ({ROLE}), then run {task}"],
+                       "warnings": [warning]}}
 
 
 def engine_here() -> bool:

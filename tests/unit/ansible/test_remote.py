@@ -45,6 +45,16 @@ def test_no_install_and_no_engine_here_names_the_role(prefix: Path, monkeypatch:
     assert "not installed" in msg and f"{prefix}/engine.json" in msg and "berth.engine.host" in msg
 
 
+def test_a_check_run_before_the_role_reports_the_change_and_never_fails(prefix: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "engine_here", lambda: False)
+    planned = remote.dispatch("volume", {"name": "v"}, True, False, _env(prefix))["result"]
+    assert planned["changed"] is True and "berth.engine.host" in planned["actions"][0]
+    assert "not installed" in planned["warnings"][0] and f"{prefix}/engine.json" in planned["warnings"][0]
+    read = remote.dispatch("volume_info", {}, True, False, _env(prefix))["result"]
+    assert read["changed"] is False and "not installed" in read["warnings"][0]
+
+
 def test_no_install_with_the_engine_here_runs_in_process(prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[Any, ...]] = []
     monkeypatch.setattr(task_registry, "execute", lambda *args: seen.append(args) or {"result": {"changed": False}})
