@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: network
-short_description: Converge a bridge network for containers - subnet, gateway, isolation, labels
+short_description: Converge a bridge or cross-host overlay network for containers - subnet, gateway, isolation
 version_added: 0.1.0
 description:
   - Creates, changes and removes a berth network without any container daemon. A network is a Linux bridge holding
@@ -24,6 +24,13 @@ description:
   - The default network V(bridge) is created on first use by containers, on bridge C(berth0) for the default state
     root (other state roots get a C(br-) bridge of their own); a task naming it configures it like any other network.
   - Enabling a network that is not O(internal) sets C(net.ipv4.ip_forward=1), as Docker does.
+  - With O(driver=overlay) the network spans hosts over VXLAN, with no store and no manager - the inventory is the
+    truth. Give every host the same O(ipam_config) subnet, O(overlay.peers) and O(name); each host gets a slice of
+    the subnet (by its position in the sorted peers) on its own bridge, one VXLAN device, and per peer one route, one
+    permanent neighbour and one forwarding entry, converged by set difference (a peer left out is removed). Changing
+    the peers changes only those entries; containers stay up. VXLAN is accepted only from the listed peers on
+    O(overlay.port), traffic between the slices keeps its addresses (no masquerade), published ports work as on a
+    bridge network.
 extends_documentation_fragment:
   - berth.engine.engine
   - berth.engine.attributes
@@ -40,10 +47,48 @@ options:
     choices: [present, absent]
     default: present
   driver:
-    description: The network driver. Only V(bridge).
+    description: The network driver - V(bridge) (this host only) or V(overlay) (across hosts, see O(overlay)).
     type: str
-    choices: [bridge]
+    choices: [bridge, overlay]
     default: bridge
+  overlay:
+    description:
+      - The overlay's hosts, for O(driver=overlay) (required there). O(ipam_config) must give the subnet of the
+        whole overlay (the same on every host), without a gateway or iprange.
+    type: dict
+    suboptions:
+      local_address:
+        description: This host's underlay address (an address of one of its interfaces); VXLAN leaves from it.
+        type: str
+        required: true
+      peers:
+        description: Every host's underlay address (this host's may be listed; it is added anyway).
+        type: list
+        elements: str
+        default: []
+      vni:
+        description: The VXLAN network identifier (1-16777215). Default derived from O(name), equal on every host.
+        type: int
+      port:
+        description: The VXLAN UDP port. Default V(4789) (IANA's; Linux's own default, 8472, is never assumed).
+        type: int
+      host_subnet:
+        description:
+          - This host's slice of the subnet. Default the slice at this host's position in the sorted peers (V(/24)
+            slices of a V(/20) or wider subnet, else subnet prefix + 4). Pin it on a host when the peers listed
+            before it may change. Other hosts learn a pinned slice only from O(overlay.slices).
+        type: str
+      slices:
+        description: Pinned slices of any peers (underlay address to slice), the same on every host.
+        type: dict
+      mtu:
+        description: The overlay's MTU (bridge, VXLAN device, containers). Default the underlay interface's minus 50.
+        type: int
+  encrypted:
+    description: Encrypt the overlay. Refused - it needs IPsec ESP (C(CONFIG_INET_ESP), C(CONFIG_XFRM)) or WireGuard in
+      the kernel.
+    type: bool
+    default: false
   driver_options:
     description:
       - Driver options as in C(docker network create -o). Only V(com.docker.network.driver.mtu) is accepted (the same
@@ -110,6 +155,8 @@ attributes:
     details: A creation's diff shows the whole network that would be made (the picked subnet, the gateway, the bridge).
 notes:
   - IPv4 only.
+  - On an overlay network, RV(network.subnet) and RV(network.gateway) are this host's slice and its gateway;
+    RV(network.overlay) holds the whole subnet, the peers and every slice.
 author:
   - berth developers (@berth)
 """
@@ -134,6 +181,15 @@ EXAMPLES = r"""
     name: backend
     state: absent
     force: true
+
+- name: An overlay network across the hosts of a group
+  berth.engine.network:
+    name: shop
+    driver: overlay
+    ipam_config: [{subnet: 10.240.0.0/16}]
+    overlay:
+      local_address: "{{ berth_underlay }}"
+      peers: "{{ groups['shop_hosts'] | map('extract', hostvars, 'berth_underlay') | list }}"
 
 - name: Exactly these containers on the network (others are disconnected, live)
   berth.engine.network:
@@ -189,6 +245,13 @@ network:
     options:
       description: The options as the task that made the network stated them.
       type: dict
+    overlay:
+      description:
+        - Overlay networks only - C(subnet) (the whole overlay), C(vni), C(port), C(local_address), C(mtu), C(peers)
+          (sorted, this host included), C(host_subnet) (this host's slice), C(slices) (every peer's slice) and
+          C(device) (the VXLAN device).
+      type: dict
+      returned: when O(driver=overlay)
     containers:
       description: Containers attached, with their addresses (null while not running).
       type: list
@@ -223,31 +286,18 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.glue import (
-    argument_spec,
-    plan_and_apply,
-    run_module,
-    validate_params,
-)
-
-try:
-    from ansible_collections.berth.engine.plugins.module_utils.containers.service import ContainerService
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_models import NetworkRequest as MODEL
-    from ansible_collections.berth.engine.plugins.module_utils.ansible.network_plan import (
-        NetworkExecutor,
-        network_report,
-        plan_network,
-    )
-    from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
-except ImportError:
-    pass  # run_module() reports the missing dependency
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 IPAM_ENTRY = {"subnet": {"type": "str", "required": True}, "gateway": {"type": "str"}, "iprange": {"type": "str"},
               "aux_addresses": {"type": "dict"}}
+OVERLAY = {"local_address": {"type": "str", "required": True},
+           "peers": {"type": "list", "elements": "str", "default": []}, "vni": {"type": "int"},
+           "port": {"type": "int"}, "host_subnet": {"type": "str"}, "mtu": {"type": "int"}, "slices": {"type": "dict"}}
 ARGS = argument_spec(
     name={"type": "str", "required": True, "aliases": ["network_name"]},
     state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-    driver={"type": "str", "default": "bridge", "choices": ["bridge"]},
+    driver={"type": "str", "default": "bridge", "choices": ["bridge", "overlay"]},
     driver_options={"type": "dict", "default": {}},
     ipam_config={"type": "list", "elements": "dict", "default": [], "options": IPAM_ENTRY},
     internal={"type": "bool", "default": False},
@@ -255,15 +305,14 @@ ARGS = argument_spec(
     mtu={"type": "int"},
     force={"type": "bool", "default": False},
     connected={"type": "list", "elements": "str"},
-    appends={"type": "bool", "default": False})
+    appends={"type": "bool", "default": False},
+    overlay={"type": "dict", "options": OVERLAY},
+    encrypted={"type": "bool", "default": False})
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-    # The container side connects and disconnects containers: the network package never imports it.
-    run_module(module, lambda: plan_and_apply(
-        validate_params(MODEL, module.params), check_mode=module.check_mode, plan=plan_network, report=network_report,
-        context=lambda engine: NetworkExecutor(NetworkService(engine), ContainerService(engine))))
+    run(module, "network")
 
 
 if __name__ == "__main__":

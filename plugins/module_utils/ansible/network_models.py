@@ -17,11 +17,21 @@ class IpamEntry(StrictModel):
     aux_addresses: dict[str, str] | None = None
 
 
+class OverlayOptions(StrictModel):
+    local_address: str
+    peers: list[str] = []
+    vni: int | None = None
+    port: int | None = None
+    host_subnet: str | None = None
+    mtu: int | None = None
+    slices: dict[str, str] | None = None
+
+
 class NetworkRequest(StrictModel):
     engine: EngineOptions = EngineOptions()
     name: str
     state: Literal["present", "absent"] = "present"
-    driver: Literal["bridge"] = "bridge"
+    driver: Literal["bridge", "overlay"] = "bridge"
     driver_options: dict[str, Any] = {}
     ipam_config: list[IpamEntry] = []
     internal: bool = False
@@ -30,6 +40,8 @@ class NetworkRequest(StrictModel):
     force: bool = False
     connected: list[str] | None = None
     appends: bool = False
+    overlay: OverlayOptions | None = None
+    encrypted: bool = False
 
 
 class NetworkInfoRequest(StrictModel):

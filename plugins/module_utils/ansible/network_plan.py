@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..engine import Engine
 from ..errors import Conflict, NotFound
 from ..metadata import Transaction
+from ..network.overlay_kernel import pending_changes, realize_overlay, recreate_differences
 from ..network.service import RECREATE_FIELDS, Desired, Kernel, NetworkService, view
 from ..network.store import container_networks, is_record, validate_name
 from ..plan import Plan, Step
@@ -124,6 +125,12 @@ class CreateNetwork(Step):
     record: dict[str, Any]
 
     def describe(self) -> str:
+        overlay = self.record.get("overlay")
+        if overlay:
+            return (f"created overlay network {self.record['name']} (bridge {self.record['bridge']}, slice "
+                    f"{overlay['host_subnet']} of {overlay['subnet']}, gateway {self.record['gateway']}, VXLAN "
+                    f"{overlay['device']} vni {overlay['vni']} port {overlay['port']}, "
+                    f"{len(overlay['peers']) - 1} peer(s))")
         return (f"created network {self.record['name']} (bridge {self.record['bridge']}, subnet "
                 f"{self.record['subnet']}, gateway {self.record['gateway']})")
 
@@ -170,6 +177,29 @@ class RestoreBridge(Step):
 
     def execute(self, context: NetworkExecutor) -> None:
         context.service.realize(self.record)
+
+
+@dataclass(frozen=True)
+class ConvergePeers(Step):
+    """An overlay network's peers changed (or the kernel lost entries): the
+    record's ``overlay`` and labels rewritten, the per-peer routes, neighbours,
+    FDB entries and firewall elements converged; the bridge, the VXLAN device
+    and the containers are left alone."""
+
+    record: dict[str, Any]
+    changes: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"converged peers of network {self.record['name']} ({'; '.join(self.changes) or 'records only'})"
+
+    def execute(self, context: NetworkExecutor) -> None:
+        service = context.service
+        service.engine.require_writable(f"converge the peers of network {self.record['name']}")
+        with service.store.meta.transaction() as txn:
+            current = txn.get(self.record["id"])
+            txn.put(self.record["id"], {**current, "labels": self.record["labels"],
+                                        "options": self.record["options"], "overlay": self.record["overlay"]})
+        realize_overlay(service.kernel, self.record, service.overlays(self.record["id"]))
 
 
 @dataclass(frozen=True)
@@ -222,7 +252,10 @@ def plan_network(engine: Engine, request: NetworkRequest, *, kernel: Kernel | No
             plan.add(RemoveNetwork(current))
         return plan
     desired = Desired.of(request)
-    target = _plan_network_itself(plan, service, name, current, desired, request.force)
+    if desired.driver == "overlay":
+        target = _plan_overlay(plan, service, name, current, desired, request.force)
+    else:
+        target = _plan_network_itself(plan, service, name, current, desired, request.force)
     plan.after, plan.network = view(target), target
     if request.connected is not None:
         _plan_connected(plan, service, engine, name, request.connected, request.appends)
@@ -260,7 +293,9 @@ def _plan_network_itself(plan: NetworkPlan, service: NetworkService, name: str, 
         plan.creates = True
         return target
     differences = desired.differences(current)
-    if any(key in RECREATE_FIELDS for key in differences):
+    if current.get("driver", "bridge") != "bridge":
+        differences = ["driver", *differences]
+    if any(key in (*RECREATE_FIELDS, "driver") for key in differences):
         target = service.planned_record(name, desired, current)
         cut = _cut_off(plan, service, name, force, "recreated")
         plan.add(RecreateNetwork(current, target, tuple(differences)))
@@ -274,6 +309,45 @@ def _plan_network_itself(plan: NetworkPlan, service: NetworkService, name: str, 
     if not service.kernel.bridge_exists(current["bridge"]):
         plan.add(RestoreBridge(target))
     return target
+
+
+def _plan_overlay(plan: NetworkPlan, service: NetworkService, name: str, current: dict[str, Any] | None,
+                  desired: Desired, force: bool) -> dict[str, Any]:
+    """Steps for an overlay network: created or recreated as a whole when its
+    addressing, VNI, port, underlay address, MTU or ``internal`` change; its
+    peers (and labels) converged in place otherwise."""
+    fresh = service.planned_record(name, desired, current)
+    if current is None:
+        plan.add(CreateNetwork(fresh))
+        plan.creates = True
+        return fresh
+    differences = recreate_differences(current, fresh)
+    if differences:
+        cut = _cut_off(plan, service, name, force, "recreated")
+        plan.add(RecreateNetwork(current, fresh, tuple(differences)))
+        plan.steps += [ReconnectCutOff(cname, entry) for cname, entry in cut]
+        return fresh
+    target = {**current, "labels": fresh["labels"], "options": desired.options, "overlay": fresh["overlay"]}
+    if not service.kernel.bridge_exists(current["bridge"]) or pending_changes(service.kernel, target) is None:
+        plan.add(RestoreBridge(target))  # realize makes the bridge, the VXLAN device and every entry
+        _keep_record(plan, current, target)
+        return target
+    changes = pending_changes(service.kernel, target)
+    peers_changed = current["overlay"].get("peers") != target["overlay"]["peers"] \
+        or current["overlay"].get("slices") != target["overlay"]["slices"]
+    if peers_changed or (changes is not None and not changes.empty):
+        plan.add(ConvergePeers(target, tuple(changes.describe() if changes else ())))
+    elif current.get("labels") != target["labels"]:
+        plan.add(UpdateLabels(target))
+    elif current.get("options") != target["options"]:
+        plan.restate = target
+    return target
+
+
+def _keep_record(plan: NetworkPlan, current: dict[str, Any], target: dict[str, Any]) -> None:
+    """A restored overlay network whose peers changed too: the record follows (bookkeeping after the steps)."""
+    if any(current.get(k) != target.get(k) for k in ("labels", "options", "overlay")):
+        plan.restate = target
 
 
 def _cut_off(plan: NetworkPlan, service: NetworkService, name: str, force: bool,
@@ -328,4 +402,5 @@ def _refuse_taken_subnet(txn: Transaction, record: dict[str, Any]) -> None:
 def _put_record(context: NetworkExecutor, record: dict[str, Any]) -> None:
     with context.service.store.meta.transaction() as txn:
         current = txn.get(record["id"])
-        txn.put(record["id"], {**current, "labels": record["labels"], "options": record["options"]})
+        kept = {"overlay": record["overlay"]} if "overlay" in record else {}
+        txn.put(record["id"], {**current, "labels": record["labels"], "options": record["options"], **kept})

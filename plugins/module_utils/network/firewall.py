@@ -29,6 +29,9 @@ their owner (network or container id) as a comment; that is how
     set masq     { ipv4_addr interval } subnets of non-internal networks
     map pub_any  { proto . port : container ip . port }          host_ip "" / 0.0.0.0
     map pub_ip   { host ip . proto . port : container ip . port } one host address
+    set vxlan_peers, vxlan_ports, overlay, dns   overlay networks' elements (overlay_firewall.py)
+    chain input       filter/input, prio filter, policy accept: VXLAN from an overlay's peers accept, any other
+        VXLAN to an overlay port counted and dropped; DNS to a slice gateway from its overlay accept
     chain forward     filter/forward, prio filter (0), policy accept:
         same-network accept; internal in/out drop; into a bridge: established or
         DNAT (published) accept, anything else drop (isolation between networks,
@@ -40,6 +43,7 @@ their owner (network or container id) as a comment; that is how
         127.0.0.0/8 leaving via a bridge → masquerade (localhost publishing; needs route_localnet on the bridge)
         DNATed, from a subnet, leaving via that subnet's bridge → masquerade (hairpin: replies return
         via the host; matched by subnet because br_netfilter's bridged packets have no input device here)
+        between two addresses of one overlay subnet → return (no masquerade across slices)
         from a masq subnet leaving via a non-berth interface → masquerade
 
 A drop verdict in any table is final: a foreign forward chain with policy drop
@@ -70,6 +74,7 @@ PROTOCOLS = ("tcp", "udp")
 _PROTO_NAMES = {6: "tcp", 17: "udp"}
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # ids/table names put into nft text: no quoting needed
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+OVERLAY_SETS = ("vxlan_peers", "vxlan_ports", "overlay", "dns")
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,11 @@ def skeleton(table: str) -> list[str]:
         f"add set {t} hairpin {{ type ipv4_addr . ifname; flags interval; }}",
         f"add map {t} pub_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}",
         f"add map {t} pub_ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}",
+        # overlay networks (overlay_firewall.py): VXLAN from listed peers only, no masquerade inside the overlay
+        f"add set {t} vxlan_peers {{ type inet_service . ipv4_addr; }}",
+        f"add set {t} vxlan_ports {{ type inet_service; }}",
+        f"add set {t} overlay {{ type ipv4_addr . ipv4_addr; flags interval; }}",
+        f"add set {t} dns {{ type ipv4_addr . ipv4_addr; flags interval; }}",
     ]
     chains = {
         "forward": ("type filter hook forward priority filter; policy accept;", [
@@ -212,6 +222,11 @@ def skeleton(table: str) -> list[str]:
             "oifname @bridges ct state established,related accept",  # replies to containers
             "oifname @bridges ct status dnat accept",  # published ports, from anywhere
             "oifname @bridges drop",  # other networks, unpublished ports
+        ]),
+        "input": ("type filter hook input priority filter; policy accept;", [
+            "udp dport . ip saddr @vxlan_peers accept",  # VXLAN from an overlay's peers ...
+            "udp dport @vxlan_ports counter drop",  # ... and from nobody else (counted: tests, debugging)
+            "meta l4proto { tcp, udp } th dport 53 ip saddr . ip daddr @dns accept",  # the overlay's resolver
         ]),
         "prerouting": ("type nat hook prerouting priority dstnat; policy accept;", [
             "fib daddr type local jump publish"]),
@@ -225,6 +240,7 @@ def skeleton(table: str) -> list[str]:
             "oifname @bridges ip saddr 127.0.0.0/8 masquerade",  # published on 127.0.0.1
             # hairpin: by source subnet, as bridged (br_netfilter) packets have no input device here
             "ct status dnat ip saddr . oifname @hairpin masquerade",
+            "ip saddr . ip daddr @overlay return",  # between an overlay's slices: addresses kept
             "ip saddr @masq oifname != @bridges masquerade",  # containers going out
         ]),
     }
@@ -353,6 +369,8 @@ def _element_text(set_name: str, value: Any) -> str:
         return " . ".join(f'"{part}"' for part in value)
     if set_name == "hairpin":
         return f'{value[0]} . "{value[1]}"'
+    if set_name in ("vxlan_peers", "overlay", "dns"):
+        return " . ".join(str(part) for part in value)
     return str(value)  # masq: CIDR
 
 
@@ -397,7 +415,7 @@ class Firewall:
             return
         t = f"ip {self.table}"
         lines = [f"delete element {t} {name} {{ {_element_text(name, value)} }}"
-                 for name in ("bridges", "same", "hairpin", "internal", "masq")
+                 for name in ("bridges", "same", "hairpin", "internal", "masq", *OVERLAY_SETS)
                  for value in state.owned(name, network_id)]
         if lines:
             self.nft.run("\n".join(lines))

@@ -177,10 +177,12 @@ def address_request(index: int, iface: ipaddress.IPv4Interface) -> bytes:
     return body
 
 
-def default_route_request(index: int, gateway: str) -> bytes:
-    """RTM_NEWROUTE body: 0.0.0.0/0 via ``gateway`` out of interface ``index``."""
-    body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0)
-    return body + attr(RTA_GATEWAY, ipaddress.IPv4Address(gateway).packed) + attr_u32(RTA_OIF, index)
+def default_route_request(index: int, gateway: str, dst: str = "0.0.0.0/0") -> bytes:
+    """RTM_NEWROUTE body: ``dst`` (default 0.0.0.0/0) via ``gateway`` out of interface ``index``."""
+    net = ipaddress.IPv4Network(dst)
+    body = _RTMSG.pack(socket.AF_INET, net.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0)
+    dst_attr = attr(RTA_DST, net.network_address.packed) if net.prefixlen else b""
+    return body + dst_attr + attr(RTA_GATEWAY, ipaddress.IPv4Address(gateway).packed) + attr_u32(RTA_OIF, index)
 
 
 # --- the socket ----------------------------------------------------------------
@@ -447,10 +449,12 @@ def host_addresses() -> list[str]:
 # --- containers --------------------------------------------------------------------
 
 def attach(netns: str, bridge: str, host_if: str, ifname: str, address_cidr: str, gateway: str | None,
-           mac: str, mtu: int | None) -> None:
+           mac: str, mtu: int | None, routes: tuple[tuple[str, str], ...] = ()) -> None:
     """Connect the network namespace at path ``netns`` to ``bridge``: veth
     ``host_if`` on the bridge, ``ifname`` inside with ``mac`` and
-    ``address_cidr``, up, default route via ``gateway`` when given. A stale
+    ``address_cidr``, up, default route via ``gateway`` when given, and
+    ``routes`` ((subnet, via) pairs: an overlay network's whole subnet via
+    this host's slice gateway, for a container whose default route is elsewhere). A stale
     ``host_if`` is deleted first; on failure nothing made here is left behind
     and InvalidState names the step."""
     for name, field in ((bridge, "bridge"), (host_if, "host_if"), (ifname, "ifname")):
@@ -468,7 +472,7 @@ def attach(netns: str, bridge: str, host_if: str, ifname: str, address_cidr: str
         raise InvalidState(f"opening network namespace {netns} failed: {err.strerror}", field="netns",
                            hint="the container's init process must be alive (/proc/<pid>/ns/net)") from None
     try:
-        _attach(fd, bridge, host_if, ifname, iface, gateway_ip, mac, mtu)
+        _attach(fd, bridge, host_if, ifname, iface, gateway_ip, mac, mtu, routes)
     finally:
         os.close(fd)
 
@@ -479,7 +483,8 @@ def _is_mac(mac: str) -> bool:
 
 
 def _attach(fd: int, bridge: str, host_if: str, ifname: str, iface: ipaddress.IPv4Interface,
-            gateway: ipaddress.IPv4Address | None, mac: str, mtu: int | None) -> None:
+            gateway: ipaddress.IPv4Address | None, mac: str, mtu: int | None,
+            routes: tuple[tuple[str, str], ...] = ()) -> None:
     rtnl = _host()
     found = rtnl.link(bridge)
     if found is None:
@@ -495,7 +500,7 @@ def _attach(fd: int, bridge: str, host_if: str, ifname: str, iface: ipaddress.IP
         _hairpin(rtnl, host_if)
         step = "configuring the container's end"
         with Rtnl.in_netns(fd) as inner:
-            _configure_inner(inner, ifname, iface, gateway)
+            _configure_inner(inner, ifname, iface, gateway, routes)
     except (OSError, InvalidState) as err:
         _undo(rtnl, host_if)
         if isinstance(err, InvalidState):
@@ -523,7 +528,7 @@ def _hairpin(rtnl: Rtnl, host_if: str) -> None:
 
 
 def _configure_inner(inner: Rtnl, ifname: str, iface: ipaddress.IPv4Interface,
-                     gateway: ipaddress.IPv4Address | None) -> None:
+                     gateway: ipaddress.IPv4Address | None, routes: tuple[tuple[str, str], ...] = ()) -> None:
     found = inner.link(ifname)
     if found is None:
         raise InvalidState(f"attach: {ifname} did not appear in the container", field="networks")
@@ -532,6 +537,8 @@ def _configure_inner(inner: Rtnl, ifname: str, iface: ipaddress.IPv4Interface,
     inner.request(RTM_NEWLINK, link_info(IFF_UP, index, IFF_UP))
     if gateway is not None:
         inner.request(RTM_NEWROUTE, default_route_request(index, str(gateway)), NLM_F_CREATE | NLM_F_EXCL)
+    for dst, via in routes:
+        inner.request(RTM_NEWROUTE, default_route_request(index, via, dst), NLM_F_CREATE | NLM_F_REPLACE)
 
 
 def _undo(rtnl: Rtnl, host_if: str) -> None:

@@ -25,12 +25,14 @@ from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..layout import DEFAULT_STATE_ROOT
 from ..metadata import Transaction
 from .ipam import Candidates, Ipam, check_overlap, check_static, parse_ipam_config, pick_subnet
+from .overlay import routes_view
+from .overlay_kernel import OverlayHostKernel, overlay_desired, overlay_record, realize_overlay, unrealize_overlay
 from .store import DEFAULT_NAME, NetworkStore, new_id, new_record, pool_id
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 RECREATE_FIELDS = ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "mtu")
 VIEW_FIELDS = ("name", "driver", "bridge", "subnet", "gateway", "ip_range", "aux_addresses", "internal", "labels",
-               "mtu", "default")
+               "mtu", "default", "overlay")
 STATIC_FIELD = "networks.ipv4_address"
 
 
@@ -45,6 +47,7 @@ class NetworkWishes(Protocol):
     labels: dict[str, str]
     mtu: int | None
     driver_options: dict[str, Any]
+    # also read when present (getattr): driver ("bridge" | "overlay"), overlay (dict), encrypted (bool)
 
 
 class Kernel(Protocol):
@@ -57,9 +60,11 @@ class Kernel(Protocol):
     def host_routes(self) -> list[str]: ...
     def ensure_firewall(self, network_id: str, bridge: str, subnet: str, internal: bool) -> None: ...
     def remove_firewall(self, network_id: str) -> None: ...
+    # overlay networks (overlay_kernel.py): underlay_mtu, ensure_overlay, overlay_entries, apply_overlay,
+    # remove_overlay, ensure_overlay_firewall — only called for a network with driver overlay
 
 
-class HostKernel:
+class HostKernel(OverlayHostKernel):
     """The real kernel. links/firewall are imported on first use, so a
     container without networks never pays for them."""
 
@@ -109,6 +114,8 @@ class Desired:
     labels: dict[str, str]
     mtu: int | None
     options: dict[str, Any]
+    driver: str = "bridge"
+    overlay: dict[str, Any] | None = None  # the stated overlay options (driver overlay)
 
     @classmethod
     def default(cls) -> Desired:
@@ -121,7 +128,12 @@ class Desired:
         entries = [e if isinstance(e, dict) else e.model_dump(exclude_none=True) for e in request.ipam_config]
         options = {"ipam_config": entries, "internal": request.internal, "labels": dict(request.labels),
                    "mtu": request.mtu, "driver_options": dict(request.driver_options)}
-        return cls(parse_ipam_config(entries), request.internal, dict(request.labels), _mtu(request), options)
+        driver = getattr(request, "driver", "bridge") or "bridge"
+        stated = overlay_desired(request, driver, entries)
+        if stated is not None:
+            options.update(driver=driver, overlay=stated)
+        return cls(parse_ipam_config(entries), request.internal, dict(request.labels), _mtu(request), options,
+                   driver, stated)
 
     def differences(self, current: dict[str, Any]) -> list[str]:
         """Fields whose stated value differs from the network's; addressing
@@ -162,7 +174,12 @@ def view(record: dict[str, Any] | None) -> dict[str, Any]:
     """A record as the diff shows it."""
     if record is None:
         return {"exists": False}
-    return {"exists": True, **{key: record.get(key) for key in VIEW_FIELDS}}
+    shown = {"exists": True, **{key: record.get(key) for key in VIEW_FIELDS}}
+    if record.get("driver") != "overlay":
+        shown.pop("overlay")
+    else:  # --diff shows the peers (in overlay) and the routes that would change
+        shown["routes"] = routes_view(record)
+    return shown
 
 
 class NetworkService:
@@ -209,6 +226,8 @@ class NetworkService:
         ipam = Ipam.from_record(record)
         self.kernel.ensure_bridge(record["bridge"], ipam.gateway_cidr, record.get("mtu"))
         self.kernel.ensure_firewall(record["id"], record["bridge"], record["subnet"], bool(record.get("internal")))
+        if record.get("driver") == "overlay":
+            realize_overlay(self.kernel, record, self.overlays(record["id"]))
 
     def allocate(self, network_name: str, container_id: str, requested: str | None = None) -> str:
         """An address for the container on the network: the one it holds
@@ -270,7 +289,13 @@ class NetworkService:
     def _unrealize(self, record: dict[str, Any]) -> None:
         self.engine.require_writable(f"remove bridge {record['bridge']} and its nftables rules")
         self.kernel.remove_firewall(record["id"])
+        if record.get("driver") == "overlay":
+            unrealize_overlay(self.kernel, record, self.overlays(record["id"]))
         self.kernel.remove_bridge(record["bridge"])
+
+    def overlays(self, but: str) -> list[dict[str, Any]]:
+        """The other overlay networks' records (they share VXLAN port elements in the firewall)."""
+        return [r for r in self.store.list() if r.get("driver") == "overlay" and r["id"] != but]
 
     # -- the network task's reads --------------------------------------------------------------------------------
     def planned_record(self, name: str, desired: Desired, current: dict[str, Any] | None) -> dict[str, Any]:
@@ -279,9 +304,11 @@ class NetworkService:
         else the current network's, else the first free default pool."""
         others = {r["name"]: r["subnet"] for r in self.store.list() if r["name"] != name}
         routes = self.kernel.host_routes()
-        if current is not None:  # its own bridge's route is not a conflict
-            own = IPv4Network(current["subnet"])
-            routes = [r for r in routes if _network(r) != own]
+        if current is not None:  # its own bridge's route (an overlay's: its slices' routes) is not a conflict
+            own = IPv4Network((current.get("overlay") or current)["subnet"])
+            routes = [r for r in routes if not ((net := _network(r)) and net.subnet_of(own))]
+        if desired.driver == "overlay":
+            return self._planned_overlay(name, desired, current, others, routes)
         ipam = desired.ipam
         if ipam is not None:
             check_overlap(ipam.subnet, others, routes)
@@ -301,6 +328,15 @@ class NetworkService:
                                 f"`ip link del {bridge}` if nothing does")
         return new_record(network_id, name, bridge, ipam, internal=desired.internal, labels=desired.labels,
                           mtu=desired.mtu, options=desired.options)
+
+    def _planned_overlay(self, name: str, desired: Desired, current: dict[str, Any] | None, others: dict[str, str],
+                         routes: list[str]) -> dict[str, Any]:
+        network_id = new_id(self.engine.layout.state_root, name, current["id"] if current else None)
+        bridge = self.kernel.bridge_name(network_id, False)
+        if (current is None or current["bridge"] != bridge) and self.kernel.bridge_exists(bridge):
+            raise Conflict(f"the bridge {bridge} already exists on the host", field="name",
+                           hint=f"remove it with `ip link del {bridge}` if nothing uses it")
+        return overlay_record(self.kernel, network_id, name, bridge, desired, others, routes)
 
     # -- facts ----------------------------------------------------------------------------------------------------
     def facts(self, record: dict[str, Any], *, known: bool = True) -> dict[str, Any]:
