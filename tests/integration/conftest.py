@@ -4,6 +4,7 @@ pushed once per repository name), and every process is stopped at teardown."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,12 @@ def debian_image() -> OciImage:
 
     with in_host_netns():  # debootstrap reaches the machine's Debian mirror: not from a worker's own namespace
         return build_debian_layout()
+
+
+@pytest.fixture(scope="session")
+def udpecho(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A static UDP peer (Debian's busybox nc has no -u)."""
+    binary = tmp_path_factory.mktemp("udpecho") / "udpecho"
+    source = Path(__file__).parent.parent / "support" / "c" / "udpecho.c"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(source)], check=True)
+    return binary

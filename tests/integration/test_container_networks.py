@@ -78,15 +78,6 @@ def outside() -> Iterator[subprocess.Popen[str]]:
         subprocess.run(["ip", "netns", "del", OUTSIDE_NS], check=False)
 
 
-@pytest.fixture(scope="session")
-def udpecho(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A static UDP peer (Debian's busybox nc has no -u)."""
-    binary = tmp_path_factory.mktemp("udpecho") / "udpecho"
-    source = Path(__file__).parents[1] / "support" / "c" / "udpecho.c"
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(source)], check=True)
-    return binary
-
-
 @pytest.fixture
 def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Path) -> Iterator[Berth]:
     links_before, published_before = _links(), set(firewall.Firewall().published())   # e.g. the demo app's

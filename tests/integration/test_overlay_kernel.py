@@ -30,14 +30,6 @@ SUBNET = "10.240.0.0/16"
 PORT = 4789
 
 
-@pytest.fixture(scope="module")
-def udpecho(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    binary = tmp_path_factory.mktemp("udpecho") / "udpecho"
-    source = Path(__file__).parents[1] / "support" / "c" / "udpecho.c"
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(source)], check=True)
-    return binary
-
-
 @pytest.fixture
 def hosts(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Path) -> Iterator[list[Host]]:
     rootfs = make_rootfs(tmp_path_factory.mktemp("ovbox"))

@@ -395,6 +395,11 @@ def _ensure_only_address(rtnl: Rtnl, index: int, wanted: ipaddress.IPv4Interface
 def remove_bridge(name: str) -> bool:
     """Delete the bridge (its ports are released, not deleted); False if absent."""
     _check_ifname(name, "bridge")
+    return remove_link(name, f"bridge {name}", "bridge")
+
+
+def remove_link(name: str, what: str, field: str) -> bool:
+    """Delete the host link ``name``; False if absent; InvalidState naming ``what`` on failure."""
     rtnl = _host()
     found = rtnl.link(name)
     if found is None:
@@ -402,7 +407,7 @@ def remove_bridge(name: str) -> bool:
     try:
         return rtnl.delete_link(found[0])
     except NetlinkError as err:
-        raise _failed(f"removing bridge {name}", err, "bridge") from None
+        raise _failed(f"removing {what}", err, field) from None
 
 
 def _write_sysctl(key: str, value: str) -> bool:

@@ -235,11 +235,4 @@ def _ignore_missing(rtnl: Rtnl, kind: int, body: bytes) -> None:
 
 def remove_vxlan(device: str) -> bool:
     """Delete the device (its routes, neighbours and FDB go with it); False if absent."""
-    rtnl = links._host()
-    found = rtnl.link(device)
-    if found is None:
-        return False
-    try:
-        return rtnl.delete_link(found[0])
-    except NetlinkError as err:
-        raise links._failed(f"removing VXLAN device {device}", err, "overlay") from None
+    return links.remove_link(device, f"VXLAN device {device}", "overlay")
