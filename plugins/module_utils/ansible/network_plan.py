@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..containers.monitor_client import MonitorClient, reload_resolvers
+from ..containers.store import ContainerStore
 from ..engine import Engine
 from ..errors import Conflict, NotFound
 from ..metadata import Transaction
@@ -84,11 +86,14 @@ class NetworkPlan(Plan):
     network: dict[str, Any] | None = None
     creates: bool = False
     restate: dict[str, Any] | None = field(default=None, repr=False)
+    overlay: bool = False   # an overlay network is made, changed or removed: the monitor's resolvers follow
 
     def execute(self, context: Any) -> list[Any]:
         done = super().execute(context)
         if self.restate is not None:
             _put_record(context, self.restate)
+        if self.overlay and self.steps:
+            self.warnings += reload_resolvers(context.engine)   # names served now, not at the next re-read
         return done
 
 
@@ -203,6 +208,33 @@ class ConvergePeers(Step):
 
 
 @dataclass(frozen=True)
+class ServeNames(Step):
+    """Containers of this host run on the overlay network but no monitor
+    does (it was killed): one is started. It adopts the running containers
+    and serves the network's names to the other hosts again (and the
+    containers' restart policies and healthchecks)."""
+
+    network: str
+
+    def describe(self) -> str:
+        return f"started the container monitor to serve the names of network {self.network} (its containers " \
+               "ran unwatched)"
+
+    def execute(self, context: NetworkExecutor) -> None:
+        layout = context.engine.layout
+        context.engine.require_writable(f"serve the names of network {self.network}")
+        MonitorClient(layout.state_root, layout.run_root).spawn()
+
+
+def _unwatched(engine: Engine, network: str) -> bool:
+    """Whether containers of this host run on ``network`` with no monitor to serve their names."""
+    layout = engine.layout
+    if MonitorClient(layout.state_root, layout.run_root).alive():
+        return False
+    return any(r.running and network in r.state.networks for r in ContainerStore(engine).records())
+
+
+@dataclass(frozen=True)
 class ReconnectCutOff(Step):
     """After a recreation: a container cut off is attached again, with the same entry."""
 
@@ -246,6 +278,7 @@ def plan_network(engine: Engine, request: NetworkRequest, *, kernel: Kernel | No
     name = validate_name(request.name)
     current = service.store.by_name(name)
     plan = NetworkPlan(before=view(current), after=view(None))
+    plan.overlay = (current or {}).get("driver") == "overlay"
     if request.state == "absent":
         if current is not None:
             _cut_off(plan, service, name, request.force, "removed")
@@ -253,7 +286,10 @@ def plan_network(engine: Engine, request: NetworkRequest, *, kernel: Kernel | No
         return plan
     desired = Desired.of(request)
     if desired.driver == "overlay":
+        plan.overlay = True
         target = _plan_overlay(plan, service, name, current, desired, request.force)
+        if current is not None and _unwatched(engine, name):
+            plan.add(ServeNames(name))
     else:
         target = _plan_network_itself(plan, service, name, current, desired, request.force)
     plan.after, plan.network = view(target), target

@@ -18,6 +18,17 @@ each on ``<run_root>/monitor.sock``. Per container it keeps one ``Watch``
 (monitor_host.py), and its timers read an injected clock, so the restart,
 health and stop logic runs in unit tests against a fake host and a fake
 clock.
+
+It also serves the names of overlay networks (network/resolver.py): one DNS
+resolver per overlay network on this host's slice gateway, its sockets in
+this loop (``("dns", handler)`` keys, never blocking it), started with the
+monitor, reloaded on a ``Reload`` request (the network task sends it), every
+``RELOAD_EVERY`` seconds and when a container joins a network it does not
+know, stopped for removed networks. Resolvers do not keep the monitor alive:
+a host where no container runs has no names to answer, and its peers' queries
+are refused by the kernel at once (nothing listens), which they read as "not
+here". The Ping reply carries the digest of the code this process runs, so a
+task whose engine differs can say so (monitor_client.monitor_skew).
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from typing import Any
 
 from .. import lifecycle as lc
 from ..errors import BerthError, InvalidInput, InvalidState, NotFound
+from ..network.dnsserver import Resolvers
 from . import health, policy, protocol
 from .logs import LogWriter
 from .store import now
@@ -46,16 +58,20 @@ MAX_REQUEST = 1 << 20
 
 
 class Monitor:
-    def __init__(self, host: Any, clock: Any = None) -> None:
+    def __init__(self, host: Any, clock: Any = None, digest: str = "", dns: Resolvers | None = None) -> None:
         self.host = host
         self.clock = clock or SystemClock()
+        self.digest = digest   # of the code this process runs, computed once at its start
         self.sel = selectors.DefaultSelector()
+        # a host without dns_networks (the unit tests' fake) serves no names
+        self.dns = dns or Resolvers(self.sel, self.clock, host if hasattr(host, "dns_networks") else None)
         self.watches: dict[str, Watch] = {}
         self.clients = 0
         self.idle_since = self.clock.monotonic()
         self._handlers = {protocol.Ping: self._ping, protocol.Start: self._start, protocol.Stop: self._stop,
                           protocol.Wait: self._wait, protocol.Pause: self._pause, protocol.Unpause: self._pause,
-                          protocol.Remove: self._remove, protocol.Create: self._create}
+                          protocol.Remove: self._remove, protocol.Create: self._create,
+                          protocol.Reload: self._reload}
 
     # -- the loop ------------------------------------------------------------------
     def serve(self, path: str) -> None:
@@ -75,18 +91,20 @@ class Monitor:
         signal.signal(signal.SIGCHLD, lambda *_args: None)
         self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self.adopt_running()
+        self.dns.reload()
         try:
             while not self.idle():
                 self.step(self._timeout())
         finally:
+            self.dns.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             server.close()
 
     def step(self, wait: float) -> None:
         """One turn: what is readable, then exits, then timers."""
-        for key, _mask in self.sel.select(wait):
-            self._guarded(self._dispatch, key)
+        for key, mask in self.sel.select(wait):
+            self._guarded(self._dispatch, key, mask)
         for pid, code in self.host.reaped():
             self._guarded(self.child_exited, pid, code)
         self._guarded(self.timers)
@@ -110,11 +128,14 @@ class Monitor:
     def _timeout(self) -> float:
         clock = self.clock.monotonic()
         deadlines = [when for watch in self.watches.values() for when in watch.deadlines()]
+        deadlines += self.dns.deadlines()
         return max(0.0, min(min(deadlines, default=clock + IDLE_EXIT) - clock, IDLE_EXIT))
 
-    def _dispatch(self, key: selectors.SelectorKey) -> None:
+    def _dispatch(self, key: selectors.SelectorKey, mask: int = selectors.EVENT_READ) -> None:
         kind, data = key.data
-        if kind == "accept":
+        if kind == "dns":
+            data(mask)   # an overlay resolver's socket (it logs its own failures)
+        elif kind == "accept":
             conn, _addr = key.fileobj.accept()  # type: ignore[union-attr]
             self.sel.register(conn, selectors.EVENT_READ, ("client", bytearray()))
             self.clients += 1
@@ -165,7 +186,10 @@ class Monitor:
             answer(protocol.Error(kind=InvalidState.kind, message=f"monitor: {err!r}"))
 
     def _ping(self, _request: protocol.Ping, answer: Any) -> None:
-        answer(protocol.Pong(pid=os.getpid()))
+        answer(protocol.Pong(pid=os.getpid(), digest=self.digest))
+
+    def _reload(self, _request: protocol.Reload, answer: Any) -> None:
+        answer(protocol.Resolving(**self.dns.reload()))
 
     def _start(self, request: protocol.Start, answer: Any) -> None:
         answer(protocol.Started(pid=self.start(request.id)))
@@ -227,6 +251,7 @@ class Monitor:
                             health={"status": "starting", "failing_streak": 0, "log": []} if probed else None,
                             networks=launched.networks, ports=launched.ports, pid_start=launched.pid_start)
         watch.next_probe = clock + probed["interval"] if probed else None
+        self.dns.joined([item.get("network_id", "") for item in (launched.networks or {}).values()])
 
     def pump(self, fd: int, watch: Watch, stream: str) -> None:
         """Copy what the container wrote on this pipe into its log."""
@@ -270,6 +295,7 @@ class Monitor:
         stopped_by_user = watch.stopping is not None or facts.stopped_by_user
         self.host.set_state(watch.id, status=lc.EXITED, pid=0, finished_at=now(), exit_code=exit_code,
                             oom_killed=oom, stopped_by_user=stopped_by_user, paused=False, networks={}, ports=[])
+        self.dns.invalidate()   # its names go now, not a NAMES_TTL later
         stopping = self._answer_exit(watch, exit_code)   # after the record says exited
         self.host.detach(facts)
         for answer in stopping:   # a stop returns once its ports and links are gone, as docker stop does
@@ -332,6 +358,7 @@ class Monitor:
 
     # -- timers ----------------------------------------------------------------------
     def timers(self) -> None:
+        self._guarded(self.dns.timers)
         clock = self.clock.monotonic()
         for watch in list(self.watches.values()):
             if watch.restart_at is not None and watch.restart_at <= clock:
@@ -507,6 +534,7 @@ def main(state_root: str, run_root: str) -> int:
     import fcntl
 
     from ..engine import Engine
+    from ..version import engine_digest
     from .monitor_host import RuntimeHost
 
     engine = Engine.open(state_root, run_root)
@@ -520,7 +548,8 @@ def main(state_root: str, run_root: str) -> int:
     pid_file = engine.layout.run_root / "monitor.pid"
     pid_file.write_text(f"{os.getpid()}\n")
     try:
-        Monitor(RuntimeHost(engine)).serve(str(engine.layout.run_root / "monitor.sock"))
+        digest = engine_digest(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        Monitor(RuntimeHost(engine), digest=digest).serve(str(engine.layout.run_root / "monitor.sock"))
     except (InvalidState, NotFound):
         return 1
     finally:

@@ -227,3 +227,68 @@ def _read_line(conn: _socket.socket, deadline: float, monitor_alive: Callable[[]
             raise ConnectionResetError("the monitor closed the connection")
         data += chunk
     return data
+
+
+# -- what the engine's tasks ask of a running monitor ----------------------------------------------------
+_DIGEST: list[str] = []   # engine_digest of the code this process imported, computed once (~8 ms)
+
+
+def running_digest() -> str:
+    """version.engine_digest of the engine code this process runs."""
+    if not _DIGEST:
+        from ..version import engine_digest
+
+        _DIGEST.append(engine_digest(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    return _DIGEST[0]
+
+
+def _running(engine: Any) -> MonitorClient | None:
+    """The run root's monitor when one runs (these calls never spawn one)."""
+    client = MonitorClient(engine.layout.state_root, engine.layout.run_root)
+    return client if client.alive() else None
+
+
+def monitor_skew(engine: Any, digest: str | None = None) -> str | None:
+    """A warning when the run root's monitor runs other engine code than ``digest`` (default: this
+    process's): a monitor outlives the task that started it, so after an upgrade it keeps the old code
+    for restarts, healthchecks and overlay names. None when they agree or no monitor runs."""
+    client = _running(engine)
+    if client is None:
+        return None
+    try:
+        reply = client.call(protocol.Ping(), timeout=5.0)
+    except (OSError, InvalidState):
+        return None   # it is going away (or cannot answer): the next one starts with this engine
+    if not isinstance(reply, protocol.Pong):
+        return None
+    ours = digest or running_digest()
+    if reply.digest == ours:
+        return None
+    theirs = f"engine {reply.digest[:12]}" if reply.digest else "an engine from before engine digests"
+    return (f"the container monitor of {client.run_root} (pid {reply.pid}) runs {theirs}, not this task's "
+            f"engine {ours[:12]}: its restart policies, healthchecks and overlay network names follow the old "
+            f"code until it exits, which it does by itself once no container of this host runs. To switch now, "
+            f"stop this host's containers and start them again; do not kill the monitor (the containers' "
+            f"output pipes end with it)")
+
+
+def reload_resolvers(engine: Any) -> list[str]:
+    """Tell the run root's monitor that overlay networks were created, changed or removed, so it serves
+    their resolvers now (it also re-reads them every few seconds and at each container start). With no
+    monitor there is nothing to do: no container runs, and the next monitor serves them from its start.
+    Returns warnings for the task (empty when all is served)."""
+    client = _running(engine)
+    if client is None:
+        return []
+    try:
+        reply = client.call(protocol.Reload(), timeout=10.0)
+    except (OSError, InvalidState) as err:
+        return [f"the container monitor of {client.run_root} did not reload the overlay resolvers ({err}); "
+                f"it re-reads the networks within 10 seconds"]
+    if isinstance(reply, protocol.Error):   # a monitor from before overlay resolvers: it serves no names
+        return [f"the container monitor of {client.run_root} runs an engine without overlay name resolvers: "
+                f"names on other hosts resolve once it was replaced (it exits when no container of this host "
+                f"runs; stop and start the containers to replace it now)"]
+    if isinstance(reply, protocol.Resolving):
+        return [f"overlay network resolver not served: {failed}" for failed in reply.failed]
+    return []

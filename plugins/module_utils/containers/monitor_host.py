@@ -175,6 +175,30 @@ class RuntimeHost:
     def remove(self, container_id: str, *, volumes: bool) -> None:
         ContainerService(self.engine).remove(container_id, force=True, volumes=volumes)
 
+    # -- names of overlay networks (network/dnsserver.Source) ------------------------------------------
+    def dns_networks(self) -> list[dict[str, Any]]:
+        from ..network.store import NetworkStore
+
+        return [record for record in NetworkStore(self.engine).list() if record.get("driver") == "overlay"]
+
+    def dns_names(self, network_id: str) -> dict[str, list[str]]:
+        """Name -> addresses of this host's running containers on the network: the
+        container's name, its 12-digit short id and its aliases there (Docker's)."""
+        names: dict[str, list[str]] = {}
+        for record, attached in self._networking()._running_networks().values():
+            for item in attached.values():
+                if item.get("network_id") != network_id or not item.get("ip"):
+                    continue
+                for name in dict.fromkeys([record.name, record.id[:12], *item.get("aliases", [])]):
+                    names.setdefault(name.lower(), []).append(item["ip"])
+        return names
+
+    def dns_upstreams(self) -> tuple[list[str], list[str]]:
+        from ..network.resolver import host_resolvers
+
+        return host_resolvers(networking._read("/etc/resolv.conf"),
+                              networking._read("/run/systemd/resolve/resolv.conf"))
+
     def _networking(self) -> networking.Networking:
         """One for the monitor's life (it caches realized networks and parsed records)."""
         if self.network is None:

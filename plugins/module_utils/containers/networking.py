@@ -99,9 +99,10 @@ def release(engine: Engine, record: ContainerRecord) -> None:
         Networking(engine).release(record)
 
 
-def resolv_conf(host: str, upstream: str = "") -> str:
+def resolv_conf(host: str, upstream: str = "", first: list[str] | tuple[str, ...] = ()) -> str:
     """The host's resolv.conf without loopback nameservers (systemd-resolved's
-    upstream file, or Docker's public fallback, when none is left)."""
+    upstream file, or Docker's public fallback, when none is left); ``first``:
+    nameservers asked before those (the resolvers of the container's overlay networks)."""
     def servers(text: str) -> list[str]:
         return [line.split()[1] for line in text.splitlines()
                 if line.startswith("nameserver") and len(line.split()) > 1]
@@ -110,6 +111,7 @@ def resolv_conf(host: str, upstream: str = "") -> str:
     kept = [s for s in servers(host) if not s.startswith("127.") and s != "::1"]
     if not kept:
         kept = [s for s in servers(upstream) if not s.startswith("127.")] or list(FALLBACK_DNS)
+    kept = [*dict.fromkeys(first), *(s for s in kept if s not in first)]
     return "".join(f"{line}\n" for line in lines if line.strip()) + "".join(f"nameserver {s}\n" for s in kept)
 
 
@@ -195,6 +197,7 @@ class Networking:
     def _connect(self, record: ContainerRecord, pid: int, entry: dict[str, Any], index: int,
                  gateway: bool) -> dict[str, Any]:
         from ..network import links
+        from ..network.overlay_kernel import container_routes
 
         name = entry["name"]
         network = self.networks.ensure_default() if name == DEFAULT_NETWORK else self.networks.require(name)
@@ -207,7 +210,7 @@ class Networking:
         mac = links.mac_for(ip)
         route = network["gateway"] if gateway and not network.get("internal") else None
         links.attach(f"/proc/{pid}/ns/net", network["bridge"], host_if, f"eth{index}", f"{ip}/{prefix}", route, mac,
-                     network.get("mtu"))
+                     network.get("mtu"), routes=container_routes(network, route is not None))
         return {"network_id": network["id"], "ip": ip, "prefix": int(prefix), "mac": mac, "ifname": f"eth{index}",
                 "host_if": host_if, "gateway": network["gateway"], "bridge": network["bridge"],
                 "aliases": entry.get("aliases") or [], "default": bool(network.get("default"))}
@@ -322,7 +325,23 @@ class Networking:
             return
         if (record.config.get("network_mode") or DEFAULT_NETWORK) != "host":
             _write_in_place(directory / "hosts", self._hosts(record, attached))
+            self._resolv(directory, attached)
         self._refresh_peers(record.id, extra={record.id: attached})
+
+    def _resolv(self, directory: Path, attached: dict[str, dict[str, Any]]) -> None:
+        """An overlay network's resolver (the monitor's, on this host's slice gateway) comes first: it knows
+        the names on the other hosts. Written at each attach, so a disconnect takes it away again."""
+        from ..network.resolver import config_of
+
+        gateways = []
+        for name in attached:
+            network = self.networks.get(name)
+            config = config_of(network) if network else None
+            if config is not None:
+                gateways.append(config.gateway)
+        text = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"), gateways)
+        with contextlib.suppress(OSError):
+            _write_in_place(directory / "resolv.conf", text)
 
     def _hosts(self, record: ContainerRecord, attached: dict[str, dict[str, Any]],
                running: Peers | None = None) -> str:

@@ -9,13 +9,14 @@ container has exited). ``decode`` refuses a line that is not one of these
 messages with exactly its fields and their types: an unknown op is an
 ``InvalidInput``, which the monitor answers with an ``Error`` reply.
 
-    Ping                      -> Pong(pid)
+    Ping                      -> Pong(pid, digest)   digest: engine_digest of the code the monitor runs
     Start(id)                 -> Started(pid)
     Stop(id, signal, timeout) -> Stopped(stopped)    SIGKILL after timeout
     Wait(id)                  -> Exited(exit_code, status)
     Pause(id), Unpause(id)    -> Ok                  the cgroup freezer
     Remove(id, volumes)       -> Ok                  forced: the fast lane's attached `run --rm`
     Create(name, spec, state_root, start, stated) -> Created(id, log)
+    Reload                    -> Resolving(serving, failed)   re-read the overlay networks' resolvers
     any request               -> Error(kind, message, field, hint)
 
 ``Create.spec`` is ``ContainerSpec.to_dict()``.
@@ -109,7 +110,7 @@ class Reply(Message):
 
 # -- requests -------------------------------------------------------------------------
 class Ping(Request, op="ping"):
-    """Is a monitor serving this run root (and which process)?"""
+    """Is a monitor serving this run root (which process, running which engine code)?"""
 
 
 class Start(Request, op="start"):
@@ -157,6 +158,10 @@ class Create(Request, op="create"):
     stated: list[str] = []
 
 
+class Reload(Request, op="reload"):
+    """An overlay network was created, changed or removed: serve the resolvers the records hold now."""
+
+
 # -- replies --------------------------------------------------------------------------
 class Ok(Reply, kind="ok"):
     pass
@@ -181,7 +186,10 @@ class Error(Reply, kind="error"):
 
 
 class Pong(Reply, kind="pong"):
+    """``digest``: version.engine_digest of the code the monitor runs ("" from a monitor before digests)."""
+
     pid: int
+    digest: str = ""
 
 
 class Started(Reply, kind="started"):
@@ -202,6 +210,13 @@ class Exited(Reply, kind="exited"):
 class Created(Reply, kind="created"):
     id: str
     log: str
+
+
+class Resolving(Reply, kind="resolving"):
+    """The overlay resolvers after a Reload: "<network> <gateway>:<port>" each, and "<network>: <why>"."""
+
+    serving: list[str] = []
+    failed: list[str] = []
 
 
 _ERROR_CLASSES = {error_class.kind: error_class for error_class in ERROR_KINDS}

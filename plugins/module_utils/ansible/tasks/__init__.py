@@ -35,9 +35,13 @@ def family(name: str) -> Any:
 
 
 def preload() -> None:
-    """Import every task's code (the agent does, once, so its workers pay no import)."""
+    """Import every task's code (the agent does, once, so its workers pay no import) and hash the engine
+    code it runs (what a task compares with the monitor's: monitor_client.monitor_skew)."""
     for name in sorted(set(FAMILIES.values())):
         importlib.import_module(f"{__name__}.{name}")
+    from ...containers.monitor_client import running_digest
+
+    running_digest()
 
 
 def run(name: str, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:

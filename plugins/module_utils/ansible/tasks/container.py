@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...containers.monitor_client import monitor_skew
 from ...containers.options import split_command
 from ...containers.service import ContainerService
 from ...engine import Engine
@@ -16,8 +17,19 @@ def container(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str
     values = validate(CONTAINER_MODEL, params).model_dump()   # the typed boundary: the table's own model
     task = ContainerTask.from_params(values)
     if check_mode:   # a read-only view: planning cannot write
-        return check_container(Engine.view(values["state_root"], values["run_root"]), task)
-    return apply_container(Engine.open(values["state_root"], values["run_root"]), task)
+        engine = Engine.view(values["state_root"], values["run_root"])
+        return _with_monitor_skew(engine, check_container(engine, task))
+    engine = Engine.open(values["state_root"], values["run_root"])
+    return _with_monitor_skew(engine, apply_container(engine, task))
+
+
+def _with_monitor_skew(engine: Engine, result: dict[str, Any]) -> dict[str, Any]:
+    """The result, warning when the host's monitor runs other engine code than this task (a monitor
+    outlives the engine that started it): versions never mix silently."""
+    skew = monitor_skew(engine)
+    if skew:
+        result["warnings"] = [*(result.get("warnings") or []), skew]
+    return result
 
 
 def container_exec(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
