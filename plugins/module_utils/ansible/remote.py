@@ -164,7 +164,7 @@ def dispatch(task: str, params: dict[str, Any], check_mode: bool, diff: bool,
         if engine_here():
             return importlib.import_module(TASKS_PACKAGE).execute(task, params, check_mode, diff)
         if check_mode:
-            return not_installed_yet(task, manifest)
+            return not_installed_yet(task, manifest, params)
         return _failed(f"berth's engine is not installed on this host (no {manifest}): "
                        f"apply the {ROLE} role to it first")
     except (OSError, ValueError) as exc:
@@ -183,7 +183,7 @@ def dispatch(task: str, params: dict[str, Any], check_mode: bool, diff: bool,
                        f"install under {prefix} is damaged")
 
 
-def not_installed_yet(task: str, manifest: str) -> dict[str, Any]:
+def not_installed_yet(task: str, manifest: str, params: dict[str, Any]) -> dict[str, Any]:
     """A check run on a host the role has not installed yet (its own check run installs nothing): the
     task cannot be planned without the engine, and a host without one holds none of berth's objects, so
     the task would make what it states. Reported as a change with a warning, never a failure, so
@@ -193,8 +193,10 @@ def not_installed_yet(task: str, manifest: str) -> dict[str, Any]:
                f"it states")
     if task.endswith("_info"):   # reads only: nothing to report but that there is nothing yet
         return {"result": {"changed": False, "warnings": [warning]}}
+    stated = {key: value for key, value in sorted(params.items()) if value not in (None, [], {})
+              and key not in ("state_root", "run_root")}
     return {"result": {"changed": True, "actions": [f"install berth's engine ({ROLE}), then run {task}"],
-                       "warnings": [warning]}}
+                       "diff": {"before": {}, "after": stated}, "warnings": [warning]}}
 
 
 def engine_here() -> bool:

@@ -48,8 +48,10 @@ def test_no_install_and_no_engine_here_names_the_role(prefix: Path, monkeypatch:
 def test_a_check_run_before_the_role_reports_the_change_and_never_fails(prefix: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remote, "engine_here", lambda: False)
-    planned = remote.dispatch("volume", {"name": "v"}, True, False, _env(prefix))["result"]
+    planned = remote.dispatch("volume", {"name": "v", "labels": {}, "state_root": "/x"}, True, False,
+                              _env(prefix))["result"]
     assert planned["changed"] is True and "berth.engine.host" in planned["actions"][0]
+    assert planned["diff"] == {"before": {}, "after": {"name": "v"}}   # what the task states, made from nothing
     assert "not installed" in planned["warnings"][0] and f"{prefix}/engine.json" in planned["warnings"][0]
     read = remote.dispatch("volume_info", {}, True, False, _env(prefix))["result"]
     assert read["changed"] is False and "not installed" in read["warnings"][0]
