@@ -41,6 +41,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+from tests.support.devinstall import dev_install, prefix_root, write_install
 from tests.support.hoststate import fingerprint_differences, processes_naming
 from tests.support.playbook import COLLECTIONS, REPO, record_task, recorded, run_playbook, write_playbook
 from tests.support.runtime import make_rootfs, wait_for
@@ -77,9 +78,14 @@ class Enclosure:
                 if str(base) in line]
 
     def interpreter(self, directory: Path) -> Path:
-        """A Python for the play that runs inside the anchor's namespaces."""
+        """A Python for the play that runs inside the anchor's namespaces, with a dev install of its own:
+        the engine agent the modules hand their tasks to lives in the namespaces of the task that started
+        it, so this network namespace must not share the test process's agent."""
+        prefix = prefix_root() / str(os.stat(f"/proc/{self.anchor.pid}/ns/net").st_ino)
+        write_install(prefix, dev_install()[1])
         path = directory / "python-in-enclosure"
-        path.write_text(f'#!/bin/sh\nexec nsenter --target {self.anchor.pid} --net --mount -- {sys.executable} "$@"\n')
+        path.write_text(f'#!/bin/sh\nexec env BERTH_PREFIX={prefix} nsenter --target {self.anchor.pid} --net --mount '
+                        f'-- {sys.executable} "$@"\n')
         path.chmod(0o755)
         return path
 

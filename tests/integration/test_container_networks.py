@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +30,7 @@ from tests.integration.test_containers import Berth
 from tests.support.isolation import netns_name
 from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
-from tests.support.runtime import make_rootfs, mounts_under, wait_for
+from tests.support.runtime import mounts_under, wait_for, web_rootfs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/netbox:1"
@@ -82,13 +81,8 @@ def outside() -> Iterator[subprocess.Popen[str]]:
 def berth(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Path) -> Iterator[Berth]:
     links_before, published_before = _links(), set(firewall.Firewall().published())   # e.g. the demo app's
     tool = Berth(tmp_path)
-    rootfs = make_rootfs(tmp_path_factory.mktemp("netbox"))
-    for applet in ("timeout", "ping", "nslookup", "cut", "seq", "awk"):
-        if not (rootfs / "bin" / applet).is_symlink():
-            (rootfs / "bin" / applet).symlink_to("busybox")
-    shutil.copy2(udpecho, rootfs / "bin" / "udpecho")
-    (rootfs / "www").mkdir()
-    (rootfs / "www" / "index.html").write_text("hello from web\n")
+    rootfs = web_rootfs(tmp_path_factory.mktemp("netbox"), ("timeout", "ping", "nslookup", "cut", "seq"), udpecho,
+                        "hello from web\n")
     engine = Engine.open(tool.state, tool.run)
     made = ContainerWatch(engine.layout.containers)
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sh"], exposed_ports=["80/tcp", "5353/udp"]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.overlay_hosts import Host, underlay
-from tests.support.runtime import make_rootfs, mounts_under, wait_for
+from tests.support.runtime import mounts_under, wait_for, web_rootfs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/ovbox:1"
@@ -32,13 +31,8 @@ PORT = 4789
 
 @pytest.fixture
 def hosts(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, udpecho: Path) -> Iterator[list[Host]]:
-    rootfs = make_rootfs(tmp_path_factory.mktemp("ovbox"))
-    for applet in ("timeout", "ping", "nc", "head", "dd", "md5sum"):
-        if not (rootfs / "bin" / applet).is_symlink():
-            (rootfs / "bin" / applet).symlink_to("busybox")
-    shutil.copy2(udpecho, rootfs / "bin" / "udpecho")
-    (rootfs / "www").mkdir()
-    (rootfs / "www" / "index.html").write_text("hello over the overlay\n")
+    rootfs = web_rootfs(tmp_path_factory.mktemp("ovbox"), ("timeout", "ping", "nc", "head", "dd", "md5sum"),
+                        udpecho, "hello over the overlay\n")
     (rootfs / "www" / "big").write_bytes(os.urandom(1 << 20))  # full-size TCP segments across the overlay
     with underlay(tmp_path, 3) as made:
         for host in made:

@@ -41,15 +41,25 @@ echo "== cgroupns"; cat /proc/self/cgroup | grep -E '^0::|:memory:' | sed 's/^[0
 """
 
 
-def make_rootfs(directory: Path) -> Path:
+def make_rootfs(directory: Path, applets: tuple[str, ...] = ()) -> Path:
+    """A busybox root under ``directory`` with the common applets linked (and ``applets``)."""
     from tests.support.images import populate_busybox
 
     rootfs = directory / "rootfs"
     populate_busybox(rootfs)
-    for applet in ("awk", "sort", "tail", "wc", "grep", "printf", "tr", "sed", "readlink", "tty"):
+    for applet in ("awk", "sort", "tail", "wc", "grep", "printf", "tr", "sed", "readlink", "tty", *applets):
         link = rootfs / "bin" / applet
         if not link.is_symlink():
             link.symlink_to("busybox")
+    return rootfs
+
+
+def web_rootfs(directory: Path, applets: tuple[str, ...], udpecho: Path, page: str) -> Path:
+    """make_rootfs plus the network tests' servers: udpecho on PATH and /www/index.html saying ``page``."""
+    rootfs = make_rootfs(directory, applets)
+    shutil.copy2(udpecho, rootfs / "bin" / "udpecho")
+    (rootfs / "www").mkdir()
+    (rootfs / "www" / "index.html").write_text(page)
     return rootfs
 
 
