@@ -63,13 +63,13 @@ mode, address = sys.argv[1], sys.argv[2]
 c = socket.create_connection((address, 7100), timeout=10); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 if mode == "echo":
     samples = []
-    for _ in range(3000):
+    for _i in range(3000):
         t = time.perf_counter(); c.sendall(b"x"); c.recv(1); samples.append(time.perf_counter() - t)
     samples.sort(); print(samples[len(samples) // 2] * 1e3)
 else:
     total, chunk = 256 << 20, b"\0" * (1 << 20)
     t = time.perf_counter()
-    for _ in range(total >> 20): c.sendall(chunk)
+    for _i in range(total >> 20): c.sendall(chunk)
     c.shutdown(socket.SHUT_WR); got = int(c.recv(64)); elapsed = time.perf_counter() - t
     assert got == total, got
     print(total * 8 / elapsed / 1e9)
@@ -81,7 +81,7 @@ server, name = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
 qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
 samples = []
-for _ in range(200):
+for _i in range(200):
     ident = random.randrange(65536)
     query = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
     t = time.perf_counter(); s.sendto(query, (server, 53)); answer = s.recv(4096)
@@ -119,8 +119,8 @@ def network_rows(started: Fleet) -> None:
              "bridge (fh1 -> fh1 container)": ((fh1, shop.container_pid(fh1, "client-fh1")), app1, app1_address),
              "underlay (host fh2 -> host fh1)": ((fh2, None), (fh1, None), fh1.address)}
     for label, (client, server, address) in paths.items():
-        latency = statistics.median(tcp(server, client, address, "echo") for _ in range(3))
-        throughput = statistics.median(tcp(server, client, address, "sink") for _ in range(3))
+        latency = statistics.median(tcp(server, client, address, "echo") for _i in range(3))
+        throughput = statistics.median(tcp(server, client, address, "sink") for _i in range(3))
         ROWS.append((f"TCP round trip, {label}", f"{latency:.3f} ms", "median of 3x3000"))
         ROWS.append((f"TCP throughput, {label}", f"{throughput:.2f} Gbit/s", "median of 3x256 MiB"))
     resolv = shop.in_container(fh2, "client-fh2", "cat /etc/resolv.conf")

@@ -115,11 +115,11 @@ def measure(directory: Path, defaults: dict[str, Any], rounds: int, items: int) 
     timed(ping)   # warm both plays' caches alike (controller bytecode, the digest cache)
     timed(container)
     runs: dict[str, list[tuple[float, float]]] = {"ping": [], "container": []}
-    for _ in range(rounds):
+    for _i in range(rounds):
         runs["ping"].append(timed(ping))
         runs["container"].append(timed(container))
-    cpu = {name: statistics.median(c for c, _ in values) for name, values in runs.items()}
-    wall = {name: statistics.median(w for _, w in values) for name, values in runs.items()}
+    cpu = {name: statistics.median(c for c, _w in values) for name, values in runs.items()}
+    wall = {name: statistics.median(w for _c, w in values) for name, values in runs.items()}
     return {"items": items, "rounds": rounds, "interpreter": INTERPRETER, "install": "dev (tests/support/devinstall)",
             "cpu_s": cpu, "wall_s": wall, "cpu_ratio": round(cpu["container"] / cpu["ping"], 3),
             "runs": runs}

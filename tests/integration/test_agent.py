@@ -41,8 +41,8 @@ def test_a_play_runs_through_the_agent(tmp_path: Path) -> None:
 def test_the_container_payload_carries_no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANSIBLE_KEEP_REMOTE_FILES", "1")
     monkeypatch.setenv("ANSIBLE_REMOTE_TMP", str(tmp_path / "remote"))
-    play = write_playbook(tmp_path, [{"berth.engine.container": {"name": "nobody", "state": "absent",
-                                                                   **_roots(tmp_path)}}])
+    task = {"name": "nobody", "state": "absent", **_roots(tmp_path)}
+    play = write_playbook(tmp_path, [{"berth.engine.container": task}])
     result = run_playbook(play, check=True)
     assert result.failed == 0, result.output[-3000:]
     [payload] = (tmp_path / "remote").glob("*/AnsiballZ_container.py")

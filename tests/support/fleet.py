@@ -294,8 +294,8 @@ ssh_args = -o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile={s
                  for r in records if r.get("kind") == "stats" for host, counts in r["stats"].items()}
         return FleetResult(proc.returncode, proc.stdout + proc.stderr, recap,
                            [r for r in records if r.get("kind") == "task"], time.monotonic() - start,
-                           (after.children_user - before.children_user) + (after.children_system
-                                                                          - before.children_system))
+                           (after.children_user - before.children_user)
+                           + (after.children_system - before.children_system))
 
     # --- stop ---
 

@@ -105,7 +105,8 @@ def overlay_record(kernel: Any, network_id: str, name: str, bridge: str, desired
                    others: dict[str, str], routes: list[str]) -> dict[str, Any]:
     """The record an overlay creation (or recreation) would write."""
     whole = parse_ipam_config(desired.options["ipam_config"])
-    assert whole is not None  # overlay_desired required the subnet
+    if whole is None:   # overlay_desired required the subnet: a bug if it is missing here
+        raise AssertionError("an overlay network without ipam_config reached its planning")
     check_overlap(whole.subnet, others, routes)
     options = dict(desired.overlay or {})
     if desired.mtu is not None:

@@ -90,7 +90,7 @@ def send_spoofed_vxlan(fleet: Fleet, target: FleetHost, peer: FleetHost, rogue_a
             subprocess.run(["nsenter", "-t", str(rogue.pid), "-n", *argv], check=True)
         subprocess.run(["nsenter", "-t", str(rogue.pid), "-n", "/usr/bin/python3", "-c",
                         SENDER.replace("{args}", repr(args))], check=True, timeout=30)
-        out, _ = listener.communicate(timeout=15)
+        out, _err = listener.communicate(timeout=15)
     finally:
         for process in (listener, rogue):
             process.kill()

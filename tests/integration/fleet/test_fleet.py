@@ -168,4 +168,3 @@ def test_host_removed_from_peers(shop_fleet: Fleet, rootfs_tar: Path) -> None:
             ("ip", "route", "show"), ("ip", "neigh", "show", "nud", "permanent"), ("bridge", "fdb", "show")))
         assert fh3.address not in kernel, (host.name, kernel)
         assert not shop.lookup(host, f"client-{host.name}", "app-fh3"), host.name
-

@@ -16,8 +16,8 @@ def _made(fleet: Fleet) -> dict[str, list[str]]:
     and its links and nft tables."""
     found: dict[str, list[str]] = {}
     for host in fleet.hosts:
-        files = [str(p.relative_to(host.root)) for d in ("opt", "var/lib/berth", "run/berth", "usr/local/bin",
-                                                          "etc/sysctl.d") for p in (host.root / d).rglob("*")]
+        private = ("opt", "var/lib/berth", "run/berth", "usr/local/bin", "etc/sysctl.d")
+        files = [str(p.relative_to(host.root)) for d in private for p in (host.root / d).rglob("*")]
         links = [link["ifname"] for link in json.loads(host.run("ip", "-j", "link", "show").stdout)]
         tables = host.run("nft", "list", "tables", check=False).stdout.split("\n")
         found[host.name] = sorted(files) + sorted(links) + [t for t in tables if t.strip()]

@@ -45,8 +45,8 @@ def test_no_install_and_no_engine_here_names_the_role(prefix: Path, monkeypatch:
     assert "not installed" in msg and f"{prefix}/engine.json" in msg and "berth.engine.host" in msg
 
 
-def test_a_check_run_before_the_role_reports_the_change_and_never_fails(prefix: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_check_run_before_the_role_reports_the_change_and_never_fails(
+        prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remote, "engine_here", lambda: False)
     planned = remote.dispatch("volume", {"name": "v", "labels": {}, "state_root": "/x"}, True, False,
                               _env(prefix))["result"]
@@ -119,7 +119,7 @@ def test_concurrent_tasks_start_one_agent(prefix: Path, tmp_path: Path) -> None:
     params = {"state_root": str(tmp_path / "state"), "run_root": str(tmp_path / "run"), "name": None, "size": True}
     replies: list[dict[str, Any]] = []
     threads = [threading.Thread(target=lambda: replies.append(
-        remote.dispatch("volume_info", params, False, False, _env(prefix)))) for _ in range(8)]
+        remote.dispatch("volume_info", params, False, False, _env(prefix)))) for _i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -176,7 +176,7 @@ def test_hostile_clients_do_not_stop_the_service(fleet: Any) -> None:
     junk.sendall(b"\x00\x03abc")   # a "message" shorter than a header
     loop.until(lambda: not made[0].clients and True)
     junk.close()
-    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    silent = [socket.create_connection(("127.0.0.1", port)) for _i in range(40)]
     loop.until(lambda: len(made[0].clients) == 32)
     for conn in silent:
         conn.close()

@@ -104,7 +104,7 @@ def mutations(seed: int, count: int) -> list[bytes]:
     bases = [query("web"), query("a.b.c.example", wire.TYPE_AAAA, marked=True),
              wire.build_reply(wire.parse_query(query("web")), wire.NOERROR, ["10.0.0.1", "10.0.0.2"])]
     found = []
-    for _ in range(count):
+    for _i in range(count):
         data = bytearray(rng.choice(bases))
         for _edit in range(rng.randint(1, 6)):
             where = rng.randrange(len(data))
@@ -116,11 +116,11 @@ def mutations(seed: int, count: int) -> list[bytes]:
                 if not data:
                     data.append(0)
             elif choice < 0.85:
-                data[where:where] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+                data[where:where] = bytes(rng.randrange(256) for _i in range(rng.randint(1, 8)))
             else:
                 data[where:where] = b"\xc0" + bytes([rng.randrange(256)])   # a pointer anywhere
         found.append(bytes(data))
-    found += [bytes(rng.randrange(256) for _ in range(rng.randint(0, 600))) for _ in range(count // 4)]
+    found += [bytes(rng.randrange(256) for _i in range(rng.randint(0, 600))) for _i in range(count // 4)]
     return found
 
 
