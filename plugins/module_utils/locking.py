@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .errors import Conflict, ReadOnlyViolation
 
-LOCK_ORDER = ("content", "snapshots", "images", "containers", "volumes", "networks")
+LOCK_ORDER = ("content", "snapshots", "images", "containers", "volumes", "networks", "buildcache")
 
 
 class LockGone(Exception):

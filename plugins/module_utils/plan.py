@@ -47,6 +47,7 @@ class Plan:
     after: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     differences: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)   # what the task reports beyond the plan (e.g. a build's steps)
 
     @property
     def changed(self) -> bool:
@@ -69,7 +70,8 @@ class Plan:
 
     def result(self, **extra: Any) -> dict[str, Any]:
         """The common part of a module's result: changed, actions, diff, warnings."""
-        result: dict[str, Any] = {"changed": self.changed, "actions": self.actions(), "diff": self.diff(), **extra}
+        result: dict[str, Any] = {"changed": self.changed, "actions": self.actions(), "diff": self.diff(),
+                                  **self.facts, **extra}
         if self.differences:
             result.setdefault("differences", self.differences)
         if self.warnings:

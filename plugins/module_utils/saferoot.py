@@ -211,6 +211,14 @@ def read_in_root(root_fd: int, rel: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    """``name``'s own stat in the directory ``dir_fd`` (a link is not followed); None when it is missing."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
 def fd_path(fd: int) -> str:
     """The path that names an open descriptor (to mount on it, or setxattr it)."""
     return f"/proc/self/fd/{fd}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: image
-short_description: Converge a container image on a host — pull, load, import, tag, push, save, remove
+short_description: Converge a container image on a host — pull, build, commit, load, import, tag, push, save, remove
 version_added: 0.1.0
 description:
   - Makes an image present (pulled from a registry, loaded from a docker-archive or OCI archive/layout, imported from a
@@ -43,8 +43,14 @@ options:
   source:
     description:
       - Where a missing image comes from. V(local) only checks that it exists.
+      - V(build) builds O(build.path) from its Dockerfile. Every step is cached (keyed by its parent, the expanded
+        instruction, the ARG/ENV it sees and, for C(COPY)/C(ADD), the content and metadata of its sources after
+        C(.dockerignore)); the task changes only when the image the name points at changes, and check mode computes
+        the same keys without running anything to say whether (and from which step) a build would change the image.
+      - V(commit) makes an image from a container's writable layer, like C(docker commit); re-running it with the same
+        container, layer content and options changes nothing.
     type: str
-    choices: [pull, load, import, local]
+    choices: [pull, load, import, local, build, commit]
     default: pull
   pull:
     description:
@@ -82,6 +88,75 @@ options:
       labels: {description: Labels., type: dict, default: {}}
       exposed_ports: {description: Exposed ports such as V(80/tcp)., type: list, elements: str, default: []}
       volumes: {description: "Volume paths (a Dockerfile's VOLUME), such as V(/data).", type: list, elements: str, default: []}
+  build:
+    description:
+      - What to build with O(source=build), as M(community.docker.docker_image)'s C(build). The Dockerfile language
+        is BuildKit's (see the collection's docs/BUILD.md for the choices where the classic builder differs).
+    type: dict
+    suboptions:
+      path:
+        description: "The build context: the directory the Dockerfile's C(COPY)/C(ADD) read from."
+        type: path
+        required: true
+      dockerfile:
+        description: The Dockerfile, relative to O(build.path) (or absolute).
+        type: str
+        default: Dockerfile
+      args:
+        description: Build arguments (C(--build-arg)); values are text. Arguments no C(ARG) declares are warned about.
+        type: dict
+        default: {}
+      target:
+        description: The stage to build; stages the target does not need are skipped. Defaults to the last stage.
+        type: str
+      nocache:
+        description: Run every step again instead of using the cache.
+        type: bool
+        default: false
+      pull:
+        description: Pull the base images again before building (check mode cannot ask the registry and warns).
+        type: bool
+        default: false
+      network:
+        description: The network of C(RUN) steps that do not state one with C(--network)
+          (V(none), V(host) or a berth network).
+        type: str
+        default: none
+      labels:
+        description: Labels added to the built image (C(docker build --label)).
+        type: dict
+        default: {}
+      compression:
+        description: How the new layers are compressed.
+        type: str
+        choices: [gzip, zstd]
+        default: gzip
+  commit:
+    description: The container to make an image from with O(source=commit), as C(docker commit).
+    type: dict
+    suboptions:
+      container:
+        description: The container's name or ID (running or stopped).
+        type: str
+        required: true
+      changes:
+        description:
+          - Dockerfile instructions applied to the new image's config (C(docker commit -c)), among C(CMD),
+            C(ENTRYPOINT), C(ENV), C(EXPOSE), C(HEALTHCHECK), C(LABEL), C(ONBUILD), C(STOPSIGNAL), C(USER),
+            C(VOLUME) and C(WORKDIR).
+        type: list
+        elements: str
+        default: []
+      message:
+        description: The commit message (the history entry's comment).
+        type: str
+      author:
+        description: The image's author.
+        type: str
+      pause:
+        description: Pause a running container while its layer is read.
+        type: bool
+        default: true
   repository:
     description:
       - Also tag the image as this name[:tag] (tag defaults to the source tag). With O(push=true), push there.
@@ -122,6 +197,31 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Build an image from a Dockerfile (cached; changed only when the image changes)
+  berth.engine.image:
+    name: shop/web
+    tag: "1.4"
+    source: build
+    build:
+      path: /srv/shop/web
+      args:
+        VERSION: "1.4"
+      target: runtime
+      labels:
+        team: shop
+
+- name: Make an image from a container's changes
+  berth.engine.image:
+    name: shop/web-debug
+    source: commit
+    commit:
+      container: web
+      changes:
+        - 'CMD ["sh"]'
+        - ENV DEBUG=1
+      message: debug
+      author: ops
+
 - name: Pull busybox if missing
   berth.engine.image:
     name: busybox:1.36
@@ -187,6 +287,27 @@ image:
     created: {description: Creation time from the config., type: str, sample: "2024-09-26T21:31:42Z"}
     os: {description: OS., type: str, sample: linux}
     architecture: {description: Architecture., type: str, sample: amd64}
+build:
+  description:
+    - With O(source=build) or O(source=commit), the build's steps in order and whether each came from the cache; in
+      check mode the steps up to the first that would run, which RV(build.from_step) names (null when the whole
+      build is cached).
+  returned: when O(source) is V(build) or V(commit)
+  type: dict
+  contains:
+    id: {description: The image the build made (null in check mode when a step would run)., type: str,
+         sample: "sha256:5b0e9a3c1d2e4f60718293a4b5c6d7e8f9a0b1c2d3e4f5061728394a5b6c7d8e"}
+    cached: {description: How many steps came from the cache., type: int, sample: 5}
+    steps:
+      description: One entry per step with C(stage), C(line), C(instruction), C(cached) and C(image).
+      type: list
+      elements: dict
+      sample: [{stage: "0", line: 2, instruction: "RUN make", cached: true, image: "sha256:1c2d..."}]
+    from_step:
+      description: The first step that is not (or would not be) cached.
+      type: dict
+      sample: {stage: "0", line: 4, instruction: "COPY app /app", cached: false, image: null}
+    warnings: {description: The build's warnings (unused build args, ...)., type: list, elements: str, sample: []}
 actions:
   description:
     - What was done (or would be, in check mode), one entry per step of the task's plan, in order. A check run lists
@@ -213,17 +334,39 @@ IMPORT_CONFIG = {
     "volumes": {"type": "list", "elements": "str", "default": []},
 }
 
+BUILD = {
+    "path": {"type": "path", "required": True},
+    "dockerfile": {"type": "str", "default": "Dockerfile"},
+    "args": {"type": "dict", "default": {}},
+    "target": {"type": "str"},
+    "nocache": {"type": "bool", "default": False},
+    "pull": {"type": "bool", "default": False},
+    "network": {"type": "str", "default": "none"},
+    "labels": {"type": "dict", "default": {}},
+    "compression": {"type": "str", "default": "gzip", "choices": ["gzip", "zstd"]},
+}
+
+COMMIT = {
+    "container": {"type": "str", "required": True},
+    "changes": {"type": "list", "elements": "str", "default": []},
+    "message": {"type": "str"},
+    "author": {"type": "str"},
+    "pause": {"type": "bool", "default": True},
+}
+
 ARGS = argument_spec(
     name={"type": "str", "required": True},
     tag={"type": "str", "default": "latest"},
     state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-    source={"type": "str", "default": "pull", "choices": ["pull", "load", "import", "local"]},
+    source={"type": "str", "default": "pull", "choices": ["pull", "load", "import", "local", "build", "commit"]},
     pull={"type": "str", "default": "missing", "choices": ["missing", "always"]},
     pull_check_mode_behavior={"type": "str", "default": "image_not_present", "choices": ["image_not_present", "always"]},
     platform={"type": "str"},
     load_path={"type": "path"},
     import_path={"type": "path"},
     import_config={"type": "dict", "default": {}, "options": IMPORT_CONFIG},
+    build={"type": "dict", "options": BUILD},
+    commit={"type": "dict", "options": COMMIT},
     repository={"type": "str"},
     push={"type": "bool", "default": False},
     archive_path={"type": "path"},
@@ -236,7 +379,8 @@ ARGS = argument_spec(
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"])])
+                           required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"]),
+                                        ("source", "build", ["build"]), ("source", "commit", ["commit"])])
     run(module, "image")
 
 

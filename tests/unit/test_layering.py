@@ -17,6 +17,7 @@ The intended layers, lowest first (``LAYERS``)::
     drivers     image (on registry), runtime (on cgroups)
     core        containers: a container ties an image, a runtime, volumes,
                 networks and cgroups together
+    builder     build: Dockerfile builds and commit (a RUN step is a container)
     surfaces    ansible/: what an Ansible module needs (glue, pydantic models,
                 argspecs, the plans a task makes: check mode prints them,
                 apply executes them); cli/: bin/berth (its fast lane
@@ -65,6 +66,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("stores", frozenset({"registry", "cgroups", "volumes", "network"}), False),
     Layer("drivers", frozenset({"image", "runtime"}), False),
     Layer("core", frozenset({"containers"}), False),
+    Layer("builder", frozenset({"build"}), False),
     Layer("surfaces", frozenset({"ansible", "cli"}), True),
     Layer("entries", frozenset({MODULES_UNIT, BIN_UNIT}), True),
 )

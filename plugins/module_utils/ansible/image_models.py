@@ -37,19 +37,59 @@ class ImportConfig(StrictModel):
     volumes: list[str] = []
 
 
+class BuildConfig(StrictModel):
+    """``source: build`` (community.docker's ``build`` options)."""
+
+    path: Path
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str] = {}
+    target: str | None = None
+    nocache: bool = False
+    pull: bool = False
+    network: str = "none"
+    labels: dict[str, str] = {}
+    compression: Literal["gzip", "zstd"] = "gzip"
+
+    @field_validator("args", "labels", mode="before")
+    @classmethod
+    def _strings(cls, value: object) -> object:
+        # YAML makes VERSION: 1.4 a float; a build arg is text, as docker_image takes it
+        if isinstance(value, dict):
+            return {str(k): v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
+        return value
+
+
+def _scalar_text(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else value
+
+
+class CommitConfig(StrictModel):
+    """``source: commit`` (like ``docker commit``)."""
+
+    container: str
+    changes: list[str] = []
+    message: str | None = None
+    author: str | None = None
+    pause: bool = True
+
+
 class ImageRequest(StrictModel):
     engine: EngineOptions = EngineOptions()
     registry: RegistryOptions = RegistryOptions()
     name: str
     tag: str = "latest"
     state: Literal["present", "absent"] = "present"
-    source: Literal["pull", "load", "import", "local"] = "pull"
+    source: Literal["pull", "load", "import", "local", "build", "commit"] = "pull"
     pull: Literal["missing", "always"] = "missing"
     pull_check_mode_behavior: Literal["image_not_present", "always"] = "image_not_present"
     platform: str | None = None
     load_path: Path | None = None
     import_path: Path | None = None
     import_config: ImportConfig = ImportConfig()
+    build: BuildConfig | None = None
+    commit: CommitConfig | None = None
     repository: str | None = None
     push: bool = False
     archive_path: Path | None = None

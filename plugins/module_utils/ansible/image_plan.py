@@ -247,6 +247,10 @@ def _plan_present(plan: Plan, engine: Engine, store: ImageStore, ref: Reference,
             return current
         plan.add(Pull(str(ref), ref.familiar, request.platform, request.registry))
         return None
+    if request.source in ("build", "commit"):
+        from .build_plan import plan_build, plan_commit
+
+        return (plan_build if request.source == "build" else plan_commit)(plan, engine, ref, current, request)
     if request.source == "load":
         if request.load_path is None:
             raise InvalidInput("source: load needs load_path", field="load_path",
@@ -337,7 +341,9 @@ def _plan_archive(plan: Plan, ref: Reference, record: ImageRecord | None, reques
 
 
 def _acquires(plan: Plan) -> bool:
-    return any(isinstance(step, (Pull, Load, Import)) for step in plan.steps)
+    from .build_plan import Build, Commit
+
+    return any(isinstance(step, (Pull, Load, Import, Build, Commit)) for step in plan.steps)
 
 
 def _view(record: ImageRecord | None) -> dict[str, Any]:

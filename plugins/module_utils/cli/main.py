@@ -21,7 +21,7 @@ from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo impo
 from ..engine import Engine
 from ..errors import BerthError
 from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
-from . import containers
+from . import containers, images
 from . import volumes as volumes_cli
 
 
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("fsck", parents=[common], help="re-hash every blob and report corrupt ones")
     sub.add_parser("recover", parents=[common], help="clean up after operations interrupted by a crash")
     containers.add_parsers(sub, common)
+    images.add_parsers(sub, common)
     volumes_cli.add_parsers(sub, common)
     return parser
 
@@ -64,6 +65,7 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "fsck": (_cmd_fsck, False),
     "recover": (_cmd_recover, True),
     **containers.COMMANDS,
+    **images.COMMANDS,
     **volumes_cli.COMMANDS,
 }
 

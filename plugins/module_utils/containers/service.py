@@ -48,10 +48,13 @@ class ContainerService:
         self.store = ContainerStore(engine)
 
     # -- create / remove -----------------------------------------------------------
-    def create(self, name: str, spec: ContainerSpec, *, stated: tuple[str, ...] = ()) -> dict[str, Any]:
+    def create(self, name: str, spec: ContainerSpec, *, stated: tuple[str, ...] = (),
+               image_volumes: bool = True) -> dict[str, Any]:
         """A created container (record + bundle) made from ``spec``.
         ``stated`` names the options the task gave (kept for ``container_info``
-        and diffs; comparisons use the spec itself)."""
+        and diffs; comparisons use the spec itself). ``image_volumes=False``
+        leaves the image's VOLUMEs unmounted: a build's RUN writes under them
+        into its layer, as BuildKit keeps such writes."""
         self.engine.require_writable(f"create container {name}")
         restart_policy = spec.restart
         policy.parse(restart_policy)
@@ -68,7 +71,8 @@ class ContainerService:
         network = netwishes.wishes(
             spec.network_mode, list(spec.networks) or None, list(spec.published_ports), spec.publish_all_ports)
         networking.require_networks(self.engine, network)
-        request = mounting.prepare(bundle_request(spec), image_config)
+        request = mounting.prepare(bundle_request(spec), image_config if image_volumes else
+                                   {k: v for k, v in image_config.items() if k != "Volumes"})
         cgroup_parent = spec.cgroup_parent
         config = {**request.as_dict(), **network, "restart_policy": restart_policy, "auto_remove": spec.auto_remove,
                   "healthcheck": probe if health.probe_argv(probe) else None, "resources": dict(spec.resources),

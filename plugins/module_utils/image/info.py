@@ -23,8 +23,8 @@ def inspect_images(engine: Engine, names: list[str] | None, *, measure: bool) ->
                 missing.append(name)
             elif record not in records:
                 records.append(record)
-    else:
-        records = store.list()
+    else:   # a build's untagged step images are its cache, hidden as `docker images` hides them without -a
+        records = [r for r in store.list() if r.repo_tags or r.source != "build"]
     images = [_details(engine, store, record) for record in records]
     return {"images": images, "missing": missing, "usage": usage(engine, store, measure=measure)}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import os
 import tarfile
 import tempfile
@@ -26,16 +25,13 @@ from typing import BinaryIO, Protocol
 from ..digest import sha256_digest
 from ..errors import InvalidInput, NotFound
 from ..strict import is_ascii_digits
+from .assemble import config_bytes, store_image
 from .compression import HashingReader, open_decompressed, sniff
-from .layers import LayerStats, materialize
-from .manifest import OCI_CONFIG, OCI_MANIFEST, Platform
+from .manifest import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, Platform
 from .records import ImageRecord, LayerRecord
 from .reference import Reference
 from .store import ImageStore
 
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 CHUNK = 1 << 20
 
 
@@ -69,36 +65,16 @@ def import_matches(store: ImageStore, current: ImageRecord, path: Path, config: 
 
 
 def import_rootfs(store: ImageStore, path: Path, config: ImportConfig, ref: Reference) -> ImageRecord:
-    engine = store.engine
-    stats = LayerStats()
-    try:
-        with _source_layer(Path(path), engine.layout.tmp, keep=True) as (layer, layer_file):
-            record_layer = LayerRecord(layer.digest, layer.media_type, layer.size, layer.diff_id)
+    with _source_layer(Path(path), store.engine.layout.tmp, keep=True) as (layer, layer_file):
+        record_layer = LayerRecord(layer.digest, layer.media_type, layer.size, layer.diff_id)
 
-            @contextlib.contextmanager
-            def open_blob(_layer: LayerRecord) -> Iterator[BinaryIO]:
-                with layer_file.open("rb") as handle:
-                    yield handle
+        @contextlib.contextmanager
+        def open_blob(_layer: LayerRecord) -> Iterator[BinaryIO]:
+            with layer_file.open("rb") as handle:
+                yield handle
 
-            materialize(engine, [record_layer], open_blob, stats)
-        config_bytes = _config_bytes(layer, config)
-        manifest = _manifest_bytes(config_bytes, record_layer)
-        for blob in (config_bytes, manifest):
-            digest = sha256_digest(blob)
-            if not engine.blobs.exists(digest):
-                engine.blobs.put_bytes(blob, digest)
-                stats.created_blobs.append(digest)
-        host = Platform.host()
-        record = ImageRecord(
-            id=sha256_digest(config_bytes), manifest_digest=sha256_digest(manifest),
-            manifest_media_type=OCI_MANIFEST, config_media_type=OCI_CONFIG, layers=[record_layer],
-            created=_iso(layer.newest_mtime), os="linux", architecture=host.architecture, variant=host.variant,
-            source="import")
-        store.save(record, ref if ref.tag else None)
-        return store.get(record.id)
-    except BaseException:
-        store.discard_unreferenced(stats.created_blobs)
-        raise
+        return store_image(store, [record_layer], open_blob, _config_bytes(layer, config), source="import",
+                           tag=ref if ref.tag else None)
 
 
 @contextlib.contextmanager
@@ -214,14 +190,7 @@ def _config_bytes(layer: _Layer, config: ImportConfig) -> bytes:
            "history": [{"created": created, "created_by": "berth image import"}]}
     if host.variant:
         doc["variant"] = host.variant
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _manifest_bytes(config: bytes, layer: LayerRecord) -> bytes:
-    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-           "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
-           "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}]}
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return config_bytes(doc)
 
 
 def _port(text: str) -> str:

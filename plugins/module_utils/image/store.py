@@ -57,6 +57,9 @@ class ImageStore:
 
     def find(self, text: str) -> ImageRecord | None:
         """Resolve a tag, name@digest, full or short ID (like ``docker inspect``)."""
+        if _is_full_id(text):   # one record read instead of all of them (builds resolve IDs per step)
+            doc = self.meta.find(_key(text))
+            return ImageRecord.from_dict(doc) if doc is not None else None
         candidates = self.list()
         by_id = _match_id(text, candidates)
         if by_id is not None:
@@ -171,6 +174,11 @@ def _untag_everywhere(txn: Transaction, tagged: str, keep: str) -> None:
         if doc["id"] != keep and tagged in doc["repo_tags"]:
             doc["repo_tags"].remove(tagged)
             txn.put(_key(doc["id"]), doc)
+
+
+def _is_full_id(text: str) -> bool:
+    bare = text[7:] if text.startswith("sha256:") else ""
+    return len(bare) == 64 and all(c in "0123456789abcdef" for c in bare)
 
 
 def _is_id(text: str, record: ImageRecord) -> bool:

@@ -93,7 +93,7 @@ def _copy_file(leaf: Leaf, target: int) -> None:
         dest = os.open(leaf.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                        dir_fd=target)
         try:
-            _copy_bytes(source, dest)
+            copy_bytes(source, dest)
             _copy_metadata(source, dest)
         finally:
             os.close(dest)
@@ -101,7 +101,7 @@ def _copy_file(leaf: Leaf, target: int) -> None:
         os.close(source)
 
 
-def _copy_bytes(source: int, dest: int) -> None:
+def copy_bytes(source: int, dest: int) -> None:
     """The content, holes kept where the source has them (SEEK_DATA/SEEK_HOLE)."""
     size = os.fstat(source).st_size
     offset = 0
@@ -149,11 +149,11 @@ def _copy_metadata(source: int, dest: int) -> None:
     info = os.fstat(source)
     os.fchown(dest, info.st_uid, info.st_gid)
     os.fchmod(dest, stat.S_IMODE(info.st_mode))
-    _copy_xattrs(source, dest)
+    copy_xattrs(source, dest)
     os.utime(dest, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
-def _copy_xattrs(source: int, dest: int) -> None:
+def copy_xattrs(source: int, dest: int) -> None:
     try:
         names = os.listxattr(source)
     except OSError as err:
