@@ -23,8 +23,9 @@ from ..image.records import ImageRecord
 from ..image.reference import parse_reference
 from ..image.store import ImageStore
 from . import config as cfg
-from . import keys, steps
+from . import keys
 from .cache import BuildCache
+from .images import pull_base
 from .model import PROXY_ARGS, BuildOptions, BuildResult, StageState, StepReport
 
 
@@ -95,7 +96,7 @@ class Builder:
         label = stage.name or str(stage.index)
         record, config = self._base(base, stage)
         state = StageState(name=label, record=record, config=cfg.from_base(config), meta=meta)
-        triggers = steps.onbuild_triggers(config, self.options.dockerfile, self._escape())
+        triggers = onbuild_triggers(config, self.options.dockerfile, self._escape())
         for instr in (*triggers, *stage.instructions):
             self._step(state, instr)
         if not (triggers or stage.instructions) and (state.record is None or state.config != config):
@@ -133,7 +134,7 @@ class Builder:
                                             f"whether {ref.familiar} has a newer image; assuming it does not")
                 return present
             self._miss(report)
-        record = steps.pull_base(self.engine, ref, self.options.registry)
+        record = pull_base(self.engine, ref, self.options.registry)
         self.result.pulled.append(ref.familiar)
         return record
 
@@ -185,7 +186,7 @@ class Builder:
         if hit is not None:
             report.cached, report.image = True, hit.id
             state.record, state.config = hit, json.loads(self.engine.blobs.read_bytes(hit.id))
-            steps.replay_state(state, instr)
+            replay_state(state, instr)
             self.result.steps.append(report)
             if self.options.output is not None:
                 self.options.output(f"#{len(self.result.steps)} [{state.name}] CACHED {text}\n")
@@ -195,6 +196,8 @@ class Builder:
             self._miss(report)
         if self.options.output is not None:
             self.options.output(f"#{len(self.result.steps) + 1} [{state.name}] {text}\n")
+        from . import steps  # only a step that runs needs the runtime, the copier and the layer writer
+
         record = steps.execute(self, state, instr, sources)
         self.cache.store(key, record)
         report.image = record.id
@@ -222,6 +225,24 @@ class Builder:
         unused = sorted(set(self.options.args) - self.used_args - PROXY_ARGS)
         if unused:
             self.result.warnings.append(f"one or more build args {unused} were not consumed")
+
+
+def replay_state(state: StageState, instr: Any) -> None:
+    """What a cached step still does to the stage beyond its image."""
+    if type(instr).__name__ == "Cmd":
+        state.cmd_set = True
+
+
+def onbuild_triggers(config: dict[str, Any], path: str, escape: str = "\\") -> list[Any]:
+    """The base image's ONBUILD instructions, parsed; they run right after FROM."""
+    triggers = (config.get("config") or {}).get("OnBuild") or []
+    if not triggers:
+        return []
+    from .dockerfile import parse
+    from .instructions import typed
+
+    parsed = parse("\n".join(str(t) for t in triggers) + "\n", f"{path} (ONBUILD of the base image)")
+    return [typed(node, parsed.path, escape) for node in parsed.nodes]
 
 
 def _with_pairs(arg: Any, pairs: tuple[tuple[str, str | None], ...]) -> Any:

@@ -5,13 +5,15 @@ images pulled from a registry, and a layer blob from an overlay upper dir."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..image.records import ImageRecord
 from ..image.reference import Reference, parse_reference
 from ..image.store import ImageStore
-from .runstep import Scratch
+
+if TYPE_CHECKING:
+    from .runstep import Scratch
 
 
 def lowerdirs(engine: Engine, record: ImageRecord | None) -> list[Path]:

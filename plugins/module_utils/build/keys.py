@@ -18,8 +18,8 @@ from typing import Any
 from ..image.manifest import Platform
 from . import config as cfg
 from .cache import step_key
+from .inputs import copy_inputs, mount_input, run_env, run_network
 from .model import StageState
-from .steps import copy_inputs, mount_input, run_env, run_network
 
 MAX_DOCKERFILE = 4 << 20
 

@@ -172,17 +172,23 @@ def sweep_leftovers(engine: Any, _sweep: bool | None) -> dict[str, int]:
 
 
 def _sweep_containers(engine: Any) -> int:
+    dead = [doc["id"] for doc in engine.metadata("containers").list()
+            if _dead_builder(((doc.get("spec") or {}).get("labels") or {}).get(BUILD_LABEL))]
+    if not dead:   # the common case: no import of the container service at all
+        return 0
     from ..containers.service import ContainerService
 
     service = ContainerService(engine)
     removed = 0
-    for document in service.store.list():
-        pid = str(((document.get("spec") or {}).get("labels") or {}).get(BUILD_LABEL, ""))
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(BerthError, OSError):
-                service.remove(document["id"], force=True)
-                removed += 1
+    for container_id in dead:
+        with contextlib.suppress(BerthError, OSError):
+            service.remove(container_id, force=True)
+            removed += 1
     return removed
+
+
+def _dead_builder(pid: Any) -> bool:
+    return isinstance(pid, str) and pid.isdigit() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:

@@ -22,7 +22,8 @@ from . import config as cfg
 from . import copystep, history
 from .commit import runtime_stubs
 from .images import from_image_id, layer_of, lowerdirs, pull_base
-from .model import PROXY_ARGS, StageState
+from .inputs import run_env, run_network
+from .model import StageState
 from .runstep import RunRequest, Scratch, readonly_root, run_container, writable_root
 
 CACHE_MOUNTS = "buildcache-mounts"
@@ -52,24 +53,6 @@ def execute(builder: Any, state: StageState, instr: Any, sources: Any) -> ImageR
     return _assemble(builder, state, doc, created, None)
 
 
-def replay_state(state: StageState, instr: Any) -> None:
-    """What a cached step still does to the stage beyond its image."""
-    if type(instr).__name__ == "Cmd":
-        state.cmd_set = True
-
-
-def onbuild_triggers(config: dict[str, Any], path: str, escape: str = "\\") -> list[Any]:
-    """The base image's ONBUILD instructions, parsed; they run right after FROM."""
-    triggers = (config.get("config") or {}).get("OnBuild") or []
-    if not triggers:
-        return []
-    from .dockerfile import parse
-    from .instructions import typed
-
-    parsed = parse("\n".join(str(t) for t in triggers) + "\n", f"{path} (ONBUILD of the base image)")
-    return [typed(node, parsed.path, escape) for node in parsed.nodes]
-
-
 # -- layers and images -----------------------------------------------------------------------------------------
 def _assemble(builder: Any, state: StageState, doc: dict[str, Any], created: str, layer: Any) -> ImageRecord:
     from ..image.assemble import assemble
@@ -95,17 +78,6 @@ def _with_layer(builder: Any, state: StageState, doc: dict[str, Any], created: s
 
 
 # -- RUN ----------------------------------------------------------------------------------------------------------
-def run_env(state: StageState, build_args: dict[str, str]) -> dict[str, str]:
-    """A RUN's environment: the image's ENV, the stage's ARGs, the proxy args given to the build."""
-    proxies = {k: v for k, v in build_args.items() if k in PROXY_ARGS}
-    return {**proxies, **state.args, **cfg.env_of(state.config)}
-
-
-def run_network(builder: Any, instr: Any) -> str:
-    stated = getattr(instr, "network", None)
-    return builder.options.network if stated in (None, "", "default") else stated
-
-
 def _run_argv(state: StageState, instr: Any) -> list[str]:
     heredocs = getattr(instr, "heredocs", ()) or ()
     if not instr.shell_form:
@@ -150,26 +122,6 @@ def _run(builder: Any, state: StageState, instr: Any) -> tuple[Scratch, Any]:
     except BaseException:
         scratch.remove()
         raise
-
-
-def mount_input(builder: Any, mount: Any) -> dict[str, Any]:
-    """A RUN --mount as its cache key sees it: the spec, plus the content a bind reads."""
-    data = {k: v for k, v in vars(mount).items()} if not hasattr(mount, "__dataclass_fields__") else \
-        {k: getattr(mount, k) for k in mount.__dataclass_fields__}
-    if data.get("type") == "bind":
-        data["content"] = _bind_content(builder, mount)
-    return data
-
-
-def _bind_content(builder: Any, mount: Any) -> str:
-    source = getattr(mount, "from_", None)
-    if source:
-        return "image:" + from_image_id(builder, source)
-    from .sources import SourceRoot, content_digest, select
-
-    root = SourceRoot(builder.options.context, builder.ignore, "the build context")
-    return content_digest(root, select(root, [getattr(mount, "source", None) or "."],
-                                       field_line=f"{builder.options.dockerfile}:RUN --mount"))
 
 
 def _run_mount(builder: Any, stack: contextlib.ExitStack, scratch: Scratch, mount: Any) -> dict[str, Any]:
@@ -227,9 +179,6 @@ def _cache_dir(builder: Any, mount: Any) -> Path:
 
 
 # -- COPY / ADD -------------------------------------------------------------------------------------------------
-copy_inputs = copystep.inputs
-
-
 # -- WORKDIR ------------------------------------------------------------------------------------------------------
 def _workdir(builder: Any, state: StageState, instr: Any, doc: dict[str, Any], created: str) -> ImageRecord:
     current = doc["config"].get("WorkingDir") or "/"
@@ -284,4 +233,4 @@ def _exists(root_fd: int, rel: str) -> bool:
     return True
 
 
-__all__ = ["execute", "onbuild_triggers", "pull_base", "replay_state"]
+__all__ = ["execute", "pull_base"]

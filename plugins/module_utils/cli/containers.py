@@ -7,11 +7,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..containers.service import ContainerService
 from ..engine import Engine
 from .runargs import add_arguments, request, stated_options
+
+if TYPE_CHECKING:
+    from ..containers.service import ContainerService
+
+
+def _service(engine: Engine) -> ContainerService:
+    """Imported on use: ``berth build`` and the other verbs parse these parsers but need no container service."""
+    from ..containers.service import ContainerService
+
+    return ContainerService(engine)
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -53,7 +62,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
     wanted = request(args)
     spec = wanted.spec if auto_remove is None else wanted.spec.with_changes(auto_remove=auto_remove)
-    record = ContainerService(engine).create(wanted.name, spec, stated=tuple(sorted(stated_options(args))))
+    record = _service(engine).create(wanted.name, spec, stated=tuple(sorted(stated_options(args))))
     return {"id": record["id"]} if args.name else {"id": record["id"], "name": record["name"]}
 
 
@@ -65,7 +74,7 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     """Detached: start and print the id. Attached: stream the output until the
     container exits, exit with its code, and remove it with --rm (here, not by
     the monitor, so the output is read first)."""
-    service = ContainerService(engine)
+    service = _service(engine)
     created = _create(engine, args, auto_remove=_auto_remove(args) and args.detach)
     service.start(created["id"])
     if args.detach:
@@ -96,19 +105,19 @@ def _write_entry(entry: dict[str, Any], timestamps: bool = False) -> None:
 
 def _each(action: Callable[[ContainerService, str, argparse.Namespace], Any]) -> Callable[..., dict[str, Any]]:
     def handler(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-        service = ContainerService(engine)
+        service = _service(engine)
         return {ref: action(service, ref, args) for ref in args.containers}
     return handler
 
 
 def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    rows = [r for r in ContainerService(engine).records() if args.all or r.state.status == "running"]
+    rows = [r for r in _service(engine).records() if args.all or r.state.status == "running"]
     return {r.name: f"{r.id[:12]} {r.image} {r.state.status}"
             + (f" ({r.state.exit_code})" if r.state.exit_code is not None else "") for r in rows}
 
 
 def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    service = ContainerService(engine)
+    service = _service(engine)
     if args.follow:
         service.follow(args.container, lambda entry: _write_entry(entry, args.timestamps))
         return {"_rc": 0}
@@ -120,10 +129,10 @@ def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     env = dict(item.partition("=")[::2] for item in args.env)
     if args.tty:
-        return {"_rc": ContainerService(engine).execute_tty(args.container, args.cmd, env=env, user=args.user,
+        return {"_rc": _service(engine).execute_tty(args.container, args.cmd, env=env, user=args.user,
                                                             workdir=args.workdir)}
     stdin = sys.stdin.buffer.read() if args.interactive else None
-    done = ContainerService(engine).execute(args.container, args.cmd, env=env, user=args.user, workdir=args.workdir,
+    done = _service(engine).execute(args.container, args.cmd, env=env, user=args.user, workdir=args.workdir,
                                             stdin=stdin)
     sys.stdout.buffer.write(done.stdout)
     sys.stderr.buffer.write(done.stderr)
@@ -132,11 +141,11 @@ def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 def _export(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
-    return {"entries": ContainerService(engine).export(args.container, Path(args.output).absolute())}
+    return {"entries": _service(engine).export(args.container, Path(args.output).absolute())}
 
 
 def _restore(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:
-    return {"started": ContainerService(engine).restore()}
+    return {"started": _service(engine).restore()}
 
 
 def _monitor(engine: Engine, _args: argparse.Namespace) -> dict[str, Any]:

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..build.executor import build as run_build
-from ..build.model import BuildOptions
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..image.reference import parse_reference
@@ -66,6 +64,9 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def build(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    from ..build.executor import build as run_build
+    from ..build.model import BuildOptions
+
     tags = [parse_reference(t, field="--tag") for t in args.tag]
     options = BuildOptions(context=Path(args.path).resolve(), dockerfile=args.file,
                            args=_pairs(args.build_arg, "--build-arg"), target=args.target, nocache=args.no_cache,

@@ -13,11 +13,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-# Absolute, not `..ansible`: ansible-test's pylint reads a relative import of a
-# package named ansible as an import of Ansible itself. bin/berth and the host
-# role both make ansible_collections.berth.engine importable.
-from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo import host_info
-
 from ..engine import Engine
 from ..errors import BerthError
 from ..layout import DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT
@@ -46,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_info(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    # Absolute, not `..ansible`: ansible-test's pylint reads a relative import of a
+    # package named ansible as an import of Ansible itself. bin/berth and the host
+    # role both make ansible_collections.berth.engine importable. Imported here:
+    # the other commands need none of it.
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.hostinfo import host_info
+
     return host_info(engine, measure_disk=args.disk_usage)
 
 
