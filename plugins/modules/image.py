@@ -307,7 +307,7 @@ build:
       description: The first step that is not (or would not be) cached.
       type: dict
       sample: {stage: "0", line: 4, instruction: "COPY app /app", cached: false, image: null}
-    warnings: {description: The build's warnings (unused build args, ...)., type: list, elements: str, sample: []}
+    warnings: {description: "The build's warnings (unused build args, ...).", type: list, elements: str, sample: []}
 actions:
   description:
     - What was done (or would be, in check mode), one entry per step of the task's plan, in order. A check run lists

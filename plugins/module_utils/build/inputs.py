@@ -26,7 +26,7 @@ def run_network(builder: Any, instr: Any) -> str:
 
 def mount_input(builder: Any, mount: Any) -> dict[str, Any]:
     """A RUN --mount as its cache key sees it: the spec, plus the content a bind reads."""
-    data = {k: v for k, v in vars(mount).items()} if not hasattr(mount, "__dataclass_fields__") else \
+    data = dict(vars(mount)) if not hasattr(mount, "__dataclass_fields__") else \
         {k: getattr(mount, k) for k in mount.__dataclass_fields__}
     if data.get("type") == "bind":
         data["content"] = _bind_content(builder, mount)
@@ -76,5 +76,3 @@ def copy_inputs(builder: Any, state: StageState, instr: Any) -> tuple[Any, dict[
     remote = [item.source for item in selected if item.kind != "local"]
     digest = content_digest(root, local, exclude=exclude_of(instr))
     return (root, selected), {"content": digest, "remote": remote}
-
-

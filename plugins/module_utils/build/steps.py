@@ -160,7 +160,7 @@ def _inside(root: Path, relative: str, builder: Any) -> Path:
     finally:
         os.close(root_fd)
     try:
-        return Path(fd_path(fd))
+        return Path(os.readlink(fd_path(fd)))   # the real path: the bind is made by another process
     finally:
         os.close(fd)
 

@@ -130,10 +130,10 @@ def _exec(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     env = dict(item.partition("=")[::2] for item in args.env)
     if args.tty:
         return {"_rc": _service(engine).execute_tty(args.container, args.cmd, env=env, user=args.user,
-                                                            workdir=args.workdir)}
+                                                    workdir=args.workdir)}
     stdin = sys.stdin.buffer.read() if args.interactive else None
     done = _service(engine).execute(args.container, args.cmd, env=env, user=args.user, workdir=args.workdir,
-                                            stdin=stdin)
+                                    stdin=stdin)
     sys.stdout.buffer.write(done.stdout)
     sys.stderr.buffer.write(done.stderr)
     return {"_rc": done.returncode}

@@ -89,8 +89,8 @@ def test_commit_of_a_stopped_container_runs_with_its_changes(box: Box) -> None:
 def test_running_container_is_paused_then_resumed(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
     box("run", "-d", "--network", "none", "--name", "r", box.image, "sh", "-c", "echo run > /r; exec sleep 300")
     assert wait_for(lambda: box.inspect("r")["state"]["status"] == "running", timeout=10)
-    assert wait_for(lambda: (box.state / "containers" / box.inspect("r")["id"] / "bundle" / "upper" / "r").exists(),
-                    timeout=10)
+    written = box.state / "containers" / box.inspect("r")["id"] / "bundle" / "upper" / "r"
+    assert wait_for(written.exists, timeout=10)
     calls: list[tuple[bool, bool]] = []
     real = ContainerService.pause
 

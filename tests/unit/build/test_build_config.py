@@ -99,8 +99,10 @@ def test_onbuild_is_stored_without_history() -> None:
     assert lines == [None]
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (0.5, "500ms"), (30, "30s"), (90, "1m30s"),
-                                              (3600, "1h0m0s")])
+DURATIONS = [(0, "0s"), (0.5, "500ms"), (30, "30s"), (90, "1m30s"), (3600, "1h0m0s")]
+
+
+@pytest.mark.parametrize(("seconds", "text"), DURATIONS)
 def test_go_durations(seconds: float, text: str) -> None:
     assert history.go_duration(seconds) == text
 

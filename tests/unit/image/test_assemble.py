@@ -106,7 +106,7 @@ def test_diff_ids_must_match_the_layers(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_a_failure_after_the_layers_leaves_nothing(engine: Engine, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     store = ImageStore(engine)
     before = _contents(engine)
     one, two = _layer(tmp_path, "1", {"a": "1"}), _layer(tmp_path, "2", {"b": "2"})
