@@ -26,7 +26,7 @@ from . import config as cfg
 from . import keys
 from .cache import BuildCache
 from .images import pull_base
-from .model import PROXY_ARGS, BuildOptions, BuildResult, StageState, StepReport
+from .model import PROXY_ARGS, BuildOptions, BuildResult, StageState, StepReport, dead_build_scratch
 
 
 class _Stop(Exception):
@@ -269,7 +269,7 @@ def build(engine: Engine, options: BuildOptions) -> BuildResult:
     if not options.context.is_dir():
         raise NotFound(f"build context {options.context} is not a directory", field="build.path",
                        hint="give the directory holding the Dockerfile and the files it copies")
-    if not engine.read_only:
+    if not engine.read_only and dead_build_scratch(engine.layout.tmp):
         from .runstep import sweep_leftovers
 
         sweep_leftovers(engine, None)   # what a killed build left: its scratch mounts, its RUN container

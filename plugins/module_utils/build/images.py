@@ -26,7 +26,7 @@ def layer_of(builder: Any, scratch: Scratch, upper: Path, exclude: list[str]) ->
     """The upper dir as a compressed layer blob in ``scratch`` (None when the step changed nothing)."""
     from ..image.assemble import NewLayer
     from ..image.compressor import LayerSink
-    from .layerdiff import diff_upper, is_empty
+    from .layerdiff import diff_upper, drop_stubs, is_empty
 
     if is_empty(upper, exclude):
         return None
@@ -35,7 +35,8 @@ def layer_of(builder: Any, scratch: Scratch, upper: Path, exclude: list[str]) ->
         sink = LayerSink(out, builder.options.compression)
         diff_upper(upper, sink, exclude=exclude)
         digests = sink.close()
-    return NewLayer(digests, blob)
+    drop_stubs(upper, exclude)   # the upper dir, as the tar has it, becomes the snapshot: no second unpack
+    return NewLayer(digests, blob, tree=upper)
 
 
 def from_image_id(builder: Any, source: str) -> str:

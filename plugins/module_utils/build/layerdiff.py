@@ -90,6 +90,33 @@ def is_empty(upper: Path, exclude: Iterable[str] = ()) -> bool:
     return next(iter(_walk(Path(upper), _normalised(exclude))), None) is None
 
 
+def drop_stubs(upper: Path, exclude: Iterable[str] = ()) -> None:
+    """Remove from ``upper`` the stubs ``diff_upper`` leaves out, so the
+    directory holds exactly the layer's tree and can become its snapshot
+    (shallowest first: a stub directory goes with the stubs inside it)."""
+    from ..fsutil import remove_at
+    from ..saferoot import open_in_root, open_root, split_parent
+
+    root = open_root(upper)
+    try:
+        for rel in sorted(_normalised(exclude), key=lambda r: r.count("/")):
+            parent, name = split_parent(rel)
+            try:
+                parent_fd = open_in_root(root, parent or ".", _DIR_FLAGS)
+            except OSError:
+                continue   # gone with a stub above it, or never there
+            try:
+                st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+                if _is_stub(parent_fd, name, st, rel, _normalised(exclude)):
+                    remove_at(parent_fd, name)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(parent_fd)
+    finally:
+        os.close(root)
+
+
 def _normalised(paths: Iterable[str]) -> frozenset[str]:
     return frozenset(p.strip("/") for p in paths if p.strip("/"))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..image.records import ImageRecord
 
+SCRATCH_PREFIX = "build-"   # <tmp>/build-<pid>-<random>: a build step's scratch directory
 PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
                         "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
 
@@ -87,3 +88,19 @@ class StageState:
 
     def next_config(self) -> dict[str, Any]:
         return copy.deepcopy(self.config)
+
+
+def dead_build_scratch(tmp: Path) -> bool:
+    """Whether a build that died left a scratch directory (then its RUN
+    container may be left too): a cheap look before the sweep is imported."""
+    import os
+
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return False
+    for name in names:
+        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0] if name.startswith(SCRATCH_PREFIX) else ""
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            return True
+    return False

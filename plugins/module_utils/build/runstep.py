@@ -31,9 +31,9 @@ from typing import Any
 from ..engine import Engine
 from ..errors import BerthError, InvalidInput
 from ..syscalls import MNT_DETACH, MS_RDONLY, default_syscalls
+from .model import SCRATCH_PREFIX
 
 BUILD_LABEL = "berth.build.pid"
-SCRATCH_PREFIX = "build-"
 OUTPUT_LINES = 12
 RUN_TIMEOUT = 24 * 3600.0
 

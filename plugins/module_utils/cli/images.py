@@ -160,3 +160,12 @@ def _size(size: int) -> str:
 
 
 COMMANDS = {"build": (build, True), "commit": (commit, True), "history": (history, False)}
+
+
+def main(argv: list[str]) -> int:
+    """``berth build|commit|history`` without the other verbs' parsers and imports (bin/berth's image lane)."""
+    from .base import global_parser, run
+
+    parser, sub, common = global_parser()
+    add_parsers(sub, common)
+    return run(parser, COMMANDS, argv)

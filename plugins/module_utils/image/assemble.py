@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from .manifest import OCI_CONFIG, OCI_MANIFEST
 from .records import ImageRecord, LayerRecord
 from .reference import Reference
 from .store import ImageStore
+from .unpack import sync_filesystem
 
 SOURCES = ("pull", "load", "import", "build", "commit")
 
@@ -38,7 +40,9 @@ SOURCES = ("pull", "load", "import", "build", "commit")
 @dataclass(frozen=True)
 class NewLayer:
     digests: LayerDigests
-    path: Path          # the compressed blob, as LayerSink wrote it
+    path: Path              # the compressed blob, as LayerSink wrote it
+    tree: Path | None = None   # the layer's tree, overlay-ready (a build step's upper dir): it becomes
+                               # the snapshot by rename instead of unpacking the blob again
 
 
 def assemble(store: ImageStore, parent: ImageRecord | None, layers: list[NewLayer], config: dict[str, Any],
@@ -60,7 +64,40 @@ def assemble(store: ImageStore, parent: ImageRecord | None, layers: list[NewLaye
         with path.open("rb") as handle:
             yield handle
 
-    return store_image(store, inherited + added, open_blob, config_bytes(config), source=source, tag=tag)
+    adopted = _adopt_trees(store, inherited, layers)
+    try:
+        return store_image(store, inherited + added, open_blob, config_bytes(config), source=source, tag=tag)
+    except BaseException:
+        referenced = _referenced_chains(store)
+        for chain_id in reversed(adopted):   # store_image took back its own part already
+            if chain_id not in referenced:
+                with contextlib.suppress(Exception):
+                    store.engine.snapshots.remove(chain_id)
+        raise
+
+
+def _adopt_trees(store: ImageStore, inherited: list[LayerRecord], layers: list[NewLayer]) -> list[str]:
+    """Commit the new layers that come with a tree as their snapshots (what
+    containerd's overlay snapshotter does with a committed upper dir); the
+    ChainIDs committed here, for an undo. The blob is still stored by the
+    caller, so the image can be pushed and saved."""
+    engine = store.engine
+    chains = chain_ids([*(lay.diff_id for lay in inherited), *(n.digests.diff_id for n in layers)])
+    adopted: list[str] = []
+    for index, layer in enumerate(layers, start=len(inherited)):
+        chain, parent = chains[index], chains[index - 1] if index else None
+        if layer.tree is None or engine.snapshots.exists(chain):
+            continue
+        active = engine.snapshots.begin(chain, parent, layer.digests.diff_id)
+        try:
+            os.rmdir(active.fs)
+            os.rename(layer.tree, active.fs)   # same file system: the store's tmp is under the state root
+            sync_filesystem(active.fs)
+            engine.snapshots.commit(active)
+            adopted.append(chain)
+        finally:
+            engine.snapshots.abort(active)
+    return adopted
 
 
 def store_image(store: ImageStore, layers: list[LayerRecord], open_blob: BlobOpener | None, config: bytes, *,
