@@ -18,6 +18,7 @@ The intended layers, lowest first (``LAYERS``)::
     core        containers: a container ties an image, a runtime, volumes,
                 networks and cgroups together
     builder     build: Dockerfile builds and commit (a RUN step is a container)
+    projects    compose: Compose projects (a service is a ContainerSpec, build: a build)
     surfaces    ansible/: what an Ansible module needs (glue, pydantic models,
                 argspecs, the plans a task makes: check mode prints them,
                 apply executes them); cli/: bin/berth (its fast lane
@@ -67,6 +68,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("drivers", frozenset({"image", "runtime"}), False),
     Layer("core", frozenset({"containers"}), False),
     Layer("builder", frozenset({"build"}), False),
+    Layer("projects", frozenset({"compose"}), False),
     Layer("surfaces", frozenset({"ansible", "cli"}), True),
     Layer("entries", frozenset({MODULES_UNIT, BIN_UNIT}), True),
 )

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ..engine import Engine
+from . import compose as compose_cli
 from . import containers, images
 from . import volumes as volumes_cli
 from .base import Commands, global_parser, render, run
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     containers.add_parsers(sub, common)
     images.add_parsers(sub, common)
     volumes_cli.add_parsers(sub, common)
+    compose_cli.add_parsers(sub, common)
     return parser
 
 
@@ -58,6 +60,7 @@ COMMANDS: Commands = {
     **containers.COMMANDS,
     **images.COMMANDS,
     **volumes_cli.COMMANDS,
+    **compose_cli.COMMANDS,
 }
 
 

@@ -40,9 +40,10 @@ SOURCES = ("pull", "load", "import", "build", "commit")
 @dataclass(frozen=True)
 class NewLayer:
     digests: LayerDigests
-    path: Path              # the compressed blob, as LayerSink wrote it
-    tree: Path | None = None   # the layer's tree, overlay-ready (a build step's upper dir): it becomes
-                               # the snapshot by rename instead of unpacking the blob again
+    path: Path                 # the compressed blob, as LayerSink wrote it
+    # the layer's tree, overlay-ready (a build step's upper dir): it becomes the snapshot by rename
+    # instead of unpacking the blob again
+    tree: Path | None = None
 
 
 def assemble(store: ImageStore, parent: ImageRecord | None, layers: list[NewLayer], config: dict[str, Any],

@@ -20,6 +20,7 @@ from ..pydantic_compat import PYDANTIC_IMPORT_ERROR
 # module name -> the family file (tasks/<family>.py) whose TASKS has it
 FAMILIES: dict[str, str] = {
     "cgroup": "cgroup",
+    "compose": "compose",
     "container": "container", "container_exec": "container", "container_info": "container",
     "host_info": "host",
     "image": "image", "image_info": "image", "login": "image",
