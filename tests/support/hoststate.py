@@ -114,6 +114,9 @@ def fingerprint(trees: Iterable[Path], base: Path, cgroup_names: Iterable[str]) 
     """Everything above, from inside the namespaces under test (run as a task
     of the play): their whole mount table, as no other test mounts there."""
     kernel = kernel_state(cgroup_names)
+    # other tests' network namespaces (isolation.netns_name: berthtest-<pid>-*) come and go under
+    # /run/netns meanwhile, and /run/netns propagates into every mount namespace copied from the host
+    kernel["mounts"] = [m for m in kernel["mounts"] if " /run/netns/berthtest-" not in m]
     kernel["processes"] = processes_naming(base)
     return {"tree": tree_state(*trees), "kernel": kernel}
 

@@ -293,21 +293,24 @@ class Monitor:
             self._forget(watch, force=True)
             return
         stopped_by_user = watch.stopping is not None or facts.stopped_by_user
-        self.host.set_state(watch.id, status=lc.EXITED, pid=0, finished_at=now(), exit_code=exit_code,
-                            oom_killed=oom, stopped_by_user=stopped_by_user, paused=False, networks={}, ports=[])
+        name, retries = policy.parse(facts.restart_policy)
+        restart = policy.should_restart(name, retries, exit_code if exit_code is not None else 255,
+                                        facts.restart_count, stopped_by_user)
+        # one write: a reader between "exited" and "restarting" would take a container about to
+        # restart for a stopped one (a `berth stop` then has nothing to stop, and it restarts)
+        self.host.set_state(watch.id, status=lc.RESTARTING if restart else lc.EXITED, pid=0, finished_at=now(),
+                            exit_code=exit_code, oom_killed=oom, stopped_by_user=stopped_by_user, paused=False,
+                            networks={}, ports=[])
         self.dns.invalidate()   # its names go now, not a NAMES_TTL later
-        stopping = self._answer_exit(watch, exit_code)   # after the record says exited
+        stopping = self._answer_exit(watch, exit_code)   # after the record says it ended
         self.host.detach(facts)
         for answer in stopping:   # a stop returns once its ports and links are gone, as docker stop does
             answer(protocol.Stopped(stopped=True))
-        name, retries = policy.parse(facts.restart_policy)
-        if policy.should_restart(name, retries, exit_code if exit_code is not None else 255, facts.restart_count,
-                                 stopped_by_user):
+        if restart:
             clock = self.clock.monotonic()
             ran = clock - watch.started if watch.started is not None else policy.RESET_AFTER
             watch.backoff = policy.backoff(watch.backoff, ran)
             watch.restart_at = clock + watch.backoff
-            self.host.set_state(watch.id, status=lc.RESTARTING)
             return
         self._forget(watch)   # its log closed before an auto_remove takes its directory
         if facts.auto_remove:
