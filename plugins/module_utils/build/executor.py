@@ -70,7 +70,6 @@ class Builder:
 
     # -- stages ----------------------------------------------------------------------------------------------
     def _meta_args(self) -> dict[str, str]:
-
         values = keys.platform_args()
         expander = self._expander()
         for arg in getattr(self.program, "meta_args", ()):
@@ -91,7 +90,6 @@ class Builder:
         return Expander(self._escape(), path=self.options.dockerfile)
 
     def _build_stage(self, stage: Any, meta: dict[str, str]) -> None:
-
         base = stage.base.expand(self._expander(), meta)
         label = stage.name or str(stage.index)
         record, config = self._base(base, stage)

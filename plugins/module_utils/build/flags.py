@@ -27,6 +27,14 @@ _MOUNT_KEYS = ("type", "from", "source", "target", "readonly", "id", "sharing", 
                "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env")
 
 
+class InstructionProblem(Exception):
+    """An instruction-level problem; ``instructions.typed`` adds the path and the line."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 class FlagError(ValueError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -270,3 +278,26 @@ def _placeholder(key: str, value: str) -> str:
 def clean_target(target: str) -> str:
     """posix-clean a mount target (relative targets are joined to WORKDIR by the executor)."""
     return posixpath.normpath(target) if target else target
+
+
+def parse_interval(flags: Flags, name: str) -> float | None:
+    """HEALTHCHECK's --interval/--timeout/--start-period/--start-interval: seconds, at least 1 ms."""
+    text = flags.get(name)
+    if not text:
+        return None
+    seconds = parse_duration(text)
+    if seconds != 0 and seconds < 0.001:
+        raise InstructionProblem(f"Interval {name!r} cannot be less than 1ms", f"give --{name} as e.g. 30s or 1m30s")
+    return seconds
+
+
+def parse_retries(flags: Flags) -> int | None:
+    """HEALTHCHECK's --retries: a whole number, not negative."""
+    text = flags.get("retries")
+    if not text:
+        return None
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise InstructionProblem(f"invalid --retries value {text!r}", "give --retries as a whole number")
+    if int(text) < 0:
+        raise InstructionProblem(f"--retries cannot be negative ({int(text)})")
+    return int(text)

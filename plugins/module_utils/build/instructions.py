@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Union
 
 from .dockerfile import Heredoc, Node, fail, json_array, maybe_heredoc, parse_words, split_command
 from .expand import Expander, ExpansionError
-from .flags import Flags, RunMount, parse_duration, parse_mount
+from .flags import Flags, RunMount, parse_duration, parse_interval, parse_mount, parse_retries
+from .flags import InstructionProblem as _Bad
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -30,14 +31,6 @@ _WS = re.compile(r"[\t\v\f\r ]+")
 _ONBUILD_PREFIX = re.compile(r"(?i)^\s*ONBUILD\s*")
 NETWORKS = ("default", "none", "host")
 SECURITIES = ("sandbox", "insecure")
-
-
-class _Bad(Exception):
-    """Internal: an instruction-level problem; typed() adds path and line."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 def _expander_call(ex: Expander, env: Mapping[str, str], line: int) -> Callable[[str], str]:
@@ -560,31 +553,10 @@ def _parse_healthcheck(node: Node) -> Healthcheck:
     test = ("CMD", *items) if items is not None else ("CMD-SHELL", cmd)
     if len(test) == 1 or test == ("CMD-SHELL", ""):
         raise _Bad("Missing command after HEALTHCHECK CMD", "write HEALTHCHECK CMD <command>")
-    return Healthcheck(test=test, interval=_interval(flags, "interval"), timeout=_interval(flags, "timeout"),
-                       start_period=_interval(flags, "start-period"),
-                       start_interval=_interval(flags, "start-interval"), retries=_retries(flags),
+    return Healthcheck(test=test, interval=parse_interval(flags, "interval"), timeout=parse_interval(flags, "timeout"),
+                       start_period=parse_interval(flags, "start-period"),
+                       start_interval=parse_interval(flags, "start-interval"), retries=parse_retries(flags),
                        line=node.line, original=node.original)
-
-
-def _interval(flags: Flags, name: str) -> float | None:
-    text = flags.get(name)
-    if not text:
-        return None
-    seconds = parse_duration(text)
-    if seconds != 0 and seconds < 0.001:
-        raise _Bad(f"Interval {name!r} cannot be less than 1ms", f"give --{name} as e.g. 30s or 1m30s")
-    return seconds
-
-
-def _retries(flags: Flags) -> int | None:
-    text = flags.get("retries")
-    if not text:
-        return None
-    if not re.fullmatch(r"[+-]?\d+", text):
-        raise _Bad(f"invalid --retries value {text!r}", "give --retries as a whole number")
-    if int(text) < 0:
-        raise _Bad(f"--retries cannot be negative ({int(text)})")
-    return int(text)
 
 
 def _parse_onbuild(node: Node) -> Onbuild:
