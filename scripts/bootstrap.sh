@@ -14,7 +14,7 @@ export BERTH_VENV
 # and compare against (runc; podman drives berth-runtime).
 APT_PACKAGES=(nftables iproute2 busybox-static docker-registry umoci skopeo
               buildah debootstrap apache2-utils openssl rsync git python3-venv
-              shellcheck runc podman conmon libseccomp2 openssh-server openssh-client)
+              shellcheck runc podman conmon libseccomp2 openssh-server openssh-client tini)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

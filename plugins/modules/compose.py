@@ -20,10 +20,16 @@ description:
     binds from the project directory, or of one of its configs or secrets, changes; other services keep theirs.
   - A one-shot service that completed is not run again by a converge that changes nothing (C(changed=false)); O(wait)
     does not fail on a one-shot service that exited 0; O(state=absent) removes only what carries the project's labels.
+  - Configs and secrets from C(file), C(environment) and C(content) are mounted read-only (secrets under
+    C(/run/secrets)); those from C(environment) and C(content) are written under the state root by the apply.
+  - A network with C(driver=overlay) is berth's cross-host overlay, its settings under C(x-berth.overlay) (see
+    docs/COMPOSE.md).
+  - Pulls of services' images, and their builds' base-image pulls, reach registries with the registry options.
   - Variables are interpolated from the module's environment (set with the task's C(environment)), which wins over
     the project directory's C(.env) and O(env_files), as in Compose.
 extends_documentation_fragment:
   - berth.engine.engine
+  - berth.engine.registry
   - berth.engine.attributes
   - berth.engine.attributes.converge
 attributes:
@@ -40,7 +46,10 @@ options:
         C(.env)) are relative to it, and its name is the default project name.
       - Without O(files), the first of C(compose.yaml), C(compose.yml), C(docker-compose.yaml), C(docker-compose.yml)
         in it is the project, with its override file (C(compose.override.yaml), ...) when there is one.
-      - One of O(project_src) and O(definition) is required. With O(definition) it is only the project directory.
+      - One of O(project_src) and O(definition) is required, except with O(state=absent), O(state=stopped) or
+        O(state=restarted) and only O(project_name), where the project is found by the C(com.docker.compose.project)
+        label of its containers, networks and volumes, as C(docker compose -p NAME down) finds it.
+      - With O(definition) it is only the project directory.
     type: path
   project_name:
     description:
@@ -238,7 +247,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import argument_spec
+from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs import REGISTRY_ARGS, argument_spec
 from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 ARGS = argument_spec(
@@ -258,12 +267,13 @@ ARGS = argument_spec(
     services={"type": "list", "elements": "str", "default": []},
     scale={"type": "dict", "default": {}},
     wait={"type": "bool", "default": False},
-    wait_timeout={"type": "int", "default": 300})
+    wait_timeout={"type": "int", "default": 300},
+    **REGISTRY_ARGS)
 
 
 def main() -> None:
+    # project_src or definition, or project_name alone with state absent, stopped or restarted: the task checks
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_one_of=[("project_src", "definition")],
                            mutually_exclusive=[("definition", "files")],
                            required_by={"definition": "project_name"})
     run(module, "compose")

@@ -131,7 +131,7 @@ options:
     type: bool
   log_options:
     description:
-      - The json-file log's C(max_size) (such as V(10m)) and C(max_file).
+      - The log's C(max_size) (such as V(10m)) and C(max_file); unset ones are O(log_driver)'s defaults.
       - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: dict
   healthcheck:
@@ -288,6 +288,55 @@ options:
         M(berth.engine.cgroup) (V(berth-demo)). Default the hierarchy's root.
       - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
     type: str
+  init:
+    description:
+      - Run an init as the container's process 1 that reaps zombies and forwards signals (Docker's C(--init)) -
+        the host's static tini (Debian's package C(tini), installed by the M(berth.engine.host) role),
+        bind-mounted read-only at C(/sbin/docker-init), with the command after it. Without tini on the host the
+        task fails, in check mode too.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: bool
+  etc_hosts:
+    description:
+      - Extra lines of the container's C(/etc/hosts), host name to IP address (Docker's C(--add-host)); several
+        addresses of one host separated by commas. V(host-gateway) is the gateway of the container's first
+        network (with O(network_mode=host), the host's loopback V(127.0.0.1)); not with O(network_mode=none).
+      - Kept on every rewrite of the hosts file (when peers on its networks come and go).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: dict
+  dns_servers:
+    description:
+      - Nameservers (IP addresses) replacing the host's in the container's C(/etc/resolv.conf).
+      - berth resolves container names through C(/etc/hosts) on local networks, so on user-defined networks too
+        these are the container's nameservers as given (Docker keeps its embedded C(127.0.0.11) there and
+        forwards to them). On an overlay network its resolver stays the first nameserver (it knows the names on
+        the other hosts, and forwards other names to the host's nameservers); these follow it.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: list
+    elements: str
+  dns_search_domains:
+    description:
+      - Search domains replacing the host's C(search) line in C(/etc/resolv.conf); V(.) alone means none.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: list
+    elements: str
+  dns_opts:
+    description:
+      - Resolver options (such as V(ndots:2), V(timeout:1)) replacing the host's C(options) line in
+        C(/etc/resolv.conf).
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: list
+    elements: str
+  log_driver:
+    description:
+      - V(json-file) (the default) keeps the output as JSON lines, rotated as O(log_options) say. V(local) keeps
+        the same files with Docker's local driver defaults (C(max_size) 20m, C(max_file) 5) unless
+        O(log_options) say otherwise. V(none) keeps nothing - reading the logs (C(berth logs), the logs of
+        M(berth.engine.container_info)) then fails with "configured logging driver does not support reading",
+        and O(log_options) do not apply.
+      - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
+    type: str
+    choices: [json-file, local, none]
   oom_score_adj:
     description:
       - The container process's OOM score adjustment (-1000 to 1000).
@@ -455,6 +504,19 @@ EXAMPLES = r"""
     log_options:
       max_size: 10m
       max_file: 3
+
+- name: A worker under tini, with its own names and nameservers, and no log kept
+  berth.engine.container:
+    name: worker
+    image: registry.example.com/team/worker:3
+    init: true
+    etc_hosts:
+      db.internal: 192.0.2.10
+      host.internal: host-gateway
+    dns_servers: [192.0.2.53]
+    dns_search_domains: [corp.example.com]
+    dns_opts: ["ndots:2"]
+    log_driver: none
 
 - name: Stopped, but kept
   berth.engine.container:

@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from .image_models import RegistryOptions
 from .models import EngineOptions, StrictModel
 from .pydantic_compat import field_validator
 
 
 class ComposeRequest(StrictModel):
     engine: EngineOptions = EngineOptions()
+    registry: RegistryOptions = RegistryOptions()   # pulls and builds' base pulls
     project_src: Path | None = None
     project_name: str | None = None
     files: list[Path] = []

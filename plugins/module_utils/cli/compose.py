@@ -121,6 +121,21 @@ def load(args: argparse.Namespace) -> Project:
                      env_files=[Path(f).absolute() for f in args.env_files], profiles=list(args.profiles))
 
 
+def load_or_labels(engine: Engine, args: argparse.Namespace) -> Any:
+    """ps, logs, start, stop, restart and down: with no compose file to find and ``-p`` given, the project
+    its objects' labels make (compose/state.project_from_labels), as Docker Compose finds it."""
+    task = _task()
+    if args.project_name and not args.compose_files and not os.environ.get("COMPOSE_FILE") \
+            and not args.project_directory:
+        try:
+            task.find_project_dir(Path.cwd())
+        except InvalidInput:
+            from ..compose.state import project_from_labels
+
+            return project_from_labels(engine, args.project_name)
+    return load(args)
+
+
 def _selected(project: Project, args: argparse.Namespace) -> list[str]:
     services = list(getattr(args, "services", []) or [])
     for name in services:
@@ -191,7 +206,7 @@ def _down(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
     options = UpOptions(state="absent", remove_volumes=args.volumes, remove_images=args.rmi,
                         remove_orphans=args.remove_orphans)
-    return _converge(engine, args, load(args), options)
+    return _converge(engine, args, load_or_labels(engine, args), options)
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
@@ -213,7 +228,7 @@ def _config(_engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     from ..compose.state import container_facts
 
-    project = load(args)
+    project = load_or_labels(engine, args)
     rows = [container_facts(r) for r in _records(engine, project, _selected(project, args) if args.services else None)]
     rows = [row for row in rows if args.all or row["State"] in ("running", "paused", "restarting")]
     if args.format == "json" or args.json:
@@ -237,8 +252,8 @@ def _ports(publishers: list[dict[str, Any]]) -> str:
 def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     from ..containers.service import ContainerService
 
-    project = load(args)
-    records = _records(engine, project, _selected(project, args) if args.services else None)
+    project = load_or_labels(engine, args)
+    records = _readable(_records(engine, project, _selected(project, args) if args.services else None))
     service = ContainerService(engine)
     width = max((len(r.name) for r in records), default=0)
     lock = threading.Lock()
@@ -263,6 +278,18 @@ def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     for thread in threads:
         thread.join()
     return {"_rc": 0}
+
+
+def _readable(records: list[Any]) -> list[Any]:
+    """The containers whose output is kept: one with log_driver none is named on stderr and skipped, as
+    Docker Compose reports it and goes on with the others."""
+    kept = []
+    for record in records:
+        if (record.config or {}).get("log_driver") == "none":
+            sys.stderr.write(f"{record.name}: configured logging driver does not support reading\n")
+        else:
+            kept.append(record)
+    return kept
 
 
 # -- images ---------------------------------------------------------------------------------------------------------
@@ -302,7 +329,7 @@ def _lifecycle(verb: str) -> Any:
         from ..compose import names
         from ..containers.service import ContainerService
 
-        project = load(args)
+        project = load_or_labels(engine, args)
         order = _selected(project, args)   # dependencies first; stop goes the other way
         records = sorted(_records(engine, project, order),
                          key=lambda r: (order.index(r.spec.labels.get(names.SERVICE)), r.name))
@@ -359,7 +386,7 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     there; the output followed here, its exit code the command's."""
     import secrets
 
-    from ..compose import names, specs, steps
+    from ..compose import names, project_files, specs, steps
     from ..compose.plan import UpOptions, plan_project
     from ..containers.service import ContainerService
 
@@ -382,7 +409,11 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
                                                {**project.networks, names.DEFAULT_NETWORK: None}.items()},
                             volumes={k: names.volume_name(project.name, k, v) for k, v in project.volumes.items()},
                             container_of=lambda other: names.container_name(project.name, other, 1,
-                                                                            project.services.get(other)))
+                                                                            project.services.get(other)),
+                            files_root=project_files.files_root(engine.layout.state_root, project.name))
+    for written in project_files.wanted_files(project, {args.service: config}, context.files_root).values():
+        if not project_files.up_to_date(written):
+            project_files.write(written)
     labels = {**names.container_labels(project, args.service, 1, "", None, config.get("depends_on") or {}),
               names.ONEOFF: "True"}
     spec, stated = specs.service_spec(context, args.service, config, labels)

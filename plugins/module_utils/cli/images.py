@@ -116,7 +116,9 @@ def history(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     store = ImageStore(engine)
     record = store.resolve(args.image)
     config = json.loads(engine.blobs.read_bytes(record.id))
-    entries = image_history(record, config)
+    from ..image.info import history_rows
+
+    entries = history_rows(record, config)
     if args.json:
         return {"history": entries}
     width = 0 if args.no_trunc else 45
@@ -129,26 +131,6 @@ def history(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
         sys.stdout.write(f"{image:<14}{(entry['created'] or '')[:19]:<22}{created_by:<47}"
                          f"{_size(entry['size']):>10}  {entry['comment']}\n")
     return {"_rc": 0}
-
-
-def image_history(record: Any, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """``docker history``'s rows, newest first: the layer sizes matched to the
-    non-empty entries, the image's ID on the top row, ``<missing>`` below."""
-    layers = list(record.layers)
-    rows = []
-    index = 0
-    for entry in config.get("history") or []:
-        empty = bool(entry.get("empty_layer"))
-        size = 0 if empty or index >= len(layers) else layers[index].size
-        if not empty:
-            index += 1
-        rows.append({"id": "<missing>", "created": entry.get("created"), "created_by": entry.get("created_by", ""),
-                     "size": size, "comment": entry.get("comment", ""), "empty_layer": empty,
-                     "author": entry.get("author", "")})
-    rows.reverse()
-    if rows:
-        rows[0]["id"] = record.id
-    return rows
 
 
 def _size(size: int) -> str:

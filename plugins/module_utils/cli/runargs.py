@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 # (flags, option row, how the flag's text becomes the option's value)
 #   str: as is · int: a number · append: a list · pairs: KEY=VALUE list -> dict · flag: store_true
+#   hosts: HOST:IP (or HOST=IP) list -> dict
 FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("-e", "--env"), "env", "env"),
     (("-u", "--user"), "user", "str"),
@@ -49,6 +50,12 @@ FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("-p", "--publish"), "published_ports", "append"),
     (("-P", "--publish-all"), "publish_all_ports", "flag"),
     (("--cgroup-parent",), "cgroup_parent", "str"),
+    (("--init",), "init", "flag"),
+    (("--add-host",), "etc_hosts", "hosts"),
+    (("--dns",), "dns_servers", "append"),
+    (("--dns-search",), "dns_search_domains", "append"),
+    (("--dns-option", "--dns-opt"), "dns_opts", "append"),
+    (("--log-driver",), "log_driver", "str"),
     (("-m", "--memory"), "memory", "str"),
     (("--memory-reservation",), "memory_reservation", "str"),
     (("--memory-swap",), "memory_swap", "str"),
@@ -66,7 +73,7 @@ FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--device-read-iops",), "device_read_iops", "rate"),
     (("--device-write-iops",), "device_write_iops", "rate"),
 )
-_APPENDED = ("env", "append", "pairs", "mount", "rate")
+_APPENDED = ("env", "append", "pairs", "mount", "rate", "hosts")
 # the flags beside the table's rows: (flags, dest, how, help); how as in FLAGS,
 # and list: append onto [] · switch: store_true, default False
 NAME_FLAG: Row = (("--name",), "name", "str", "the container's name (default: a generated one, as Docker makes)")
@@ -267,6 +274,10 @@ def _value(how: str, option: str, given: Any, environ: dict[str, str]) -> Any:
         return [mount_option(item) for item in given]
     if how == "rate":
         return [_rate(item, option) for item in given]
+    if how == "hosts":
+        from ..containers.nameopts import host_entries
+
+        return host_entries(given, option)
     return given
 
 

@@ -11,6 +11,7 @@ them, so a project converged by berth looks like one `docker compose up` made:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 PREFIX = "com.docker.compose."
@@ -28,6 +29,7 @@ NETWORK = PREFIX + "network"
 VOLUME = PREFIX + "volume"
 COMPOSE_VERSION = "2.29.0"   # the Compose whose labels these are (what `docker compose ls` reads)
 DEFAULT_NETWORK = "default"
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")   # what Compose accepts as a project name
 
 
 def container_name(project: str, service: str, number: int, config: dict[str, Any] | None = None) -> str:

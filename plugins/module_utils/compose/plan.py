@@ -39,7 +39,7 @@ from ..containers.record import ContainerRecord
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
 from ..image.store import ImageStore
-from . import names, specs
+from . import names, network_drivers, project_files, specs
 from . import steps as st
 from .converge import ComposePlan, Dependency
 from .state import Actual, completed, project_facts, read_actual, status
@@ -70,7 +70,9 @@ def plan_project(engine: Engine, project: Any, options: UpOptions) -> ComposePla
     plan = ComposePlan(project=project.name, wait=options.wait, wait_timeout=options.wait_timeout,
                        registry=options.registry)
     plan.before = {r.name: _view(r) for r in actual.all}
-    if options.state == "absent":
+    if getattr(project, "from_labels", False) and options.state in ("present", "restarted"):
+        _plan_labelled(project, options, actual, plan)
+    elif options.state == "absent":
         _plan_down(engine, project, options, actual, plan)
     else:
         _Planner(engine, project, options, actual, plan).run()
@@ -170,8 +172,9 @@ class _Planner:
         self.images = ImageStore(engine)
         self.network_names = _network_names(project)
         self.volume_names = {k: names.volume_name(project.name, k, v) for k, v in (project.volumes or {}).items()}
+        self.files_root = project_files.files_root(engine.layout.state_root, project.name)
         self.ctx = specs.Context(project, self.network_names, self.volume_names, self._first_container,
-                                 plan.warnings)
+                                 plan.warnings, self.files_root)
         self.after: dict[str, dict[str, Any]] = {}
         self.image_ids: dict[str, str | None] = {}
         self.recreated: set[str] = set()
@@ -186,6 +189,7 @@ class _Planner:
         if self.options.state != "stopped":
             self._networks(order)
             self._volumes(order)
+            self._files(order)
         if self.options.state == "stopped":
             for service in reversed(order):   # dependents first, as Compose stops them
                 self._stop(service)
@@ -219,14 +223,14 @@ class _Planner:
             if names.is_external(config):
                 raise NotFound(f"external network {name} does not exist", field=f"networks.{key}",
                                hint=f"create it first (berth network create {name}), or drop external: true")
-            if config.get("driver") not in (None, "bridge"):
-                raise InvalidInput(f"network driver {config['driver']} is not available", field=f"networks.{key}."
-                                   "driver", hint="use the bridge driver")
+            driver = network_drivers.driver_of(key, config)
             ipam = [{k: v for k, v in entry.items() if v is not None}
                     for entry in ((config.get("ipam") or {}).get("config") or [])]
+            overlay = network_drivers.overlay_options(key, config, ipam) if driver == "overlay" else None
             self.plan.add(st.CreateNetwork(name, names.network_labels(self.project.name, key, config),
                                            internal=bool(config.get("internal")), ipam_config=tuple(ipam),
-                                           driver_options=dict(config.get("driver_opts") or {})))
+                                           driver_options=dict(config.get("driver_opts") or {}), driver=driver,
+                                           overlay=overlay))
 
     def _volumes(self, order: list[str]) -> None:
         from ..volumes.service import VolumeService
@@ -244,6 +248,17 @@ class _Planner:
                                hint=f"create it first (berth volume create {name}), or drop external: true")
             self.plan.add(st.CreateVolume(name, names.volume_labels(self.project.name, key, config),
                                           config.get("driver") or "local", dict(config.get("driver_opts") or {})))
+
+    def _files(self, order: list[str]) -> None:
+        """The configs and secrets berth writes (environment, content): written where they differ; with
+        the whole project converged, those no service uses any more go (after the containers)."""
+        wanted = project_files.wanted_files(self.project, {s: self.services[s] for s in order}, self.files_root)
+        for path, written in sorted(wanted.items()):
+            if not project_files.up_to_date(written):
+                self.plan.add(st.WriteProjectFile(path.parent.name, path.name.partition("@")[0], written))
+        if not self.options.services:
+            for path in project_files.stale_files(self.files_root, wanted):
+                self.plan.add(st.RemoveProjectFile(str(path)))
 
     # images ---------------------------------------------------------------------------------------------------
     def _image(self, service: str) -> str | None:
@@ -323,7 +338,8 @@ class _Planner:
 
     def _quiet(self) -> specs.Context:
         """A context whose warnings are dropped: each service warns once, not once per replica."""
-        return specs.Context(self.project, self.network_names, self.volume_names, self._first_container)
+        return specs.Context(self.project, self.network_names, self.volume_names, self._first_container,
+                             files_root=self.files_root)
 
     def _changed(self, record: ContainerRecord, digest: str, image_id: str | None) -> str:
         """Why the replica must be recreated ("" when it need not)."""
@@ -382,6 +398,23 @@ def _network_names(project: Any) -> dict[str, str]:
     return found
 
 
+# -- a project known by its labels only (state.project_from_labels) ---------------------------------------------
+def _plan_labelled(project: Any, options: UpOptions, actual: Actual, plan: ComposePlan) -> None:
+    """Without its files a project cannot be converged, only restarted: its running containers, dependencies
+    first (as `docker compose -p NAME restart`)."""
+    if options.state == "present":
+        raise InvalidInput(f"project {project.name} has no compose file here: it cannot be converged",
+                           field="project_src", hint="give project_src (-f) or definition; with only the name, "
+                                                     "use state absent, stopped or restarted")
+    order = service_order(project.services, [s for s in options.services if s in project.services] or None)
+    plan.order = order
+    for service in order:
+        for record in actual.of(service):
+            if status(record) in ("running", "paused", "restarting"):
+                plan.add(st.RestartContainer(service, record.name))
+    plan.after = dict(plan.before)
+
+
 # -- down ------------------------------------------------------------------------------------------------------
 def _plan_down(engine: Engine, project: Any, options: UpOptions, actual: Actual, plan: ComposePlan) -> None:
     from .state import network_facts, volume_facts
@@ -421,6 +454,9 @@ def _plan_down(engine: Engine, project: Any, options: UpOptions, actual: Actual,
             if (options.remove_images == "all" or local) and image not in seen and images.find(image) is not None:
                 seen.add(image)
                 plan.add(st.RemoveImage(image))
+    files = project_files.files_root(engine.layout.state_root, project.name)
+    if files.exists() and not left:   # a container left behind may still bind one of them
+        plan.add(st.RemoveProjectFiles(str(files)))
     plan.after = {}
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..containers.options import build_spec
-from ..containers.spec import ContainerSpec
+from ..containers.spec import LOG_DRIVERS, ContainerSpec
 from ..errors import InvalidInput
-from . import names
+from . import names, project_files
 
 # keys a service may have that are no container option: berth reads them elsewhere (the plan) or they are
 # metadata only; any other key the mapping does not read is reported as ignored
@@ -38,7 +38,11 @@ NOT_OPTIONS = frozenset({"build", "image", "depends_on", "profiles", "deploy", "
                          "platform", "name"})
 PLAIN = {"user": "user", "working_dir": "working_dir", "hostname": "hostname", "read_only": "read_only",
          "cap_drop": "cap_drop", "stop_signal": "stop_signal", "tmpfs": "tmpfs", "sysctls": "sysctls",
-         "privileged": "privileged", "oom_score_adj": "oom_score_adj", "cgroup_parent": "cgroup_parent"}
+         "privileged": "privileged", "oom_score_adj": "oom_score_adj", "cgroup_parent": "cgroup_parent",
+         "init": "init", "dns": "dns_servers", "dns_search": "dns_search_domains", "dns_opt": "dns_opts"}
+# the option a Compose key became, for errors: they name the key of the file
+OPTION_KEYS = {option: key for key, option in PLAIN.items()} | {
+    "etc_hosts": "extra_hosts", "log_driver": "logging.driver", "log_options": "logging.options"}
 HASH_LEFT_OUT = ("build", "pull_policy", "scale", "depends_on", "profiles")
 MAX_HASHED_BYTES = 64 << 20   # beyond this a bound directory's files are keyed by size and mtime
 MAX_HASHED_FILES = 5000
@@ -53,6 +57,7 @@ class Context:
     volumes: dict[str, str]                  # project volume key -> its engine name
     container_of: Any = None                 # service name -> its first container's name (network_mode service:)
     warnings: list[str] = field(default_factory=list)
+    files_root: Path | None = None           # where berth writes environment/content configs and secrets
 
 
 def service_spec(ctx: Context, service: str, config: dict[str, Any], labels: dict[str, str]
@@ -64,8 +69,10 @@ def service_spec(ctx: Context, service: str, config: dict[str, Any], labels: dic
     try:
         return build_spec(image, options), tuple(sorted(options))
     except InvalidInput as err:
-        raise InvalidInput(f"services.{service}: {err.message}", field=f"services.{service}.{err.field or ''}"
-                           .rstrip("."), hint=err.hint) from None
+        option, dot, rest = (err.field or "").partition(".")
+        where = OPTION_KEYS.get(option, option) + dot + rest
+        raise InvalidInput(f"services.{service}: {err.message}", field=f"services.{service}.{where}".rstrip("."),
+                           hint=err.hint) from None
 
 
 def service_options(ctx: Context, service: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +100,10 @@ def service_options(ctx: Context, service: str, config: dict[str, Any]) -> dict[
         options["ulimits"] = _ulimits(config["ulimits"])
     if config.get("devices"):
         options["devices"] = [_device(d) for d in config["devices"]]
+    if config.get("extra_hosts"):
+        from ..containers.nameopts import host_entries
+
+        options["etc_hosts"] = host_entries(list(config["extra_hosts"]), f"services.{service}.extra_hosts")
     options.update(_resources(config))
     options.update(_logging(ctx, service, config.get("logging")))
     options.update(_network(ctx, service, config))
@@ -174,16 +185,17 @@ def _logging(ctx: Context, service: str, logging: dict[str, Any] | None) -> dict
     if not logging:
         return {}
     driver = logging.get("driver") or "json-file"
-    if driver not in ("json-file", "local"):
-        ctx.warnings.append(f"services.{service}.logging.driver {driver} is not available; berth keeps json-file logs")
-        return {}
+    if driver not in LOG_DRIVERS:
+        raise InvalidInput(f"services.{service}.logging.driver {driver} is not available",
+                           field=f"services.{service}.logging.driver",
+                           hint=f"berth's log drivers: {', '.join(LOG_DRIVERS)}")
     options = logging.get("options") or {}
     unknown = sorted(set(options) - {"max-size", "max-file"})
     if unknown:
         ctx.warnings.append(f"services.{service}.logging.options {', '.join(unknown)} are ignored "
-                            "(berth's json-file logs take max-size and max-file)")
+                            f"(berth's {driver} logs take max-size and max-file)")
     kept = {k: options[k] for k in ("max-size", "max-file") if options.get(k) is not None}
-    return {"log_options": kept} if kept else {}
+    return {**({"log_driver": driver} if logging.get("driver") else {}), **({"log_options": kept} if kept else {})}
 
 
 def _network(ctx: Context, service: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -270,9 +282,18 @@ def _mounts(ctx: Context, service: str, config: dict[str, Any]) -> dict[str, Any
             raise InvalidInput(f"{where}: volume type {kind} is not available", field=f"{where}.type",
                                hint="use bind, volume or tmpfs")
     for kind in ("secrets", "configs"):
-        for item in config.get(kind) or []:
-            source, target = file_reference(ctx.project, kind, item)
-            mounts.append({"type": "bind", "source": str(source), "target": target, "read_only": True})
+        for index, item in enumerate(config.get(kind) or []):
+            source, target, written = project_files.reference(ctx.project, kind, item, ctx.files_root)
+            if written is None and project_files.ignored_permissions(kind, item):
+                ctx.warnings.append(f"services.{service}.{kind}[{index}]: "
+                                    f"{', '.join(project_files.ignored_permissions(kind, item))} "
+                                    f"of a file-based {kind[:-1]} are ignored (the file keeps its own)")
+            if written is not None:
+                # the short syntax: the plan writes the file before the create, so a check (or the plan of an
+                # apply) must not refuse it for not existing yet, as the mounts syntax would
+                volumes.append(f"{source}:{target}:ro")
+            else:
+                mounts.append({"type": "bind", "source": str(source), "target": target, "read_only": True})
     found: dict[str, Any] = {}
     if volumes:
         found["volumes"] = volumes
@@ -286,29 +307,18 @@ def bind_source(project: Any, volume: dict[str, Any]) -> Path:
     return source if source.is_absolute() else Path(project.working_dir) / source
 
 
-def file_reference(project: Any, kind: str, item: Any) -> tuple[Path, str]:
+def file_reference(project: Any, kind: str, item: Any, root: Path | None = None) -> tuple[Path, str]:
     """A secret's or config's file on the host and where it is mounted
-    (secrets under /run/secrets, configs at /<name>, or their target)."""
-    entry = {"source": item} if isinstance(item, str) else dict(item)
-    name = entry["source"]
-    declared = (getattr(project, kind, None) or {}).get(name)
-    where = f"{kind}.{name}"
-    if declared is None:
-        raise InvalidInput(f"{where} is used but not declared", field=where, hint=f"declare it under top-level {kind}")
-    if not declared.get("file"):
-        raise InvalidInput(f"{where}: only file-based {kind} are available", field=f"{where}.file",
-                           hint="give file: <path> (environment, content and external ones are not supported)")
-    path = Path(declared["file"])
-    path = path if path.is_absolute() else Path(project.working_dir) / path
-    target = str(entry.get("target") or name)
-    if not target.startswith("/"):
-        target = f"/run/secrets/{target}" if kind == "secrets" else f"/{target}"
-    return path, target
+    (secrets under /run/secrets, configs at /<name>, or their target);
+    environment and content ones are files berth writes under ``root`` (compose/project_files)."""
+    source, target, _written = project_files.reference(project, kind, item, root)
+    return source, target
 
 
 def _warn_ignored(ctx: Context, service: str, config: dict[str, Any]) -> None:
     for key in sorted(config):
-        if key not in NOT_OPTIONS and key not in PLAIN and key != "devices" and not key.startswith("x-"):
+        if key not in NOT_OPTIONS and key not in PLAIN and key not in ("devices", "extra_hosts") \
+                and not key.startswith("x-"):
             ctx.warnings.append(f"services.{service}.{key} is not supported by berth and is ignored")
 
 
@@ -328,7 +338,8 @@ def config_hash(project: Any, service: str, config: dict[str, Any]) -> str:
 
 def file_digests(project: Any, config: dict[str, Any]) -> dict[str, str]:
     """Content digests of what the service binds from the project directory
-    and of its config and secret files (path -> digest)."""
+    and of its config and secret files (path -> digest; ``<kind>.<key>`` ->
+    digest for an environment or content one, whose content is known now)."""
     root = Path(project.working_dir).resolve()
     paths: list[Path] = []
     for volume in config.get("volumes") or []:
@@ -336,13 +347,19 @@ def file_digests(project: Any, config: dict[str, Any]) -> dict[str, str]:
             source = bind_source(project, volume).resolve()
             if source == root or root in source.parents:
                 paths.append(source)
+    given: dict[str, str] = {}
     for kind in ("secrets", "configs"):
         for item in config.get(kind) or []:
+            key = item if isinstance(item, str) else item["source"]
             try:
-                paths.append(file_reference(project, kind, item)[0])
+                source = project_files.declared_source(project, kind, str(key))
             except InvalidInput:
                 continue   # reported by the mapping
-    return {str(path): _digest(path) for path in paths}
+            if isinstance(source, Path):
+                paths.append(source)
+            else:
+                given[f"{kind}.{key}"] = "sha256:" + hashlib.sha256(source).hexdigest()
+    return {**{str(path): _digest(path) for path in paths}, **given}
 
 
 def _digest(path: Path) -> str:

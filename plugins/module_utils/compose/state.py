@@ -9,6 +9,7 @@ absent (the next writable engine's recovery removes it).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,9 @@ from ..containers.record import ContainerRecord
 from ..containers.service import ContainerService
 from ..containers.store import creator_alive
 from ..engine import Engine
-from ..errors import Conflict
+from ..errors import Conflict, InvalidInput
 from . import names
+from .model import Project
 
 
 @dataclass
@@ -117,3 +119,47 @@ def project_facts(engine: Engine, project_name: str) -> dict[str, Any]:
     records = project_records(engine, project_name)
     return {"containers": [container_facts(r) for r in records], "networks": network_facts(engine, project_name),
             "volumes": volume_facts(engine, project_name), "images": image_facts(records)}
+
+
+# -- a project known only by its name (no compose file) ------------------------------------------------------
+@dataclass
+class LabelledProject(Project):
+    """What the engine knows of a project from its objects' labels, as Docker Compose finds a project given
+    only ``-p``: its services (their order from the depends_on label), its networks; enough for ps, logs,
+    start, stop, restart and down, never for up or config (``from_labels`` tells the planner)."""
+
+    from_labels: bool = True
+
+
+def project_from_labels(engine: Engine, name: str) -> LabelledProject:
+    if not names.PROJECT_NAME.fullmatch(name):
+        raise InvalidInput(f"{name!r} is not a valid project name", field="project_name",
+                           hint="use lowercase letters, digits, dashes and underscores, starting with a letter or "
+                                "digit")
+    records = project_records(engine, name)
+    services: dict[str, dict[str, Any]] = {}
+    for record in records:
+        labels = record.spec.labels
+        service = labels.get(names.SERVICE, "")
+        # an image named as Compose tags a build is a local one (down --rmi local removes it)
+        built = record.image == f"{name}-{service}"
+        services.setdefault(service, {**({} if built else {"image": record.image}),
+                                      "depends_on": _depends_on(labels.get(names.DEPENDS_ON, ""))})
+    for config in services.values():   # a dependency whose containers are gone orders nothing
+        config["depends_on"] = {k: v for k, v in config["depends_on"].items() if k in services}
+    first = records[0].spec.labels if records else {}
+    networks = {(n["Labels"].get(names.NETWORK) or n["Name"]): {"name": n["Name"]}
+                for n in network_facts(engine, name)}
+    return LabelledProject(name=name, working_dir=first.get(names.WORKING_DIR) or os.getcwd(),
+                           config_files=[f for f in first.get(names.CONFIG_FILES, "").split(",") if f],
+                           services=services, networks=networks)
+
+
+def _depends_on(label: str) -> dict[str, dict[str, Any]]:
+    found = {}
+    for item in filter(None, label.split(",")):
+        service, _sep, rest = item.partition(":")
+        condition, _sep, restart = rest.partition(":")
+        found[service] = {"condition": condition or "service_started", "restart": restart == "true",
+                          "required": True}
+    return found

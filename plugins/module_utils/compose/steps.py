@@ -13,6 +13,7 @@ volumes and images).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..containers.service import ContainerService
@@ -65,9 +66,11 @@ class CreateNetwork(ProjectStep):
     internal: bool = False
     ipam_config: tuple[dict[str, Any], ...] = ()
     driver_options: dict[str, Any] = field(default_factory=dict)
+    driver: str = "bridge"                  # or overlay (compose/network_drivers)
+    overlay: dict[str, Any] | None = None   # the network module's overlay option
 
     def describe(self) -> str:
-        return f"created network: {self.name}"
+        return f"created network: {self.name}{' (overlay)' if self.driver == 'overlay' else ''}"
 
     def execute(self, context: Runner) -> Any:
         from ..network.service import Desired, NetworkService
@@ -111,6 +114,14 @@ class _Wishes:
     @property
     def driver_options(self) -> dict[str, Any]:
         return dict(self.step.driver_options)
+
+    @property
+    def driver(self) -> str:
+        return self.step.driver
+
+    @property
+    def overlay(self) -> dict[str, Any] | None:
+        return dict(self.step.overlay) if self.step.overlay is not None else None
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,39 @@ class BuildImage(ProjectStep):
             raise InvalidState(f"the build of {self.image} made no image", field=f"services.{self.for_service}.build")
         ImageStore(context.engine).save(result.image, parse_reference(self.image))
         return result.image.id
+
+
+@dataclass(frozen=True)
+class WriteProjectFile(ProjectStep):
+    """A config or secret from environment or content, written before the containers that bind it."""
+
+    kind: str
+    key: str
+    file: Any               # project_files.WrittenFile (its content never shown)
+
+    def describe(self) -> str:
+        return f"wrote {self.kind[:-1]}: {self.key}"
+
+    def execute(self, context: Runner) -> Any:
+        from .project_files import write
+
+        write(self.file)
+        return str(self.file.path)
+
+
+@dataclass(frozen=True)
+class RemoveProjectFile(Step):
+    """A written config or secret no service uses any more (after the containers that bound it went)."""
+
+    phase: ClassVar[str] = "after"
+    service: ClassVar[str | None] = None
+    path: str
+
+    def describe(self) -> str:
+        return f"removed {Path(self.path).parent.name[:-1]} file: {Path(self.path).name}"
+
+    def execute(self, context: Runner) -> Any:
+        Path(self.path).unlink(missing_ok=True)
 
 
 # -- a service's containers --------------------------------------------------------------------------
@@ -342,3 +386,18 @@ class RemoveImage(AfterStep):
         if store.find(self.image) is None:
             return []
         return store.remove(self.image)
+
+
+@dataclass(frozen=True)
+class RemoveProjectFiles(AfterStep):
+    """A down removes the project's directory of written configs and secrets."""
+
+    path: str
+
+    def describe(self) -> str:
+        return f"removed configs and secrets: {self.path}"
+
+    def execute(self, context: Runner) -> Any:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)

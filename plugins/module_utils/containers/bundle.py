@@ -24,7 +24,7 @@ from ..runtime import caps
 from ..runtime.defaults import default_spec
 from ..userdb import resolve_user
 from ..volumes import specs
-from .bundle_host import apply_host_config
+from .bundle_host import apply_host_config, with_init
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -58,6 +58,12 @@ class BundleRequest:
     devices: list[str] = field(default_factory=list)
     privileged: bool = False
     mounts: list[dict] = field(default_factory=list)   # volumes/specs.py's normalised form, sources named
+    init: bool = False
+    # what networking.py writes into the container's hosts and resolv.conf (nameopts.py's forms)
+    etc_hosts: dict[str, str] = field(default_factory=dict)
+    dns_servers: list[str] = field(default_factory=list)
+    dns_search_domains: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +101,8 @@ def plan_bundle(engine: Engine, container_id: str, request: BundleRequest, direc
         specs.tmpfs_target(entry)
     apply_host_config(config, tmpfs=request.tmpfs, ulimits=request.ulimits, sysctls=request.sysctls,
                       devices=request.devices, privileged=request.privileged)
+    if request.init:
+        with_init(config)
     _user_mounts(engine, config, request.mounts)
     return config
 

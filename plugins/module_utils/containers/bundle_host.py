@@ -27,6 +27,9 @@ _MPOL = re.compile(r"(default|prefer|bind|interleave|local)(=static|=relative)?(
 _SYSCTL_KEY = re.compile(r"[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)+", re.ASCII)
 SYSCTL_VALUE_LIMIT = 4096  # the kernel reads at most a page from a sysctl write
 DEVICE_HINT = "write /dev/host[:/dev/container][:rwm]"
+# init: true runs the host's static tini as the container's pid 1, where Docker puts its docker-init
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/local/bin/tini-static")
+INIT_TARGET = "/sbin/docker-init"
 
 
 def apply_host_config(config: dict[str, Any], *, tmpfs: list[str], ulimits: list[str], sysctls: dict[str, str],
@@ -59,6 +62,26 @@ def check_host_options(*, tmpfs: list[str] | None = None, ulimits: list[str] | N
     check_sysctls(sysctls or {})
     for entry in devices or []:
         _device(entry)
+
+
+def init_binary() -> str:
+    """The host's static tini (Debian's package tini ships it): a static binary
+    runs in any image, with or without a libc. Missing: an error naming init."""
+    for path in INIT_BINARIES:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise InvalidInput(f"init needs tini, and this host has no {INIT_BINARIES[0]}", field="init",
+                       hint="install Debian's package tini (apt-get install tini; the berth.engine.host role "
+                            "installs it), or drop init")
+
+
+def with_init(config: dict[str, Any]) -> None:
+    """Docker's --init: tini bind-mounted read-only as /sbin/docker-init, and the
+    process becomes [/sbin/docker-init, --, entrypoint + cmd] (tini reaps zombies
+    and forwards signals to the command)."""
+    config["process"]["args"] = [INIT_TARGET, "--", *config["process"]["args"]]
+    config["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": init_binary(),
+                             "options": ["rbind", "ro", "nosuid", "nodev"]})
 
 
 # -- tmpfs -----------------------------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Container logs: timestamped JSON lines, rotated by size like Docker's
 json-file driver (``max_size`` bytes per file, ``max_file`` files kept).
+The ``local`` driver keeps the same files (with Docker's local rotation
+defaults, spec.log_defaults); ``none`` keeps nothing: the monitor still
+drains the container's pipes, into a ``Discard``, and reading is refused
+as Docker refuses it.
 
 One line per chunk of output: {"time": RFC 3339 ns, "stream": "stdout", "log": text}.
 """
@@ -56,6 +60,30 @@ class LogWriter:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+class Discard:
+    """The none driver's writer: the output is read from the pipes and dropped."""
+
+    def write(self, stream: str, data: bytes) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def writer(path: Path, driver: str | None, max_size: int = 0, max_file: int = 1) -> LogWriter | Discard:
+    """The writer of a container's log driver."""
+    return Discard() if driver == "none" else LogWriter(path, max_size, max_file)
+
+
+def require_readable(name: str, config: dict) -> None:
+    """Reading logs of a container whose driver keeps none is an error (Docker's words)."""
+    if config.get("log_driver") == "none":
+        from ..errors import InvalidState
+
+        raise InvalidState(f"container {name}: configured logging driver does not support reading",
+                           field="log_driver", hint="its log_driver is none: its output is not kept")
 
 
 def files(path: Path) -> list[Path]:

@@ -46,7 +46,7 @@ from .. import lifecycle as lc
 from ..errors import BerthError, InvalidInput, InvalidState, NotFound
 from ..network.dnsserver import Resolvers
 from . import health, policy, protocol
-from .logs import LogWriter
+from .logs import writer as log_writer
 from .store import now
 from .watch import Facts, Probe, Stopping, SystemClock, Watch
 
@@ -240,7 +240,8 @@ class Monitor:
         clock = self.clock.monotonic()
         watch.pid, watch.pidfd, watch.started = launched.pid, None, clock
         if watch.log is None:
-            watch.log = LogWriter(self.host.log_path(watch.id), facts.log_max_size, facts.log_max_file)
+            watch.log = log_writer(self.host.log_path(watch.id), facts.log_driver, facts.log_max_size,
+                                   facts.log_max_file)
         for fd, stream in ((launched.stdout, "stdout"), (launched.stderr, "stderr")):
             os.set_blocking(fd, False)
             watch.stdio[fd] = stream

@@ -217,7 +217,8 @@ def facts_of(record: ContainerRecord | Mapping[str, Any]) -> Facts:
                  restart_count=state.restart_count, stopped_by_user=state.stopped_by_user,
                  auto_remove=bool(config.get("auto_remove")), healthcheck=config.get("healthcheck"),
                  health=state.health, log_max_size=config.get("log_max_size", 0),
-                 log_max_file=config.get("log_max_file", 1), record=record)
+                 log_max_file=config.get("log_max_file", 1), log_driver=config.get("log_driver") or "json-file",
+                 record=record)
 
 
 def _ignore(_level: str, _message: str) -> None:

@@ -16,6 +16,16 @@ peer's name and aliases. A start, stop, connect or disconnect rewrites the
 hosts files of the running peers, so membership changes reach running
 containers. resolv.conf carries the host's nameservers (loopback ones, which
 cannot answer inside another network namespace, are replaced like Docker's).
+
+A container's ``etc_hosts`` go into its hosts file after the header, on every
+rewrite (``host-gateway``: its first network's gateway; the host's loopback
+under network_mode host). ``dns_servers``, ``dns_search_domains`` and
+``dns_opts`` replace the nameserver, search and options lines, as Docker's
+do on its default bridge. Local networks have no resolver of their own here
+(names are in the hosts file), so the given servers are the container's
+nameservers on user-defined networks too, where Docker would keep 127.0.0.11
+and forward to them; an overlay network's resolver stays the first nameserver
+(it alone knows the other hosts' names) and the given servers follow it.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import BerthError, Conflict, NotFound
 from ..fsutil import atomic_write_json, read_json
+from .nameopts import host_lines
 from .netwishes import DEFAULT_NETWORK
 
 TYPE_CHECKING = False
@@ -63,10 +74,12 @@ def require_networks(engine: Engine, network: dict[str, Any]) -> None:
 
 
 # -- the bundle ---------------------------------------------------------------------------
-def shape_bundle(config: dict[str, Any], directory: Path, mode: str, hostname: str) -> None:
+def shape_bundle(config: dict[str, Any], directory: Path, mode: str, hostname: str,
+                 wishes: dict[str, Any] | None = None) -> None:
     """/etc/hosts, /etc/resolv.conf and /etc/hostname from the container's dir
-    (Docker's way); network_mode host shares the host's network namespace."""
-    write_files(directory, hostname, mode)
+    (Docker's way); network_mode host shares the host's network namespace.
+    ``wishes``: the container's config (its etc_hosts and dns options)."""
+    write_files(directory, hostname, mode, wishes)
     mounts = [{"destination": f"/etc/{name}", "type": "bind", "source": str(directory / name),
                "options": ["rbind", "rprivate"]} for name in ("hosts", "resolv.conf", "hostname")]
     taken = {m["destination"] for m in config["mounts"]}
@@ -76,14 +89,22 @@ def shape_bundle(config: dict[str, Any], directory: Path, mode: str, hostname: s
         config["linux"]["namespaces"] = [n for n in namespaces if n["type"] != "network"]
 
 
-def write_files(directory: Path, hostname: str, mode: str) -> None:
+def write_files(directory: Path, hostname: str, mode: str, wishes: dict[str, Any] | None = None) -> None:
     """The files bind-mounted into the container (hosts is rewritten at each start)."""
     directory.mkdir(parents=True, exist_ok=True)
+    wishes = wishes or {}
     if mode == "host":
-        hosts, resolv = _read("/etc/hosts"), _read("/etc/resolv.conf")
+        hosts = _read("/etc/hosts")
+        separator = "\n" if hosts and not hosts.endswith("\n") else ""
+        hosts += separator + host_lines(wishes.get("etc_hosts"), "127.0.0.1")
+        resolv = _read("/etc/resolv.conf")
+        if any(dns_wishes(wishes).values()):   # the host's own file, unless the container has its own dns
+            resolv = with_dns(resolv, **dns_wishes(wishes))
     else:
-        hosts = HOSTS_HEADER + (f"127.0.1.1\t{hostname}\n" if mode == "none" else "")
-        resolv = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"))
+        hosts = HOSTS_HEADER + host_lines(wishes.get("etc_hosts"), None) + (
+            f"127.0.1.1\t{hostname}\n" if mode == "none" else "")
+        resolv = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"),
+                             **dns_wishes(wishes))
     for name, text in (("hosts", hosts), ("resolv.conf", resolv), ("hostname", hostname + "\n")):
         _write_in_place(directory / name, text)
 
@@ -99,20 +120,46 @@ def release(engine: Engine, record: ContainerRecord) -> None:
         Networking(engine).release(record)
 
 
-def resolv_conf(host: str, upstream: str = "", first: list[str] | tuple[str, ...] = ()) -> str:
+def resolv_conf(host: str, upstream: str = "", first: list[str] | tuple[str, ...] = (), *,
+                servers: list[str] | tuple[str, ...] = (), search: list[str] | tuple[str, ...] = (),
+                options: list[str] | tuple[str, ...] = ()) -> str:
     """The host's resolv.conf without loopback nameservers (systemd-resolved's
     upstream file, or Docker's public fallback, when none is left); ``first``:
-    nameservers asked before those (the resolvers of the container's overlay networks)."""
-    def servers(text: str) -> list[str]:
-        return [line.split()[1] for line in text.splitlines()
-                if line.startswith("nameserver") and len(line.split()) > 1]
-
-    lines = [line for line in host.splitlines() if not line.startswith("nameserver")]
-    kept = [s for s in servers(host) if not s.startswith("127.") and s != "::1"]
+    nameservers asked before those (the resolvers of the container's overlay networks).
+    ``servers``, ``search``, ``options``: the container's own, replacing the host's lines."""
+    kept = list(servers) or [s for s in _servers(host) if not s.startswith("127.") and s != "::1"]
     if not kept:
-        kept = [s for s in servers(upstream) if not s.startswith("127.")] or list(FALLBACK_DNS)
+        kept = [s for s in _servers(upstream) if not s.startswith("127.")] or list(FALLBACK_DNS)
     kept = [*dict.fromkeys(first), *(s for s in kept if s not in first)]
-    return "".join(f"{line}\n" for line in lines if line.strip()) + "".join(f"nameserver {s}\n" for s in kept)
+    return with_dns(host, kept, search, options)
+
+
+def with_dns(host: str, servers: list[str] | tuple[str, ...] = (), search: list[str] | tuple[str, ...] = (),
+             options: list[str] | tuple[str, ...] = ()) -> str:
+    """``host`` with its nameserver, search (and domain) or options lines
+    replaced by those given; ``search`` ['.'] means no search domain (Docker's)."""
+    def replaced(line: str) -> bool:
+        word = line.split()[0] if line.split() else ""
+        return (word == "nameserver" and bool(servers)) or (word in ("search", "domain") and bool(search)) or (
+            word == "options" and bool(options))
+
+    lines = [f"{line}\n" for line in host.splitlines() if line.strip() and not replaced(line)]
+    if search and list(search) != ["."]:
+        lines.append(f"search {' '.join(search)}\n")
+    if options:
+        lines.append(f"options {' '.join(options)}\n")
+    return "".join(lines) + "".join(f"nameserver {s}\n" for s in servers)
+
+
+def dns_wishes(config: dict[str, Any]) -> dict[str, list[str]]:
+    """The container's dns options, as resolv_conf's keywords."""
+    return {"servers": config.get("dns_servers") or [], "search": config.get("dns_search_domains") or [],
+            "options": config.get("dns_opts") or []}
+
+
+def _servers(text: str) -> list[str]:
+    return [line.split()[1] for line in text.splitlines()
+            if line.startswith("nameserver") and len(line.split()) > 1]
 
 
 def _read(path: str) -> str:
@@ -325,10 +372,10 @@ class Networking:
             return
         if (record.config.get("network_mode") or DEFAULT_NETWORK) != "host":
             _write_in_place(directory / "hosts", self._hosts(record, attached))
-            self._resolv(directory, attached)
+            self._resolv(directory, attached, record.config)
         self._refresh_peers(record.id, extra={record.id: attached})
 
-    def _resolv(self, directory: Path, attached: dict[str, dict[str, Any]]) -> None:
+    def _resolv(self, directory: Path, attached: dict[str, dict[str, Any]], wishes: dict[str, Any]) -> None:
         """An overlay network's resolver (the monitor's, on this host's slice gateway) comes first: it knows
         the names on the other hosts. Written at each attach, so a disconnect takes it away again."""
         from ..network.resolver import config_of
@@ -339,14 +386,16 @@ class Networking:
             config = config_of(network) if network else None
             if config is not None:
                 gateways.append(config.gateway)
-        text = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"), gateways)
+        text = resolv_conf(_read("/etc/resolv.conf"), _read("/run/systemd/resolve/resolv.conf"), gateways,
+                           **dns_wishes(wishes))
         with contextlib.suppress(OSError):
             _write_in_place(directory / "resolv.conf", text)
 
     def _hosts(self, record: ContainerRecord, attached: dict[str, dict[str, Any]],
                running: Peers | None = None) -> str:
         hostname = record.config.get("hostname") or record.id[:12]
-        lines = [HOSTS_HEADER]
+        first = next(iter(attached.values()), None)
+        lines = [HOSTS_HEADER, host_lines(record.config.get("etc_hosts"), first["gateway"] if first else None)]
         for item in attached.values():
             lines.append(f"{item['ip']}\t{hostname}\n")
         running = running if running is not None else self._running_networks()

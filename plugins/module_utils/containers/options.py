@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..strict import brief, parse_uint
-from .spec import RESOURCE_NAMES, ContainerSpec
+from .spec import LOG_DRIVERS, RESOURCE_NAMES, ContainerSpec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `berth run` builds specs in its fast lane
 if TYPE_CHECKING:
@@ -155,6 +155,7 @@ def _int(field: str) -> Callable[[Any], int]:
 
 
 def _log_options(log_options: dict[str, Any]) -> dict[str, int]:
+    """The given ones only: what is not given is the log driver's default (spec.log_defaults)."""
     from ..units import parse_bytes
 
     unknown = set(log_options) - {"max_size", "max_file", "max-size", "max-file"}
@@ -162,11 +163,31 @@ def _log_options(log_options: dict[str, Any]) -> dict[str, int]:
         raise InvalidInput(f"unknown log_options {sorted(unknown)}", field="log_options",
                            hint="the json-file driver takes max_size (e.g. 10m) and max_file")
     size = log_options.get("max_size", log_options.get("max-size"))
-    files = log_options.get("max_file", log_options.get("max-file", 1))
-    return {"max_size": parse_bytes(size, "log_options.max_size") if size else 0,
-            "max_file": parse_uint(files.strip() if isinstance(files, str) else files, field="log_options.max_file",
-                                   what="max_file", minimum=1, maximum=1000,
-                                   hint="give the number of log files to keep, e.g. 3")}
+    files = log_options.get("max_file", log_options.get("max-file"))
+    found: dict[str, int] = {}
+    if size is not None:
+        found["max_size"] = parse_bytes(size, "log_options.max_size") if size else 0
+    if files is not None:
+        found["max_file"] = parse_uint(files.strip() if isinstance(files, str) else files,
+                                       field="log_options.max_file", what="max_file", minimum=1, maximum=1000,
+                                       hint="give the number of log files to keep, e.g. 3")
+    return found
+
+
+def _log_driver(value: Any) -> str:
+    if value not in LOG_DRIVERS:
+        raise InvalidInput(f"log driver {brief(value)} is not available", field="log_driver",
+                           hint=f"berth's log drivers: {', '.join(LOG_DRIVERS)}")
+    return str(value)
+
+
+def _names(normalise: str) -> Callable[[Any], Any]:
+    """A normaliser of nameopts.py, imported only when the option is given."""
+    def call(value: Any) -> Any:
+        from . import nameopts
+
+        return getattr(nameopts, normalise)(value)
+    return call
 
 
 def _healthcheck(value: dict[str, Any]) -> dict[str, Any] | None:
@@ -227,6 +248,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("mounts", {"type": "list", "elements": "dict", "options": MOUNT_SUBOPTIONS}, kind="paths",
            normalise=_mounts),
     Option("cgroup_parent", {"type": "str"}),
+    Option("init", {"type": "bool"}, normalise=bool),
+    Option("etc_hosts", {"type": "dict"}, kind="dict", normalise=_names("etc_hosts")),
+    Option("dns_servers", {"type": "list", "elements": "str"}, normalise=_names("dns_servers")),
+    Option("dns_search_domains", {"type": "list", "elements": "str"}, normalise=_names("dns_search_domains")),
+    Option("dns_opts", {"type": "list", "elements": "str"}, kind="paths", normalise=_names("dns_opts")),
+    Option("log_driver", {"type": "str", "choices": list(LOG_DRIVERS)}, normalise=_log_driver),
     # resource limits (Docker's names and units), changed in place like `docker update`;
     # normalised together by the cgroup layer's validation (build_spec)
     *(Option(name, {"type": kind}, update="in_place") for name, kind in (
@@ -309,6 +336,21 @@ def check_spec(spec: ContainerSpec, options: dict[str, Any]) -> None:
     if spec.auto_remove and spec.restart_policy != "no":
         raise InvalidInput("auto_remove conflicts with a restart policy", field="auto_remove",
                            hint="use restart_policy: no with auto_remove, as Docker requires")
+    _check_names_and_logs(spec)
+
+
+def _check_names_and_logs(spec: ContainerSpec) -> None:
+    if spec.init:   # a stat: check mode fails here as the apply would
+        from .bundle_host import init_binary
+
+        init_binary()
+    if spec.etc_hosts or spec.dns_servers or spec.dns_search_domains or spec.dns_opts:
+        from .nameopts import check_with_network
+
+        check_with_network(spec)
+    if spec.log_driver == "none" and spec.log_options:
+        raise InvalidInput("log_options do not apply to the none log driver", field="log_options",
+                           hint="drop log_options, or use log_driver json-file or local")
 
 
 def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:

@@ -78,8 +78,7 @@ class ContainerService:
                   "healthcheck": probe if health.probe_argv(probe) else None, "resources": dict(spec.resources),
                   "cgroup_parent": cgroup_parent, "stop_signal": stop_signal,
                   "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout,
-                  "log_max_size": spec.log_options.get("max_size", 0),
-                  "log_max_file": spec.log_options.get("max_file", 1)}
+                  **_log_config(spec)}
         made: list[str] = []
         with self.store.meta.transaction() as txn:
             made = mounting.ensure_volumes(self.engine, request.mounts)
@@ -102,7 +101,7 @@ class ContainerService:
             crash_point("container.create.bundle")
             written.setdefault("linux", {})["cgroupsPath"] = cgroup_path
             networking.shape_bundle(written, self.store.directory(container_id), network["network_mode"],
-                                    request.hostname or container_id[:12])
+                                    request.hostname or container_id[:12], config)
             atomic_write_json(bundle / "config.json", written)   # 0600: it holds the env
             crash_point("container.create.config")
             mounting.copy_up(self.engine, request.mounts, self.engine.snapshots.lowerdirs(image.top_chain_id or ""),
@@ -211,7 +210,9 @@ class ContainerService:
         return [self.refreshed(r) for r in self.store.records()]
 
     def logs(self, ref: str, tail: int | None = None, since: str | None = None) -> list[dict]:
-        return logs.read(self.store.log_path(self.store.record(ref).id), tail=tail, since=since)
+        record = self.store.record(ref)
+        logs.require_readable(record.name, record.config)
+        return logs.read(self.store.log_path(record.id), tail=tail, since=since)
 
     def wait(self, ref: str, timeout: float = 60.0) -> dict[str, Any]:
         """Until the container's process has exited; its record (``removed``
@@ -229,7 +230,9 @@ class ContainerService:
     def follow(self, ref: str, write: Any, finished: Any = None) -> None:
         """Write log entries as they arrive until ``finished(seconds)`` (which
         may block that long) says the container is done; then drain the log."""
-        container_id = self.store.record(ref).id
+        record = self.store.record(ref)
+        logs.require_readable(record.name, record.config)
+        container_id = record.id
         follower = logs.Follower(self.store.log_path(container_id))
         if finished is None:
             def finished(seconds: float) -> bool:
@@ -479,7 +482,16 @@ def bundle_request(spec: ContainerSpec) -> BundleRequest:
                          labels=dict(spec.labels), terminal=spec.terminal, oom_score_adj=spec.oom_score_adj,
                          tmpfs=list(spec.tmpfs), ulimits=list(spec.ulimits), sysctls=dict(spec.sysctls),
                          devices=list(spec.devices), privileged=spec.privileged,
-                         mounts=specs.parse_all(list(spec.volumes), list(spec.mounts), list(spec.tmpfs)))
+                         mounts=specs.parse_all(list(spec.volumes), list(spec.mounts), list(spec.tmpfs)),
+                         init=spec.init, etc_hosts=dict(spec.etc_hosts), dns_servers=list(spec.dns_servers),
+                         dns_search_domains=list(spec.dns_search_domains), dns_opts=list(spec.dns_opts))
+
+
+def _log_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The record's log settings: the driver, and its rotation (the driver's defaults under log_options)."""
+    rotation = spec.effective("log_options", {})
+    return {"log_driver": spec.effective("log_driver", {}), "log_max_size": rotation["max_size"],
+            "log_max_file": rotation["max_file"]}
 
 
 def _listed(value: tuple[str, ...] | None) -> list[str] | None:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 DEFAULT_STOP_SIGNAL = "SIGTERM"
 DEFAULT_STOP_TIMEOUT = 10
+DEFAULT_LOG_DRIVER = "json-file"
+LOG_DRIVERS = ("json-file", "local", "none")
 _EMPTY_DICT = "{}"   # a default that is a fresh dict per spec
 
 # (field, default): the spec's fields in order. A plain frozen class rather
@@ -41,6 +43,10 @@ FIELDS: tuple[tuple[str, Any], ...] = (
     ("publish_all_ports", False), ("cgroup_parent", None),
     ("resources", _EMPTY_DICT),        # Docker's names, units parsed
     ("terminal", False),
+    ("init", False),                   # tini as the container's pid 1 (Docker's --init)
+    ("etc_hosts", _EMPTY_DICT),        # host -> address(es, comma-separated) or host-gateway
+    ("dns_servers", ()), ("dns_search_domains", ()), ("dns_opts", ()),
+    ("log_driver", None),              # json-file (default), local, none
 )
 _NAMES = tuple(name for name, _default in FIELDS)
 _TUPLES = frozenset(name for name, default in FIELDS if default == () or name in ("command", "entrypoint"))
@@ -85,6 +91,12 @@ class ContainerSpec:
     cgroup_parent: str | None
     resources: dict[str, Any]
     terminal: bool
+    init: bool
+    etc_hosts: dict[str, str]
+    dns_servers: tuple[str, ...]
+    dns_search_domains: tuple[str, ...]
+    dns_opts: tuple[str, ...]
+    log_driver: str | None
 
     def __init__(self, image: str, **values: Any) -> None:
         unknown = set(values) - set(_NAMES)
@@ -221,6 +233,14 @@ def _networks(spec: ContainerSpec, value: Any, image_config: dict[str, Any]) -> 
     return [{"name": mode}] if mode not in ("host", "none") and not mode.startswith("container:") else []
 
 
+def log_defaults(driver: str | None) -> dict[str, int]:
+    """The rotation a log driver has unless log_options say otherwise: json-file
+    keeps one unrotated file (Docker's default), local 5 files of 20 MiB (Docker's)."""
+    if driver == "local":
+        return {"max_size": 20 << 20, "max_file": 5}
+    return {"max_size": 0, "max_file": 1}
+
+
 def _default(default: Any) -> Any:
     def merge(_spec: ContainerSpec, value: Any, _image_config: dict[str, Any]) -> Any:
         return default if value is None else value
@@ -240,5 +260,6 @@ IMAGE_DEFAULTS: dict[str, Any] = {
     "network_mode": _network_mode,
     "networks": _networks,
     "oom_score_adj": _default(0),
-    "log_options": lambda _spec, value, _image: {"max_size": 0, "max_file": 1, **(value or {})},
+    "log_driver": _default(DEFAULT_LOG_DRIVER),
+    "log_options": lambda spec, value, _image: {**log_defaults(spec.log_driver), **(value or {})},
 }

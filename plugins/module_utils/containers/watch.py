@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .logs import LogWriter
+    from .logs import Discard, LogWriter
     from .record import ContainerRecord
 
     Answer = Callable[[Any], None]   # sends one reply (protocol.py) to a waiting client
@@ -48,6 +48,7 @@ class Facts:
     health: dict[str, Any] | None = None        # the record's health: status, failing_streak, log
     log_max_size: int = 0
     log_max_file: int = 1
+    log_driver: str = "json-file"   # none: the output is drained, not kept
     record: ContainerRecord | None = field(default=None, compare=False, repr=False)   # handed back to the host
 
 
@@ -93,7 +94,7 @@ class Watch:
     pid: int = 0                      # its init (0: none live)
     pidfd: int | None = None          # adopted: the init of an earlier monitor, watched through a pidfd
     stdio: dict[int, str] = field(default_factory=dict)   # open log pipes: fd -> stdout/stderr
-    log: LogWriter | None = None
+    log: LogWriter | Discard | None = None
     started: float | None = None      # clock time its current run began (None: before this monitor)
     backoff: float = 0.0              # seconds before the last restart (policy.backoff)
     restart_at: float | None = None   # clock time of the next restart

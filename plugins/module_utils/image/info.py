@@ -58,3 +58,23 @@ def usage(engine: Engine, store: ImageStore, *, measure: bool) -> dict[str, Any]
         result["shared_bytes"] = sum(s for c, s in sizes.items() if counts[c] > 1)
         result["unique_bytes"] = sum(s for c, s in sizes.items() if counts[c] == 1)
     return result
+
+
+def history_rows(record: Any, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """``docker history``'s rows, newest first: the layer sizes matched to the
+    non-empty entries, the image's ID on the top row, ``<missing>`` below."""
+    layers = list(record.layers)
+    rows = []
+    index = 0
+    for entry in config.get("history") or []:
+        empty = bool(entry.get("empty_layer"))
+        size = 0 if empty or index >= len(layers) else layers[index].size
+        if not empty:
+            index += 1
+        rows.append({"id": "<missing>", "created": entry.get("created"), "created_by": entry.get("created_by", ""),
+                     "size": size, "comment": entry.get("comment", ""), "empty_layer": empty,
+                     "author": entry.get("author", "")})
+    rows.reverse()
+    if rows:
+        rows[0]["id"] = record.id
+    return rows

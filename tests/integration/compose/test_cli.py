@@ -145,3 +145,28 @@ def test_build_a_service(project: Roots) -> None:
     one_off = _berth(project, "run", "--rm", "app")
     assert one_off.returncode == 0 and one_off.stdout == "built here\n", (one_off.stdout, one_off.stderr)
     assert _ok(_berth(project, "down", "--rmi", "local"))
+
+
+def test_project_verbs_by_name_alone_work_from_labels(project: Roots, tmp_path: Path) -> None:
+    """With no compose file to find, -p NAME finds the project by its labels (ps, logs, stop, start,
+    restart, down); up and config still need the files."""
+    _ok(_berth(project, "up", "-d"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def by_name(*args: str) -> subprocess.CompletedProcess[str]:
+        return _berth(project, "-p", "project", *args, cwd=elsewhere)
+
+    rows = json.loads(_ok(by_name("ps", "--format", "json")))
+    assert sorted(r["Name"] for r in rows) == ["project-db-1", "project-web-1"]
+    assert "web says hi from .env" in _ok(by_name("logs", "web"))
+    _ok(by_name("stop"))
+    assert not json.loads(_ok(by_name("ps", "--format", "json")))
+    _ok(by_name("start"))
+    _ok(by_name("restart", "web"))
+    assert {r["State"] for r in json.loads(_ok(by_name("ps", "--format", "json")))} == {"running"}
+    refused = by_name("up", "-d")
+    assert refused.returncode != 0 and "-f" in refused.stderr
+    down = _ok(by_name("down", "-v"))
+    assert "removed: project-web-1" in down and "removed volume: project_data" in down
+    assert not _ps(project, "-a") and not json.loads(_ok(by_name("ps", "-a", "--format", "json")))

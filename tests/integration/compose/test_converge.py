@@ -233,3 +233,28 @@ def test_build_is_tagged_like_compose_and_rebuilt_only_when_it_changes(roots: Ro
     assert _exec(roots, "shop-app-1", "cat /hello.txt") == "two\n"
     plan = roots.up(project, state="absent", remove_images="local")
     assert plan.actions() == ["removed: shop-app-1", "removed image: shop-app"]
+
+
+def test_secrets_and_configs_from_environment_and_content(roots: Roots) -> None:
+    """Written by the apply under the state root, read-only in the container with the long syntax's mode
+    and owner; a changed variable recreates its user; check → apply → apply → check; down removes them."""
+    def project(token: str) -> Any:
+        return roots.project({"app": _svc(
+            secrets=[{"source": "token"}, {"source": "token", "target": "mine", "mode": 0o400, "uid": "1000"}],
+            configs=[{"source": "motd", "target": "/etc/motd"}])},
+            environment={"TOKEN": token}, secrets={"token": {"environment": "TOKEN"}},
+            configs={"motd": {"content": "hello shop"}})
+
+    first = roots.check(project("one"))
+    assert first.actions()[:3] == ["wrote config: motd", "wrote secret: token", "wrote secret: token"]
+    roots.up(project("one"))
+    assert not roots.check(project("one")).changed and not roots.up(project("one")).changed
+    assert _exec(roots, "shop-app-1", "cat /run/secrets/token /etc/motd") == "onehello shop"
+    assert _exec(roots, "shop-app-1", "stat -c '%a %u' /run/secrets/mine /run/secrets/token") == "400 1000\n444 0\n"
+    assert _exec(roots, "shop-app-1", "{ echo x > /run/secrets/token; } 2>/dev/null || echo refused") == "refused\n"
+    again = roots.up(project("two"))
+    assert "recreated: shop-app-1 (config changed)" in again.actions()
+    assert _exec(roots, "shop-app-1", "cat /run/secrets/token") == "two"
+    down = roots.up(project("two"), state="absent")
+    assert any(a.startswith("removed configs and secrets: ") for a in down.actions())
+    assert not (roots.state / "compose" / "shop").exists()

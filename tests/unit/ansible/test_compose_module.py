@@ -47,6 +47,7 @@ class FakeUpOptions:   # the contract's UpOptions, field for field
     remove_images: str | None = None
     wait: bool = False
     wait_timeout: float = 300.0
+    registry: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +154,8 @@ def test_the_options_become_the_converge_options(monkeypatch: pytest.MonkeyPatch
         "remove_images": "local", "wait": True, "wait_timeout": 20})
     assert task.up_options(request) == FakeUpOptions(
         services=("web",), scale={"web": 3}, state="absent", recreate="always", pull="never", build="always",
-        remove_orphans=True, remove_volumes=True, remove_images="local", wait=True, wait_timeout=20.0)
+        remove_orphans=True, remove_volumes=True, remove_images="local", wait=True, wait_timeout=20.0,
+        registry=request.registry)
 
 
 @pytest.mark.parametrize(("params", "field", "words"), [

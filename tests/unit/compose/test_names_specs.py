@@ -101,7 +101,7 @@ def test_service_maps_onto_the_option_table(tmp_path: Path) -> None:
     assert mounts["/run/secrets/token"]["read_only"] and mounts["/etc/token"]["read_only"]
     assert "labels" in stated and "env" in stated
     assert any("logging.options compress" in w for w in ctx.warnings)
-    assert any("services.web.init" in w for w in ctx.warnings)
+    assert spec.init is True and not any("services.web.init" in w for w in ctx.warnings)
 
 
 def test_network_mode_service_names_its_first_container(tmp_path: Path) -> None:

@@ -21,20 +21,8 @@ from ansible_collections.berth.engine.plugins.module_utils.containers.record imp
 from ansible_collections.berth.engine.plugins.module_utils.containers.spec import ContainerSpec
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput, NotFound
-from ansible_collections.berth.engine.plugins.module_utils.image.records import ImageRecord
 
 IMAGE_ID = "sha256:" + "ab" * 32
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    """An engine whose image store has busybox:latest (a record only: planning reads no blob)."""
-    engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    record = ImageRecord(id=IMAGE_ID, manifest_digest="sha256:" + "cd" * 32, manifest_media_type="m",
-                         config_media_type="c", layers=[], repo_tags=["docker.io/library/busybox:latest"])
-    with engine.metadata("images").transaction() as txn:
-        txn.create(IMAGE_ID.split(":")[1], record.to_dict())
-    return engine
 
 
 def _project(tmp_path: Path, services: dict[str, Any], **extra: Any) -> Project:

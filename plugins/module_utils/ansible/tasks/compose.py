@@ -70,14 +70,22 @@ def check_request(request: ComposeRequest) -> None:
     if request.definition is not None and request.files:
         raise InvalidInput("files and definition are mutually exclusive", field="definition",
                            hint="give the project inline (definition) or as files under project_src")
-    if request.definition is None and request.project_src is None:
+    if request.definition is None and request.project_src is None and not by_labels(request):
         raise InvalidInput("no project: set project_src (a directory with a compose file) or definition",
-                           field="project_src")
+                           field="project_src", hint="with only project_name, state absent, stopped and restarted "
+                                                     "work on the project's containers (found by their labels)")
     if request.definition is not None and not request.project_name:
         raise InvalidInput("an inline definition needs a project name", field="project_name",
                            hint="set project_name (the definition has no directory to take it from)")
     if request.project_src is not None and not request.project_src.is_dir():
         raise InvalidInput(f"{request.project_src} is not a directory", field="project_src")
+
+
+def by_labels(request: ComposeRequest) -> bool:
+    """Only a project name, and a state that needs no files: the project is found by its labels (as
+    `docker compose -p NAME down|stop|restart` finds it)."""
+    return request.definition is None and request.project_src is None and bool(request.project_name) \
+        and request.state in ("absent", "stopped", "restarted")
 
 
 def load_request(request: ComposeRequest) -> Project:
@@ -95,7 +103,7 @@ def up_options(request: ComposeRequest) -> UpOptions:
                      recreate=request.recreate, pull=request.pull, build=request.build,
                      remove_orphans=request.remove_orphans, remove_volumes=request.remove_volumes,
                      remove_images=request.remove_images, wait=request.wait,
-                     wait_timeout=float(request.wait_timeout))
+                     wait_timeout=float(request.wait_timeout), registry=request.registry)
 
 
 def check_names(project: Project, request: ComposeRequest) -> None:
@@ -122,20 +130,27 @@ def facts(engine: Engine, name: str) -> dict[str, Any]:
 
 def compose(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
     request = validate_params(ComposeRequest, params)
-    project = load_request(request)
-    check_names(project, request)
+    labelled = by_labels(request)
+    project: Any = None if labelled else load_request(request)
+    if project is not None:
+        check_names(project, request)
     options = up_options(request)
+    name = str(request.project_name) if labelled else project.name
 
     def plan(engine: Engine, _request: ComposeRequest) -> Plan:
         from ...compose.plan import plan_project
+        from ...compose.state import project_from_labels
 
+        nonlocal project
+        if labelled:
+            project = project_from_labels(engine, name)
         planned = plan_project(engine, project, options)
         planned.warnings = [*getattr(project, "warnings", []), *planned.warnings]
         return planned
 
     def report(engine: Engine, _request: ComposeRequest, _planned: Plan, applied: bool) -> dict[str, Any]:
         # check mode reports the plan's prediction (plan.facts); an apply, what is there now
-        return {"project_name": project.name, **(facts(engine, project.name) if applied else {})}
+        return {"project_name": name, **(facts(engine, name) if applied else {})}
 
     return plan_and_apply(request, check_mode=check_mode, plan=plan, report=report)
 
