@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.fleet import Fleet, FleetHost
+from tests.support.fleet import Fleet, FleetHost, FleetResult
 
 IMAGE = "berth-fleet/busybox:1"
 SUBNET = "10.240.0.0/16"
@@ -57,6 +58,27 @@ def converge_tasks(tar: Path) -> list[dict[str, Any]]:
             "name": "client-{{ inventory_hostname }}", "image": IMAGE, "command": ["sleep", "100000"],
             "networks": [{"name": "shop"}], "stop_signal": "SIGKILL"}},
     ]
+
+
+@dataclass(frozen=True)
+class ShopRuns:
+    """The fleet after the role and the overlay app's converge, each run twice (the runs kept for judging)."""
+
+    fleet: Fleet
+    role_first: FleetResult
+    role_again: FleetResult
+    shop_first: FleetResult
+    shop_again: FleetResult
+
+
+def role_play(fleet: Fleet) -> Path:
+    """The role, then a berth module and an ordinary one, under the interpreter Ansible discovers."""
+    return fleet.write_play("role", [
+        {"name": "A berth module after the role", "berth.engine.host_info": {}, "register": "info"},
+        {"name": "Other modules are unaffected", "ansible.builtin.copy": {"content": "x\n", "dest": "/tmp/plain"}},
+        {"name": "The interpreter used", "ansible.builtin.assert": {"that": [
+            "discovered_interpreter_python is match('/usr/bin/python3')", "info.host.kernel is defined"]}},
+    ], roles=["berth.engine.host"])
 
 
 def converge_play(fleet: Fleet, tar: Path, name: str = "shop converge", **play: Any) -> Path:

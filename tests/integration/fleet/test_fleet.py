@@ -1,12 +1,16 @@
 """Three fresh Debian hosts over real SSH (tests/support/fleet.py), one fleet
-for the whole module: the scenarios run in order, each building on the
-state the previous left (the role, then the overlay app, then changes to it)."""
+per test module and worker: ``converged_shop`` applies the role and
+converges the overlay app once (twice each, recording the runs the first two
+scenarios judge), so a scenario a parallel worker takes alone still finds
+the app converged; the later ones change it in order."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.integration.fleet import shop
 from tests.support.fleet import Fleet
@@ -16,34 +20,25 @@ SIOCGIFMTU_ETH0 = ("import fcntl, socket, struct\n"
                    "print(struct.unpack('16si', r)[1])")
 
 
-def test_role_on_fresh_hosts_then_rerun_unchanged(shop_fleet: Fleet) -> None:
+def test_role_on_fresh_hosts_then_rerun_unchanged(converged_shop: shop.ShopRuns) -> None:
     """The role, then a berth module and an ordinary one, under the interpreter Ansible
     discovers (Debian's python3, no pydantic); the re-run changes nothing."""
-    play = shop_fleet.write_play("role", [
-        {"name": "A berth module after the role", "berth.engine.host_info": {}, "register": "info"},
-        {"name": "Other modules are unaffected", "ansible.builtin.copy": {"content": "x\n", "dest": "/tmp/plain"}},
-        {"name": "The interpreter used", "ansible.builtin.assert": {"that": [
-            "discovered_interpreter_python is match('/usr/bin/python3')", "info.host.kernel is defined"]}},
-    ], roles=["berth.engine.host"])
-    first = shop_fleet.play(play)
+    first, again = converged_shop.role_first, converged_shop.role_again
     assert first.failed() == 0 and first.returncode == 0, first.summary()
-    for host in shop_fleet.hosts:
+    for host in converged_shop.fleet.hosts:
         assert first.changed(host.name) > 0
         assert host.path("/opt/berth/engine.json").is_file()
         assert host.run("/usr/bin/python3", "-c", "import pydantic", check=False).returncode != 0
-    again = shop_fleet.play(play)
     assert again.failed() == 0 and again.changed() == 0, (again.changed_tasks(), again.summary())
 
 
-def test_overlay_reaches_across_hosts(shop_fleet: Fleet, rootfs_tar: Path) -> None:
+def test_overlay_reaches_across_hosts(converged_shop: shop.ShopRuns) -> None:
     """Containers on each host reach the others' by IP, name and alias, over TCP; names
     resolve over UDP (nslookup) and a UDP datagram crosses; the converge re-runs unchanged."""
-    play = shop.converge_play(shop_fleet, rootfs_tar)
-    result = shop_fleet.play(play)
+    result, again = converged_shop.shop_first, converged_shop.shop_again
     assert result.failed() == 0, result.summary()
-    again = shop_fleet.play(play)
     assert again.failed() == 0 and again.changed() == 0, (again.changed_tasks(), again.summary())
-    hosts = shop_fleet.hosts
+    hosts = converged_shop.fleet.hosts
     addresses = {h.name: shop.shop_address(h, f"app-{h.name}") for h in hosts}
     for client in hosts:
         want = {f"http://{target}/": server.name for server in hosts
@@ -51,7 +46,7 @@ def test_overlay_reaches_across_hosts(shop_fleet: Fleet, rootfs_tar: Path) -> No
         assert shop.probe_all(client, f"client-{client.name}", list(want)) == want, client.name
         for server in hosts:
             assert addresses[server.name] in shop.lookup(client, f"client-{client.name}", f"alias-{server.name}")
-    _udp_crosses(shop_fleet, size=64, port=7001)
+    _udp_crosses(converged_shop.fleet, size=64, port=7001)
 
 
 def _udp_crosses(fleet: Fleet, size: int, port: int) -> None:
@@ -78,6 +73,7 @@ def _udp_crosses(fleet: Fleet, size: int, port: int) -> None:
         echo.wait()
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_published_port_of_an_overlay_container(shop_fleet: Fleet) -> None:
     """fh1's app publishes 8080:80: the controller reaches it over the underlay, and so does another host."""
     fh1 = shop_fleet.host("fh1")
@@ -87,6 +83,7 @@ def test_published_port_of_an_overlay_container(shop_fleet: Fleet) -> None:
     assert got.stdout.strip() == "fh1"
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_mtu_sized_transfer_crosses(shop_fleet: Fleet) -> None:
     """A datagram as large as the overlay's MTU allows, with DF set, crosses; so does a 2 MiB TCP transfer."""
     fh2 = shop_fleet.host("fh2")
@@ -99,6 +96,7 @@ def test_mtu_sized_transfer_crosses(shop_fleet: Fleet) -> None:
     assert int(size) == 2 * 1024 * 1024
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_recreated_container_followed_by_name_and_limit_leaves_others(shop_fleet: Fleet, rootfs_tar: Path) -> None:
     """app-fh1 recreated with a new address by a run limited to fh1: fh2 and fh3 follow by name
     within seconds, without a run there, and nothing of theirs changed."""
@@ -119,6 +117,7 @@ def test_recreated_container_followed_by_name_and_limit_leaves_others(shop_fleet
         assert shop.host_state(host) == before[host.name], f"{host.name} changed by a run limited to fh1"
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_spoofed_vxlan_from_a_non_peer_is_dropped(shop_fleet: Fleet) -> None:
     """A VXLAN packet for shop's VNI from an underlay address that is not a peer never reaches
     fh1's container; the same packet with a peer's source address does (so the packet is right)."""
@@ -130,6 +129,7 @@ def test_spoofed_vxlan_from_a_non_peer_is_dropped(shop_fleet: Fleet) -> None:
     assert got["as_peer"] >= 1, f"the crafted packet never arrived even from a peer's address: {got}"
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_kill_monitor_then_converge(shop_fleet: Fleet, rootfs_tar: Path) -> None:
     """kill -9 of fh2's monitor: the next converge brings everything back, names resolve again."""
     fh2 = shop_fleet.host("fh2")
@@ -142,6 +142,7 @@ def test_kill_monitor_then_converge(shop_fleet: Fleet, rootfs_tar: Path) -> None
         assert got.strip() == "fh2", client.name
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_converge_under_mitogen(shop_fleet: Fleet, rootfs_tar: Path) -> None:
     """strategy mitogen_linear (modules in a persistent interpreter per host): a change, then no change."""
     tasks = shop.converge_tasks(rootfs_tar)
@@ -156,6 +157,7 @@ def test_converge_under_mitogen(shop_fleet: Fleet, rootfs_tar: Path) -> None:
         assert got.strip() == "fh3", client.name
 
 
+@pytest.mark.usefixtures("converged_shop")
 def test_host_removed_from_peers(shop_fleet: Fleet, rootfs_tar: Path) -> None:
     """fh3 leaves shop's peers: the next run on fh1 and fh2 removes every trace of it there."""
     fh3 = shop_fleet.host("fh3")
