@@ -131,7 +131,7 @@ def test_containers_converge_then_change_in_place_or_recreate(env: dict[str, Any
     assert recreated["actions"] == ["recreate", "start"] and recreated["container"]["id"] != plain["id"]
     assert recreated["container"]["state"]["status"] == "running"
     assert child_gone["changed"] and budget_gone["changed"] and not Path("/sys/fs/cgroup/memory", BUDGET).exists()
-    assert executed["rc"] == 0 and executed["stdout"] == "piped hi\n65534\n"
+    assert executed["rc"] == 0 and executed["stdout"] == "piped \nhi\n65534"   # stdin_add_newline, strip_empty_ends
     assert info["exists"] and info["container"]["state"]["status"] == "running"
     assert [entry["log"] for entry in info["logs"]] == ["ready\n"] and not missing["exists"]
     assert wait_for(lambda: "CapEff" in " ".join(_log_words(store, "priv")))

@@ -50,6 +50,9 @@ CONTAINER_EXEC_SPEC: dict[str, dict[str, Any]] = {
     "container": {"type": "str", "required": True}, "argv": {"type": "list", "elements": "str"},
     "command": {"type": "str"}, "env": {"type": "dict"}, "user": {"type": "str"}, "chdir": {"type": "str"},
     "stdin": {"type": "str"}, "timeout": {"type": "int"},
+    # as community.docker's docker_container_exec
+    "stdin_add_newline": {"type": "bool", "default": True}, "strip_empty_ends": {"type": "bool", "default": True},
+    "tty": {"type": "bool", "default": False}, "detach": {"type": "bool", "default": False},
 }
 
 

@@ -251,11 +251,23 @@ class ContainerService:
 
     def execute(self, ref: str, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
                 workdir: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
-                ) -> subprocess.CompletedProcess[bytes]:
+                tty: bool = False) -> subprocess.CompletedProcess[bytes]:
         """A command in the running container's namespaces and cgroup (its env,
-        user and workdir unless given); rc, stdout and stderr."""
+        user and workdir unless given); rc, stdout and stderr (with ``tty``, on a
+        terminal: its output is stdout, exec_capture.run_on_tty)."""
         command = self._exec_command(ref, argv, env=env, user=user, workdir=workdir)
+        if tty:
+            from .exec_capture import run_on_tty
+
+            return run_on_tty(command, stdin or b"", timeout)
         return subprocess.run(command, input=stdin or b"", capture_output=True, timeout=timeout, check=False)
+
+    def execute_detached(self, ref: str, argv: list[str], *, env: dict[str, str] | None = None,
+                         user: str | None = None, workdir: str | None = None) -> int:
+        """`exec -d`: the command started and left running (output discarded); its pid."""
+        from .exec_capture import start_detached
+
+        return start_detached(self._exec_command(ref, argv, env=env, user=user, workdir=workdir))
 
     def execute_tty(self, ref: str, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
                     workdir: str | None = None) -> int:

@@ -31,9 +31,9 @@ def run_with_tty(command: list[str]) -> int:
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(path)
         server.listen(1)
-        process = subprocess.Popen(_with_console(command, path))
+        process = subprocess.Popen(with_console(command, path))
         try:
-            master = _receive_master(server, process)
+            master = receive_master(server, process)
             return _proxy(master, process)
         finally:
             server.close()
@@ -42,13 +42,13 @@ def run_with_tty(command: list[str]) -> int:
             process.wait()
 
 
-def _with_console(command: list[str], path: str) -> list[str]:
+def with_console(command: list[str], path: str) -> list[str]:
     """Insert `-t --console-socket PATH` right after the `exec` verb."""
     index = command.index("exec") + 1
     return [*command[:index], "-t", "--console-socket", path, *command[index:]]
 
 
-def _receive_master(server: socket.socket, process: subprocess.Popen) -> int:
+def receive_master(server: socket.socket, process: subprocess.Popen) -> int:
     server.settimeout(0.1)
     while True:
         try:

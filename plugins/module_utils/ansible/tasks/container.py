@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+import subprocess
 from typing import Any
 
 from ...containers.monitor_client import monitor_skew
-from ...containers.options import split_command
+from ...containers.options import BY_NAME, split_command
 from ...containers.service import ContainerService
 from ...engine import Engine
+from ...errors import InvalidInput, InvalidState
 from ..container_models import CONTAINER_EXEC_MODEL, CONTAINER_INFO_MODEL, CONTAINER_MODEL
 from ..container_plan import ContainerTask, apply_container, check_container
 from ..glue import validate
@@ -33,16 +36,53 @@ def _with_monitor_skew(engine: Engine, result: dict[str, Any]) -> dict[str, Any]
 
 
 def container_exec(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
+    """docker_container_exec's contract: rc, stdout, stderr (trailing newlines stripped unless
+    strip_empty_ends is false) and their lines; with detach, exec_id and pid and nothing waited for."""
     values = validate(CONTAINER_EXEC_MODEL, params).model_dump()
-    if check_mode:
+    stdin = _exec_stdin(values)
+    env = BY_NAME["env"].normalise(values["env"] or {})
+    if check_mode:   # a command's effect cannot be predicted: it is not run
         return {"changed": True}
     service = ContainerService(Engine.open(values["state_root"], values["run_root"]))
     argv = values["argv"] or split_command(values["command"])
-    done = service.execute(values["container"], argv, env={k: str(v) for k, v in (values["env"] or {}).items()},
-                           user=values["user"], workdir=values["chdir"],
-                           stdin=(values["stdin"] or "").encode(), timeout=values["timeout"])
-    return {"changed": True, "rc": done.returncode, "stdout": done.stdout.decode(errors="replace"),
-            "stderr": done.stderr.decode(errors="replace")}
+    where = {"env": env, "user": values["user"], "workdir": values["chdir"]}
+    if values["detach"]:
+        return _detached_exec(service, values, argv, where)
+    try:
+        done = service.execute(values["container"], argv, **where, stdin=stdin, timeout=values["timeout"],
+                               tty=values["tty"])
+    except subprocess.TimeoutExpired:
+        raise InvalidState(f"the command in container {values['container']} did not finish within "
+                           f"{values['timeout']} s", field="timeout",
+                           hint="raise timeout, or run it with detach: true") from None
+    stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    if values["strip_empty_ends"]:
+        stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
+    result = {"changed": True, "rc": done.returncode, "stdout": stdout, "stderr": stderr,
+              "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}
+    if done.returncode:   # Ansible fails a result whose rc is not 0; say why, as ansible.builtin.command does
+        result["msg"] = "non-zero return code"
+    return result
+
+
+def _exec_stdin(values: dict[str, Any]) -> bytes:
+    """The bytes the command reads (stdin_add_newline appends one, as docker_container_exec does)."""
+    if values["stdin"] is None:
+        return b""
+    if values["detach"]:
+        raise InvalidInput("a detached command cannot be given stdin", field="stdin",
+                           hint="drop stdin, or set detach: false")
+    return (values["stdin"] + ("\n" if values["stdin_add_newline"] else "")).encode()
+
+
+def _detached_exec(service: ContainerService, values: dict[str, Any], argv: list[str],
+                   where: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"changed": True}
+    if values["tty"]:   # nothing of berth's stays running to hold the terminal of a detached command
+        result["warnings"] = ["tty is ignored with detach: true (the detached command gets no terminal)"]
+    pid = service.execute_detached(values["container"], argv, **where)
+    # berth keeps no exec records: the ID is one docker_container_exec's callers can log, the pid one to follow
+    return {**result, "exec_id": secrets.token_hex(32), "pid": pid}
 
 
 def container_info(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
