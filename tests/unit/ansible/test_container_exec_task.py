@@ -221,7 +221,7 @@ def test_a_detached_command_the_runtime_refuses_fails_with_its_error(runtime: li
 def _wait_for(predicate: Any) -> bool:
     import time
 
-    for _ in range(500):
+    for _attempt in range(500):
         if predicate():
             return True
         time.sleep(0.01)
