@@ -25,6 +25,9 @@ if str(COLLECTIONS) not in sys.path:
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # for tests.support helpers
 
+# needs_peer marks: a missing peer skips here and fails under CI=true (tests/support/peers.py)
+pytest_plugins = ["tests.support.peers"]
+
 
 # --- isolation and the host leak check -------------------------------------------
 # Every process that runs tests (a plain run, or each xdist worker) gets a

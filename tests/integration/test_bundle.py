@@ -4,7 +4,6 @@ root is an overlay of the image's snapshots; runc and berth-runtime both run it.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import Invalid
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.peers import needs_peer
 from tests.support.runtime import berth, container_leaks, make_rootfs, mounts_under, runc
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -89,7 +89,7 @@ def test_missing_image(engine: Engine, tmp_path: Path) -> None:
         plan_bundle(engine, "x", BundleRequest(image="local/absent:1"), tmp_path)
 
 
-@pytest.mark.skipif(shutil.which("runc") is None, reason="needs Debian's runc")
+@needs_peer("runc")
 def test_berth_and_runc_run_the_engines_bundle_alike(engine: Engine, tmp_path: Path) -> None:
     script = "id; pwd; echo $FROM_IMAGE $EXTRA; echo written > /home/app/new; cat /home/app/new; hostname"
     outputs = {}

@@ -29,10 +29,11 @@ from ansible_collections.berth.engine.plugins.module_utils.network.service impor
 from tests.integration.test_containers import Berth
 from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
+from tests.support.peers import needs_peer
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
-              pytest.mark.skipif(not os.path.exists("/usr/bin/tini-static"), reason="needs Debian's tini")]
+              needs_peer("/usr/bin/tini-static", why="Debian's tini")]
 IMAGE = "local/dnsbox:1"
 SUBNET = "10.254.183.0/24"   # a range of this file's own
 # a child that outlives its parent is re-parented to pid 1, and exits at once: a zombie unless pid 1 reaps it

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.peers import needs_peer
 from tests.support.playbook import COLLECTIONS, REPO
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"),
-                                reason="integration tests need root and the system python")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="integration tests need root"),
+              needs_peer("/usr/bin/python3", why="the system python")]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 REQUIREMENTS = ["pydantic>=2.6,<3", "zstandard>=0.22"]

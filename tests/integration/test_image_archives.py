@@ -14,6 +14,7 @@ from typing import Any
 from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.images import populate_busybox, push, run, save_docker_archive, save_oci_archive
+from tests.support.peers import have_peer
 from tests.support.playbook import assert_converges, run_playbook, write_playbook
 
 
@@ -78,7 +79,7 @@ def test_import_a_directory_and_push_it_for_skopeo_and_podman(tmp_path: Path, re
     record = _store(tmp_path).resolve(name)
     skopeo = run("skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", f"docker://{name}")
     assert skopeo.stdout.strip() == record.manifest_digest
-    if shutil.which("podman"):
+    if have_peer("podman"):
         root = Path(tempfile.mkdtemp(prefix="berth-podman-"))  # podman wants a runroot under 50 chars
         base = ["podman", "--root", str(root / "root"), "--runroot", str(root / "run"), "--storage-driver", "vfs"]
         try:

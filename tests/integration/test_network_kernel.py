@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -38,8 +37,9 @@ from ansible_collections.berth.engine.plugins.module_utils.network.firewall impo
     Nft,
     Published,
 )
+from tests.support.peers import needs_peer
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and iproute2")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"), needs_peer("ip", why="iproute2")]
 
 T = TypeVar("T")
 TABLE = "berthtest"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.images import umoci_unpack
+from tests.support.peers import needs_peer
 from tests.support.runtime import (
     BERTH_RUNTIME,
     berth,
@@ -26,8 +26,7 @@ from tests.support.runtime import (
     write_config,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("runc") is None or os.geteuid() != 0,
-                                reason="needs root and Debian's runc")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"), needs_peer("runc")]
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.leaks import ContainerWatch, cgroup_dirs
+from tests.support.peers import needs_peer
 from tests.support.runtime import REPO, make_rootfs, mounts_under, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("podman") is None or os.geteuid() != 0,
-                                reason="needs root and Debian's podman")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"), needs_peer("podman")]
 RUNTIME = str(REPO / "bin" / "berth-runtime")
 IMAGE = "localhost/berth-probe:1"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.peers import needs_peer
 from tests.support.runtime import (
     BERTH_RUNTIME,
     PROBE,
@@ -25,8 +26,7 @@ from tests.support.runtime import (
     write_config,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("runc") is None or os.geteuid() != 0,
-                                reason="needs root and Debian's runc")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"), needs_peer("runc")]
 
 RUNC_DEFAULT_CAPS = "0000000020000420"   # runc spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE
 DOCKER_DEFAULT_CAPS = "00000000a80425fb"

@@ -23,10 +23,10 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.cli import BerthCli
+from tests.support.peers import needs_peer
 from tests.support.runtime import make_rootfs, mounts_under, wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                                reason="needs root and setpriv")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"), needs_peer("setpriv")]
 IMAGE = "local/box:1"
 SECRET = "s3cr3t-token-4f1d"
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]

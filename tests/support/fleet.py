@@ -173,6 +173,10 @@ class Fleet:
     # --- start ---
 
     def start(self) -> Fleet:
+        # imported here: this file also runs as a host's init, under the system python without pytest
+        from tests.support.peers import require_peer
+
+        require_peer("/usr/sbin/sshd", "ssh", "ssh-keygen", why="openssh-server and -client: the fleet's hosts")
         try:
             self._keys()
             self._underlay()

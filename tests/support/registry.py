@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .peers import require_peer
 from .tls import make_test_ca
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -60,6 +61,7 @@ def _free_port() -> int:
 def start_registry(workdir: Path, *, auth: str | None = None, tls: bool = False,
                    token_issuer: Any = None) -> Registry:
     """Start docker-registry; ``auth`` is None, "basic" or "token"."""
+    require_peer(REGISTRY_BIN, *(["htpasswd"] if auth == "basic" else []), why="Debian's docker-registry")
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     storage, log = workdir / "storage", workdir / "registry.log"

@@ -7,8 +7,9 @@
 # costs minutes under TCG); the module's code path is the same service.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-guest="${BERTH_V2_GUEST:-$repo/../shared/tools/run-in-v2-guest.sh}"
-[ -x "$guest" ] || { echo "v2 guest runner not found at $guest (set BERTH_V2_GUEST)" >&2; exit 2; }
+# The project's own runner (guest.sh beside this file); BERTH_V2_GUEST may name another taking the same arguments.
+guest="${BERTH_V2_GUEST:-$repo/tests/v2guest/guest.sh}"
+[ -x "$guest" ] || { echo "v2 guest runner not found at $guest (BERTH_V2_GUEST)" >&2; exit 2; }
 cd "$repo"
 exec "$guest" --tmpfs /var/lib/berth -- "${BERTH_VENV:-$repo/.build/venv}/bin/python" -m pytest -p no:cacheprovider -q \
   tests/unit/cgroups tests/integration/test_cgroup_real.py tests/integration/test_runtime_lifecycle.py \

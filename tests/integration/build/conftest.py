@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.support.cli import BerthCli
 from tests.support.images import OciImage
 from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
+from tests.support.peers import require_peer
 from tests.support.runtime import REPO, mounts_under, wait_for
 
 BASE = "busybox:latest"
@@ -133,8 +133,9 @@ def _overlay(lowers: list[Path], target: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def buildah(busybox_image: OciImage) -> Iterator[Buildah]:
-    if shutil.which("buildah") is None or os.geteuid() != 0:
-        pytest.skip("needs root and Debian's buildah")
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    require_peer("buildah")
     tool = Buildah()
     try:
         tool.load_base(busybox_image.layout, busybox_image.tag)

@@ -18,6 +18,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from tests.integration.build.conftest import BerthBuilder
 from tests.support.images import read_layout, run, umoci_unpack
 from tests.support.leaks import cgroup_dirs
+from tests.support.peers import require_peer
 from tests.support.runtime import mounts_under
 
 DOCKERFILE = """\
@@ -49,8 +50,7 @@ class Podman:
 
 @pytest.fixture
 def podman() -> Iterator[Podman]:
-    if shutil.which("podman") is None:
-        pytest.skip("needs Debian's podman")
+    require_peer("podman")
     base = Path(tempfile.mkdtemp(prefix="berth-podman-"))   # podman refuses long run roots
     tool = Podman(base)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from tests.support.cli import BerthCli
 from tests.support.images import OciImage
 from tests.support.leaks import ContainerWatch
 from tests.support.networks import drop_networks
+from tests.support.peers import needs_peer
 from tests.support.runtime import mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -168,7 +168,7 @@ def test_changes_follow_docker() -> None:
     assert both["config"]["Cmd"] == ["a"] and both["config"]["Entrypoint"] == ["b"]
 
 
-@pytest.mark.skipif(shutil.which("umoci") is None, reason="no umoci")
+@needs_peer("umoci")
 def test_committed_image_unpacks_with_umoci(box: Box, tmp_path: Path) -> None:
     """A peer reads the layer: Go's gzip, the .wh. whiteouts, the config."""
     box("run", "--network", "none", "--name", "c", box.image, "sh", "-c", "echo hi > /f; rm /etc/motd")

@@ -27,10 +27,11 @@ import pytest
 
 from tests.integration.compose.conftest import Roots
 from tests.support import podman_compose
+from tests.support.peers import needs_peer
 from tests.support.podman_compose import PodmanCompose
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not podman_compose.available(),
-                                reason="needs root, Debian's podman, skopeo, runc and podman-compose")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+              needs_peer("podman", "skopeo", "runc", "nsenter", podman_compose.PODMAN_COMPOSE)]
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = REPO / "tests" / "unit" / "compose" / "corpus" / "valid"
 ORACLE_FILE = "oracle.override.yml"
@@ -219,8 +220,8 @@ def _berth_view(roots: Roots, row: dict[str, Any], expected: dict[str, Any]) -> 
     record = json.loads(_berth_root(roots, "inspect", "--json", row["Name"]).stdout)[row["Name"]]
     config = record["config"]
     targets = _targets(expected, row["Labels"])
-    ports = _ports(expected, row["Labels"], [(p["URL"], p["PublishedPort"], p["TargetPort"], p["Protocol"])
-                                              for p in row["Publishers"]])
+    published = [(p["URL"], p["PublishedPort"], p["TargetPort"], p["Protocol"]) for p in row["Publishers"]]
+    ports = _ports(expected, row["Labels"], published)
     return {"labels": _compose_labels(row["Labels"]), "command": config["command"] or [],
             "ports": ports, "started": _when(record["state"].get("started_at")),
             "running": row["State"] == "running",

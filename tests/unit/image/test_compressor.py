@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import random
-import shutil
 import subprocess
 
 import pytest
@@ -21,6 +20,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import i
     OCI_LAYER_GZIP,
     OCI_LAYER_ZSTD,
 )
+from tests.support.peers import have_peer, needs_peer
 
 
 def _payload(size: int) -> bytes:
@@ -70,7 +70,7 @@ def test_gzip_parallel_output_is_deterministic_and_same_as_serial() -> None:
     assert serial == parallel
 
 
-@pytest.mark.skipif(shutil.which("gzip") is None, reason="no gzip binary")
+@needs_peer("gzip")
 def test_gzip_binary_reads_it(tmp_path) -> None:
     data = _payload(2 * BLOCK + 99)
     blob, _digests = _sink_bytes(data, "gzip", level=6)
@@ -78,7 +78,7 @@ def test_gzip_binary_reads_it(tmp_path) -> None:
     result = subprocess.run(["gzip", "-t", str(tmp_path / "l.gz")], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr
     assert subprocess.run(["gzip", "-dc", str(tmp_path / "l.gz")], capture_output=True, check=False).stdout == data
-    if shutil.which("busybox"):   # a second, independent inflater
+    if have_peer("busybox"):   # a second, independent inflater
         zcat = subprocess.run(["busybox", "zcat", str(tmp_path / "l.gz")], capture_output=True, check=False)
         assert zcat.stdout == data
 
