@@ -43,9 +43,10 @@ options:
     description: The image, by reference (V(docker.io/library/busybox:1.36)) or ID. Required unless O(state=absent).
     type: str
   pull:
-    description: V(missing) pulls the image when it is not in the store; V(never) fails then; V(always) pulls every run.
-    type: str
-    choices: [never, missing, always]
+    description:
+      - V(missing) pulls the image when it is not in the store; V(never) fails then; V(always) pulls every run.
+      - As in community.docker, V(true) means V(always) and V(false) means V(missing).
+    type: raw
     default: missing
   command:
     description:
@@ -291,7 +292,7 @@ options:
   init:
     description:
       - Run an init as the container's process 1 that reaps zombies and forwards signals (Docker's C(--init)) -
-        the host's static tini (Debian's package C(tini), installed by the M(berth.engine.host) role),
+        the host's static tini (Debian's package C(tini), installed by the P(berth.engine.host#role) role),
         bind-mounted read-only at C(/sbin/docker-init), with the command after it. Without tini on the host the
         task fails, in check mode too.
       - Compared C(strict) by default (see O(comparisons)); a change recreates the container.
@@ -370,7 +371,7 @@ options:
     description:
       - CPUs the container may use, such as V(1.5). Updated in place.
       - Compared C(strict) by default (see O(comparisons)); a change is applied in place.
-    type: str
+    type: float
   cpu_shares:
     description:
       - Relative CPU weight (cgroup v2 weight by the documented conversion). Updated in place.
@@ -466,10 +467,11 @@ options:
         description: The limit - bytes with Docker units for bps (such as V(10m)), a count for iops.
         type: str
         required: true
-  healthy_timeout:
-    description: Seconds O(state=healthy) waits for the healthcheck to pass.
-    type: int
+  healthy_wait_timeout:
+    description: Seconds O(state=healthy) waits for the healthcheck to pass (community.docker's name).
+    type: float
     default: 300
+    aliases: [healthy_timeout]
   comparisons:
     description:
       - Per option, how the task's value is compared with the container's - V(strict) (default), V(ignore), or
@@ -485,8 +487,8 @@ options:
     type: bool
     default: false
 notes:
-  - The per-host monitor is started with the C(berth) CLI (installed by the M(berth.engine.host) role, or named by the
-    E(BERTH_CLI) environment variable); it exits once no container needs watching.
+  - The per-host monitor is started with the C(berth) CLI (installed by the P(berth.engine.host#role) role, or named
+    by the E(BERTH_CLI) environment variable); it exits once no container needs watching.
 author:
   - berth developers (@berth)
 """
@@ -517,6 +519,96 @@ EXAMPLES = r"""
     dns_search_domains: [corp.example.com]
     dns_opts: ["ndots:2"]
     log_driver: none
+
+- name: On two user-defined networks, with aliases and a fixed address (the network needs a stated subnet)
+  berth.engine.container:
+    name: api
+    image: registry.example.com/team/api:2.3
+    networks:
+      - name: backend
+        ipv4_address: 172.28.0.10
+        aliases: [api.backend, db-client]
+      - name: frontend
+        aliases: [api]
+
+- name: Ports published on the host (all addresses, loopback only, and UDP)
+  berth.engine.container:
+    name: edge
+    image: docker.io/library/nginx:1.27
+    published_ports:
+      - "8080:80"
+      - "127.0.0.1:8443:443"
+      - "127.0.0.1:5353:53/udp"
+
+- name: A named volume, a read-only bind mount and a size-limited tmpfs
+  berth.engine.container:
+    name: db
+    image: docker.io/library/postgres:16
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+      - /srv/db/conf:/etc/postgresql/conf.d:ro
+    mounts:
+      - type: tmpfs
+        target: /run/postgresql
+        tmpfs_size: 64m
+      - type: bind
+        source: /srv/db/backups
+        target: /backups
+        read_only: true
+
+- name: Started, then waited for until its healthcheck passes
+  berth.engine.container:
+    name: web
+    image: registry.example.com/team/web:1.4
+    state: healthy
+    healthcheck:
+      test: [CMD-SHELL, "wget -q -O /dev/null http://127.0.0.1:8080/health || exit 1"]
+      interval: 10s
+      timeout: 3s
+      start_period: 30s
+      retries: 3
+
+- name: Environment from a file on the host, with one value overridden
+  berth.engine.container:
+    name: worker
+    image: registry.example.com/team/worker:3
+    env_file: /etc/worker/worker.env
+    env:
+      LOG_LEVEL: debug
+      WORKERS: "4"
+
+- name: Overriding the image's entrypoint and command
+  berth.engine.container:
+    name: migrate
+    image: registry.example.com/team/api:2.3
+    entrypoint: [/usr/local/bin/manage]
+    command: [migrate, --no-input]
+    restart_policy: "no"
+    state: started
+
+- name: Resource limits, changed in place on a running container (like docker update)
+  berth.engine.container:
+    name: worker
+    image: registry.example.com/team/worker:3
+    memory: 512m
+    memory_reservation: 256m
+    cpu_shares: 512
+    pids_limit: 200
+    ulimits: ["nofile:1024:2048"]
+
+- name: Tolerating labels and environment variables added by others (extra ones are not drift)
+  berth.engine.container:
+    name: web
+    image: registry.example.com/team/web:1.4
+    env:
+      MODE: production
+    labels:
+      team: web
+    comparisons:
+      env: allow_more_present
+      labels: allow_more_present
+      stop_timeout: ignore
+    restart_policy: unless-stopped
 
 - name: Stopped, but kept
   berth.engine.container:

@@ -53,6 +53,30 @@ EXAMPLES = r"""
 
 - ansible.builtin.debug:
     msg: "{{ web.container.state.status }} (exit code {{ web.container.state.exit_code }})"
+
+- name: Does it exist at all?
+  berth.engine.container_info:
+    name: batch
+  register: batch
+
+- name: Every container on the host
+  berth.engine.container_info:
+  register: all_containers
+
+- name: The names of the running ones
+  ansible.builtin.debug:
+    msg: "{{ all_containers.containers | selectattr('state.status', 'eq', 'running') | map(attribute='name') }}"
+
+- name: Wait until the whole group is healthy (fails naming any that turn unhealthy or exit)
+  berth.engine.container_info:
+    wait_healthy: [db, api, web]
+    timeout: 120
+
+- name: Log lines since a point in time
+  berth.engine.container_info:
+    name: web
+    logs: true
+    since: "2026-11-30T12:00:00Z"
 """
 
 RETURN = r"""

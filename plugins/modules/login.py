@@ -74,6 +74,21 @@ EXAMPLES = r"""
     username: deploy
     password: "{{ vault_registry_password }}"
 
+- name: Log in to a registry with its own CA, credentials kept in another file
+  berth.engine.login:
+    registry: registry.internal:5000
+    username: ci
+    password: "{{ vault_ci_password }}"
+    ca_cert: /etc/ssl/registry-ca.pem
+    config_path: /root/.config/berth/auth.json
+
+- name: Check the saved credentials against the registry even when they are unchanged
+  berth.engine.login:
+    registry: registry.example.com:5000
+    username: deploy
+    password: "{{ vault_registry_password }}"
+    reauthorize: true
+
 - name: Log out
   berth.engine.login:
     registry: registry.example.com:5000

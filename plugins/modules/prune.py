@@ -56,6 +56,24 @@ EXAMPLES = r"""
 - name: Remove dangling images and unreferenced layers
   berth.engine.prune:
     images: true
+
+- name: Remove every image no container uses, and the anonymous volumes no container mounts
+  berth.engine.prune:
+    images: true
+    images_filters:
+      dangling_only: false
+    volumes: true
+  register: pruned
+
+- name: How much it freed
+  ansible.builtin.debug:
+    msg: "{{ pruned.images_space_reclaimed }} bytes of images, {{ pruned.volumes_space_reclaimed }} of volumes"
+
+- name: Named volumes too (like docker volume prune --all)
+  berth.engine.prune:
+    volumes: true
+    volumes_filters:
+      all: true
 """
 
 RETURN = r"""

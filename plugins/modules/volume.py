@@ -124,6 +124,11 @@ volume:
       type: list
       elements: str
       sample: [db]
+    mounted:
+      description: For a volume with driver options (a tmpfs or device mount), whether it is mounted now; null
+        for a plain directory.
+      type: bool
+      sample: null
     size:
       description: Bytes it takes on disk.
       type: int

@@ -37,6 +37,15 @@ EXAMPLES = r"""
 - name: Who uses it
   ansible.builtin.debug:
     msg: "{{ pgdata.volume.users }}"
+
+- name: Every volume, without measuring their sizes (faster on large volumes)
+  berth.engine.volume_info:
+    size: false
+  register: all_volumes
+
+- name: The anonymous ones
+  ansible.builtin.debug:
+    msg: "{{ all_volumes.volumes | selectattr('anonymous') | map(attribute='name') }}"
 """
 
 RETURN = r"""

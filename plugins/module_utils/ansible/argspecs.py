@@ -32,10 +32,10 @@ CONTAINER_TASK_SPEC: dict[str, dict[str, Any]] = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "default": "started", "choices": ["present", "started", "stopped", "absent", "healthy"]},
     "image": {"type": "str"},
-    "pull": {"type": "str", "default": "missing", "choices": ["never", "missing", "always"]},
+    "pull": {"type": "raw", "default": "missing"},   # community.docker: also true (always) / false (missing)
     "recreate": {"type": "bool", "default": False},
     "restart": {"type": "bool", "default": False},
-    "healthy_timeout": {"type": "int", "default": 300},
+    "healthy_wait_timeout": {"type": "float", "default": 300, "aliases": ["healthy_timeout"]},
     "keep_volumes": {"type": "bool", "default": True},
 }
 CONTAINER_REQUIRED_IF: list[tuple[str, str, list[str]]] = [
@@ -132,7 +132,7 @@ CONTAINER_OPTIONS: dict[str, dict[str, Any]] = {
     'memory_reservation': {'type': 'str'},
     'memory_swap': {'type': 'str'},
     'memory_swappiness': {'type': 'int'},
-    'cpus': {'type': 'str'},
+    'cpus': {'type': 'float'},
     'cpu_shares': {'type': 'int'},
     'cpu_period': {'type': 'int'},
     'cpu_quota': {'type': 'int'},

@@ -47,5 +47,13 @@ def _annotation(name: str, arg: dict[str, Any]) -> Any:
 
 
 CONTAINER_MODEL = model_from_argspec("ContainerParams", {**ENGINE_ARGUMENT_SPEC, **container_argument_spec()})
+# AnsibleModule hands an option given by an alias on under both names; the models know the option's own
+ALIASES = frozenset(alias for spec in (container_argument_spec(), CONTAINER_EXEC_SPEC, CONTAINER_INFO_SPEC)
+                    for arg in spec.values() for alias in arg.get("aliases") or ())
+
+
+def without_aliases(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters under the options' own names only (AnsibleModule already copied an alias's value over)."""
+    return {name: value for name, value in params.items() if name not in ALIASES}
 CONTAINER_INFO_MODEL = model_from_argspec("ContainerInfoParams", {**ENGINE_ARGUMENT_SPEC, **CONTAINER_INFO_SPEC})
 CONTAINER_EXEC_MODEL = model_from_argspec("ContainerExecParams", {**ENGINE_ARGUMENT_SPEC, **CONTAINER_EXEC_SPEC})

@@ -49,11 +49,29 @@ class ContainerTask:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ContainerTask:
         return cls(name=params["name"], state=params.get("state") or "started", image=params.get("image"),
-                   pull=params.get("pull") or "missing", options=table.stated(params),
+                   pull=pull_policy(params.get("pull")), options=table.stated(params),
                    comparisons=params.get("comparisons"), paused=params.get("paused"),
                    recreate=bool(params.get("recreate")), restart=bool(params.get("restart")),
                    keep_volumes=params.get("keep_volumes", True) is not False,
-                   healthy_timeout=params.get("healthy_timeout") or 300)
+                   healthy_timeout=params.get("healthy_wait_timeout") or 300)
+
+
+PULL_POLICIES = ("never", "missing", "always")
+
+
+def pull_policy(value: Any) -> str:
+    """community.docker's ``pull``: a policy, or a boolean (true: always, false: missing)."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "always" if value else "missing"
+    text = str(value).strip().lower()
+    if text in PULL_POLICIES:
+        return text
+    if text in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return "always" if text in ("true", "yes", "on", "1") else "missing"
+    raise InvalidInput(f"pull: {value!r} is not a pull policy", field="pull",
+                       hint="use never, missing or always (or true for always, false for missing)")
 
 
 def plan_container(engine: Engine, task: ContainerTask) -> Plan:

@@ -258,7 +258,7 @@ OPTIONS: tuple[Option, ...] = (
     # normalised together by the cgroup layer's validation (build_spec)
     *(Option(name, {"type": kind}, update="in_place") for name, kind in (
         ("memory", "str"), ("memory_reservation", "str"), ("memory_swap", "str"), ("memory_swappiness", "int"),
-        ("cpus", "str"), ("cpu_shares", "int"), ("cpu_period", "int"), ("cpu_quota", "int"),
+        ("cpus", "float"), ("cpu_shares", "int"), ("cpu_period", "int"), ("cpu_quota", "int"),
         ("cpuset_cpus", "str"), ("cpuset_mems", "str"), ("pids_limit", "int"), ("blkio_weight", "int"))),
     *(Option(name, {"type": "list", "elements": "dict", "options": RATE_SUBOPTIONS}, update="in_place")
       for name in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")),

@@ -11,13 +11,13 @@ from ...containers.options import BY_NAME, split_command
 from ...containers.service import ContainerService
 from ...engine import Engine
 from ...errors import InvalidInput, InvalidState
-from ..container_models import CONTAINER_EXEC_MODEL, CONTAINER_INFO_MODEL, CONTAINER_MODEL
+from ..container_models import CONTAINER_EXEC_MODEL, CONTAINER_INFO_MODEL, CONTAINER_MODEL, without_aliases
 from ..container_plan import ContainerTask, apply_container, check_container
 from ..glue import validate
 
 
 def container(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
-    values = validate(CONTAINER_MODEL, params).model_dump()   # the typed boundary: the table's own model
+    values = validate(CONTAINER_MODEL, without_aliases(params)).model_dump()   # the typed boundary
     task = ContainerTask.from_params(values)
     if check_mode:   # a read-only view: planning cannot write
         engine = Engine.view(values["state_root"], values["run_root"])
@@ -38,7 +38,7 @@ def _with_monitor_skew(engine: Engine, result: dict[str, Any]) -> dict[str, Any]
 def container_exec(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
     """docker_container_exec's contract: rc, stdout, stderr (trailing newlines stripped unless
     strip_empty_ends is false) and their lines; with detach, exec_id and pid and nothing waited for."""
-    values = validate(CONTAINER_EXEC_MODEL, params).model_dump()
+    values = validate(CONTAINER_EXEC_MODEL, without_aliases(params)).model_dump()
     stdin = _exec_stdin(values)
     env = BY_NAME["env"].normalise(values["env"] or {})
     if check_mode:   # a command's effect cannot be predicted: it is not run
@@ -86,7 +86,7 @@ def _detached_exec(service: ContainerService, values: dict[str, Any], argv: list
 
 
 def container_info(params: dict[str, Any], check_mode: bool, _diff: bool) -> dict[str, Any]:
-    values = validate(CONTAINER_INFO_MODEL, params).model_dump()
+    values = validate(CONTAINER_INFO_MODEL, without_aliases(params)).model_dump()
     service = ContainerService(Engine.view(values["state_root"], values["run_root"]))  # reads only
     if values["wait_healthy"] and check_mode:
         # in check mode the containers may exist only in the plan: nothing to wait for
