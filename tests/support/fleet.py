@@ -164,7 +164,7 @@ class Fleet:
         self.ssh_dir = directory / "ssh"
         self.inventory = directory / "inventory.yml"
         self.config = directory / "ansible.cfg"
-        self._made_mountpoints: list[Path] = []
+        self._mountpoints = _shared_mountpoints()
         self.container_ids: set[str] = set()
 
     def host(self, name: str) -> FleetHost:
@@ -180,6 +180,8 @@ class Fleet:
         try:
             self._keys()
             self._underlay()
+            # a bind needs a mount point on the controller: made once, shared with other workers' fleets
+            self._mountpoints.acquire([Path(p) for p in PRIVATE_DIRS if not p.startswith("/run/")])
             for host in self.hosts:
                 self._start_host(host)
             for host in self.hosts:
@@ -211,9 +213,6 @@ class Fleet:
     def _start_host(self, host: FleetHost) -> None:
         for path in PRIVATE_DIRS:
             (host.root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            if not path.startswith("/run/") and not Path(path).exists():   # a bind needs a mount point
-                Path(path).mkdir(parents=True)
-                self._made_mountpoints.append(Path(path))
         (host.root / "tmp").chmod(0o1777)
         (host.root / "root").chmod(0o700)
         for dot in ("bashrc", "profile"):   # what Debian's base-files gives root
@@ -322,10 +321,7 @@ ssh_args = -o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile={s
             subprocess.run(["ip", "link", "del", host.link], capture_output=True, check=False)
         _remove_container_cgroups(self.container_ids)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
-        for path in reversed(self._made_mountpoints):
-            with contextlib.suppress(OSError):
-                path.rmdir()
-        self._made_mountpoints.clear()
+        self._mountpoints.release()
 
     def _close_masters(self) -> None:
         control = self.dir / "cp"
@@ -395,6 +391,13 @@ def _child_of(pid: int, timeout: float = 10) -> int:
                 return int(found[0])
         time.sleep(0.01)
     raise RuntimeError(f"unshare {pid} started no host init")
+
+
+def _shared_mountpoints() -> Any:
+    # imported here: this file also runs as a host's init, where the tests package is not importable
+    from tests.support.mountpoints import SharedMountpoints
+
+    return SharedMountpoints()
 
 
 def _wait_port(address: str, port: int, timeout: float) -> None:

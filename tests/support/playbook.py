@@ -60,9 +60,10 @@ def write_playbook(directory: Path, tasks: list[dict[str, Any]], *, name: str = 
 
 def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
                  extra_vars: dict[str, Any] | None = None, timeout: int = 600,
-                 pin_digest: bool = True) -> PlayResult:
+                 pin_digest: bool = True, env: dict[str, str] | None = None) -> PlayResult:
     """``pin_digest``: hand the controller the digest of the dev install (tests/support/devinstall.py) rather
-    than let the action plugin compute it, so a tree edited mid-play does not fail its later tasks."""
+    than let the action plugin compute it, so a tree edited mid-play does not fail its later tasks.
+    ``env``: more environment for the play (and, on localhost, its modules)."""
     prefix, digest = dev_install()   # the modules hand their tasks to this tree's engine agent
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
     if check:
@@ -71,12 +72,13 @@ def run_playbook(playbook: Path, *, check: bool = False, diff: bool = False,
         cmd.append("--diff")
     if extra_vars:
         cmd += ["-e", yaml.safe_dump(extra_vars, default_flow_style=True).strip()]
+    extra_env = env or {}
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections()), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
                BERTH_CLI=str(REPO / "bin" / "berth"),  # modules start the container monitor with it
                BERTH_RUNTIME=str(REPO / "bin" / "berth-runtime"),
-               BERTH_PREFIX=str(prefix))
+               BERTH_PREFIX=str(prefix), **extra_env)
     if pin_digest:
         env["BERTH_ENGINE_DIGEST"] = digest
     log = playbook.with_name(f".{playbook.name}.tasks.jsonl")

@@ -159,7 +159,7 @@ def _records(engine: Engine, project: Project, services: list[str] | None = None
     from ..compose import names
     from ..compose.state import project_records
 
-    return [r for r in project_records(engine, project.name)
+    return [r for r in project_records(engine, project.name, in_flight="skip")
             if not services or r.spec.labels.get(names.SERVICE) in services]
 
 

@@ -31,7 +31,10 @@ class Actual:
         return self.containers.get(service, [])
 
 
-def project_records(engine: Engine, project_name: str) -> list[ContainerRecord]:
+def project_records(engine: Engine, project_name: str, *, in_flight: str = "refuse") -> list[ContainerRecord]:
+    """The project's containers by label. One another live operation is still creating is refused by a
+    plan (``in_flight="refuse"``) and left out of a listing (``"skip"``: ps and logs run beside an up, as
+    `docker compose ps` does)."""
     service = ContainerService(engine)
     found = []
     for record in service.store.records():
@@ -39,8 +42,8 @@ def project_records(engine: Engine, project_name: str) -> list[ContainerRecord]:
         if labels.get(names.PROJECT) != project_name or labels.get(names.ONEOFF, "False") == "True":
             continue
         if record.creating is not None:
-            if not creator_alive(record.creating):
-                continue   # half-made by a process that died: recovery removes it, a create replaces it
+            if not creator_alive(record.creating) or in_flight == "skip":
+                continue   # half-made by a process that died (recovery removes it), or not made yet
             raise Conflict(f"container {record.name} is being created by another berth operation", field="name",
                            hint="wait for that operation to finish, then re-run")
         found.append(service.refreshed(record))
@@ -116,7 +119,7 @@ def image_facts(records: list[ContainerRecord]) -> list[dict[str, Any]]:
 def project_facts(engine: Engine, project_name: str) -> dict[str, Any]:
     """What `berth compose ps` shows: the project's containers (by label),
     networks, volumes and images."""
-    records = project_records(engine, project_name)
+    records = project_records(engine, project_name, in_flight="skip")
     return {"containers": [container_facts(r) for r in records], "networks": network_facts(engine, project_name),
             "volumes": volume_facts(engine, project_name), "images": image_facts(records)}
 
@@ -136,7 +139,7 @@ def project_from_labels(engine: Engine, name: str) -> LabelledProject:
         raise InvalidInput(f"{name!r} is not a valid project name", field="project_name",
                            hint="use lowercase letters, digits, dashes and underscores, starting with a letter or "
                                 "digit")
-    records = project_records(engine, name)
+    records = project_records(engine, name, in_flight="skip")
     services: dict[str, dict[str, Any]] = {}
     for record in records:
         labels = record.spec.labels

@@ -223,7 +223,9 @@ def test_a_kill_mid_up_then_converge(roots: Roots) -> None:
     (roots.project_dir / "compose.yaml").write_text(GATED)
     play = _play(roots)
     outcome: dict[str, Any] = {}
-    runner = threading.Thread(target=_run_into, args=(play, outcome))
+    scratch = roots.project_dir.parent / "module-tmp"   # the killed module's AnsiballZ payload lands here
+    scratch.mkdir()
+    runner = threading.Thread(target=_run_into, args=(play, outcome, {"TMPDIR": str(scratch)}))
     runner.start()
     try:
         assert wait_for(lambda: bool(_records(roots.state, roots.run, roots.project_dir)), timeout=120), \
@@ -245,9 +247,9 @@ def test_a_kill_mid_up_then_converge(roots: Roots) -> None:
     assert run_playbook(play).changed == 0
 
 
-def _run_into(play: Path, outcome: dict[str, Any]) -> None:
+def _run_into(play: Path, outcome: dict[str, Any], env: dict[str, str]) -> None:
     try:
-        outcome["result"] = run_playbook(play, timeout=300)
+        outcome["result"] = run_playbook(play, timeout=300, env=env)
     except AssertionError as error:   # no PLAY RECAP: it was killed
         outcome["error"] = str(error)
 
