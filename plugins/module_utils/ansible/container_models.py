@@ -55,5 +55,7 @@ ALIASES = frozenset(alias for spec in (container_argument_spec(), CONTAINER_EXEC
 def without_aliases(params: dict[str, Any]) -> dict[str, Any]:
     """The parameters under the options' own names only (AnsibleModule already copied an alias's value over)."""
     return {name: value for name, value in params.items() if name not in ALIASES}
+
+
 CONTAINER_INFO_MODEL = model_from_argspec("ContainerInfoParams", {**ENGINE_ARGUMENT_SPEC, **CONTAINER_INFO_SPEC})
 CONTAINER_EXEC_MODEL = model_from_argspec("ContainerExecParams", {**ENGINE_ARGUMENT_SPEC, **CONTAINER_EXEC_SPEC})

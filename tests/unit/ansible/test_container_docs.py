@@ -64,7 +64,7 @@ def _example_tasks() -> list[tuple[str, dict[str, Any]]]:
     return [(task["name"], task["berth.engine.container"]) for task in yaml.safe_load(container.EXAMPLES)]
 
 
-@pytest.mark.parametrize(("title", "args"), _example_tasks(), ids=[title for title, _ in _example_tasks()])
+@pytest.mark.parametrize(("title", "args"), _example_tasks(), ids=[task[0] for task in _example_tasks()])
 def test_examples_are_valid_tasks(title: str, args: dict[str, Any], tmp_path: Path) -> None:
     """Each EXAMPLES task passes the module's argument spec and builds a spec (bind sources, which must
     exist on the host, are pointed at a directory that does)."""

@@ -25,7 +25,7 @@ def _module(name: str) -> Any:
 
 def _fragment_options(reference: str) -> dict[str, Any]:
     """The options a doc fragment such as ``berth.engine.engine`` (or ``...attributes.converge``) adds."""
-    fragment, _, variant = reference.removeprefix("berth.engine.").partition(".")
+    fragment, _dot, variant = reference.removeprefix("berth.engine.").partition(".")
     holder = importlib.import_module(f"{PACKAGE}.doc_fragments.{fragment}").ModuleDocFragment
     return (yaml.safe_load(getattr(holder, variant.upper() or "DOCUMENTATION")) or {}).get("options") or {}
 
