@@ -34,15 +34,33 @@ def global_parser() -> tuple[argparse.ArgumentParser, Any, argparse.ArgumentPars
     return parser, sub, common
 
 
+def add_group(sub: Any, common: argparse.ArgumentParser, name: str, text: str) -> Any:
+    """A verb group as Docker's (``berth image ls``, ``berth network create``): its subparsers, whose
+    handlers are keyed ``"<group> <verb>"`` in the commands table."""
+    group = sub.add_parser(name, parents=[common], help=text)
+    return group.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
+
+
+# Docker's `run`/`create` exit 125 when the engine itself fails (126/127 are the
+# command's: not executable, not found); its other verbs exit 1.
+ENGINE_ERROR_EXIT = {"run": 125, "create": 125, "container run": 125, "container create": 125}
+
+
+def command_key(args: argparse.Namespace) -> str:
+    subcommand = getattr(args, "subcommand", None)
+    return f"{args.command} {subcommand}" if subcommand else args.command
+
+
 def run(parser: argparse.ArgumentParser, commands: Commands, argv: list[str]) -> int:
     args = parser.parse_args(argv)
-    handler, creates = commands[args.command]
+    key = command_key(args)
+    handler, creates = commands[key]
     try:
         engine = Engine.open(args.state_root, args.run_root, create=creates)
         result = handler(engine, args)
     except BerthError as err:
         sys.stderr.write(f"berth: {err.kind}: {err}\n")
-        return 1
+        return ENGINE_ERROR_EXIT.get(key, 1)
     if "_rc" in result:  # commands that print for themselves (logs, run) and exit with a code
         return int(result["_rc"])
     sys.stdout.write(render(result, args.json))

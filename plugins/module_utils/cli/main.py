@@ -12,7 +12,8 @@ from typing import Any
 
 from ..engine import Engine
 from . import compose as compose_cli
-from . import containers, images
+from . import container_verbs, containers, image_verbs, images, network_verbs, system_verbs
+from . import cp as cp_cli
 from . import volumes as volumes_cli
 from .base import Commands, global_parser, render, run
 
@@ -28,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     containers.add_parsers(sub, common)
     images.add_parsers(sub, common)
     volumes_cli.add_parsers(sub, common)
+    for verbs in (image_verbs, container_verbs, network_verbs, system_verbs):
+        verbs.add_parsers(sub, common)
     compose_cli.add_parsers(sub, common)
+    cp_cli.add_parsers(sub, common)
     return parser
 
 
@@ -60,7 +64,12 @@ COMMANDS: Commands = {
     **containers.COMMANDS,
     **images.COMMANDS,
     **volumes_cli.COMMANDS,
+    **image_verbs.COMMANDS,
+    **container_verbs.COMMANDS,
+    **network_verbs.COMMANDS,
+    **system_verbs.COMMANDS,
     **compose_cli.COMMANDS,
+    **cp_cli.COMMANDS,
 }
 
 
