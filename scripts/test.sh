@@ -30,3 +30,6 @@ elif [ "$v2_status" != 0 ]; then
 fi
 echo "== ansible-test sanity"
 "$BERTH_REPO/scripts/sanity.sh"
+echo "== docs lint and build"
+# antsibull-docs lint-collection-docs, antsibull-changelog lint, then the site, offline (about a minute)
+"$BERTH_REPO/scripts/docs.sh"

@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,10 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never
     a mix: temp file in the same directory, fsync, rename, fsync the dir."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # imported here: tempfile imports shutil, random and the compressors, which every berth
+    # command would pay at start-up; only writers need it
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .failures import mark_failed_step
+
 
 class Step:
     """One action of a plan. Subclasses are frozen dataclasses holding the
@@ -61,8 +63,17 @@ class Plan:
         return [step.describe() for step in self.steps]
 
     def execute(self, context: Any) -> list[Any]:
-        """Run every step in order; their return values, in the same order."""
-        return [step.execute(context) for step in self.steps]
+        """Run every step in order; their return values, in the same order. An exception a step raises
+        carries the step's description and the steps done before it (failures.py), so the user reads
+        which operation broke, and what was done already, whatever the exception."""
+        results: list[Any] = []
+        for step in self.steps:
+            try:
+                results.append(step.execute(context))
+            except Exception as exc:
+                mark_failed_step(exc, step.describe(), [done.describe() for done in self.steps[:len(results)]])
+                raise
+        return results
 
     def diff(self) -> dict[str, Any]:
         """Ansible's diff: before and after (after equals before when nothing changes)."""

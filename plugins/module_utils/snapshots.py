@@ -19,7 +19,6 @@ and usage work; prepare, begin, commit, abort, remove and cleanup raise
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 import time
@@ -34,8 +33,6 @@ from .fsutil import atomic_write_json, disk_usage, fsync_dir, read_json, remove_
 from .layout import Layout
 from .locking import FileLock
 from .readonly import refuse_writes
-
-log = logging.getLogger("berth")
 
 
 @dataclass(frozen=True)
@@ -232,7 +229,11 @@ class SnapshotStore:
         try:
             return 0 if step(entry) is False else 1
         except (OSError, BerthError) as err:
-            log.warning("berth: could not remove %s during recovery (left for the next run): %s", entry, err)
+            # imported here: only recovery warns, and logging costs every berth command's start-up
+            import logging
+
+            logging.getLogger("berth").warning("berth: could not remove %s during recovery (left for the next run): "
+                                               "%s", entry, err)
             return 0
 
     def _cleanup_active(self, lock_path: Path) -> bool:

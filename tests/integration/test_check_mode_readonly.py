@@ -224,6 +224,8 @@ CHECK_TASKS: list[tuple[dict[str, Any], bool]] = [
     ({"berth.engine.container_info": {"name": "web"}}, False),
     ({"berth.engine.container_info": {}}, False),
     ({"berth.engine.container_exec": {"container": "web", "argv": ["true"]}}, True),
+    ({"berth.engine.container_copy_into": {"container": "web", "content": "planned only\n", "mode": "0644",
+                                           "container_path": "/etc/planned"}}, True),
     ({"berth.engine.image": {"name": IMAGE, "state": "absent", "force_absent": True}}, True),
     ({"berth.engine.image": {"name": IMAGE, "source": "local", "repository": "local/readonly:retag"}}, True),
     ({"berth.engine.image_info": {"name": [IMAGE]}}, False),

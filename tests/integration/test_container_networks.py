@@ -173,7 +173,7 @@ def test_published_ports_from_every_side(berth: Berth, outside: subprocess.Popen
     assert wait_for(lambda: "over udp" in berth("logs", "web").stdout, timeout=5)
     taken = berth("run", "-d", "--name", "clash", "--network", "pub", "-p", "18081:80", IMAGE, "sleep", "9",
                   check=False)
-    assert taken.returncode == 1 and "18081" in taken.stderr and "in use" in taken.stderr
+    assert taken.returncode == 125 and "18081" in taken.stderr and "in use" in taken.stderr
     assert state(berth, "clash")["status"] != "running"
     web_id = berth.inspect("web")["id"]
     berth("stop", "-t", "1", "web")
@@ -187,7 +187,7 @@ def test_publish_all_and_host_listener_conflict(berth: Berth) -> None:
         listener.bind(("0.0.0.0", 18083))
         listener.listen()
         refused = berth("run", "-d", "--name", "busy", "-p", "18083:80", IMAGE, "sleep", "9", check=False)
-        assert refused.returncode == 1 and "18083" in refused.stderr and "in use" in refused.stderr
+        assert refused.returncode == 125 and "18083" in refused.stderr and "in use" in refused.stderr
     network(berth, "extra", "10.254.22.0/24")
     berth("run", "-d", "--name", "all", "--network", "extra", "-P", IMAGE, "httpd", "-f", "-p", "80", "-h", "/www")
     ports = state(berth, "all")["ports"]
@@ -229,7 +229,7 @@ def test_live_connect_disconnect_and_static_address(berth: Berth) -> None:
     assert state(berth, "live")["networks"]["one"]["ip"] == "10.254.16.50", "a restart keeps a static address"
     taken = berth("run", "-d", "--name", "twin", "--network", "one", "--ip", "10.254.16.50", IMAGE, "true",
                   check=False)
-    assert taken.returncode == 1 and "in use by container live" in taken.stderr
+    assert taken.returncode == 125 and "in use by container live" in taken.stderr
 
 
 def test_killed_monitor_then_converge_leaves_nothing(berth: Berth) -> None:
@@ -257,14 +257,14 @@ def test_killed_monitor_then_converge_leaves_nothing(berth: Berth) -> None:
 ])
 def test_bad_input_creates_nothing(berth: Berth, args: list[str], words: str) -> None:
     result = berth("run", "--name", "bad", *args, IMAGE, "true", check=False)
-    assert result.returncode == 1 and words in result.stderr, result.stderr
+    assert result.returncode == 125 and words in result.stderr, result.stderr
     assert berth("inspect", "bad", check=False).returncode == 1
 
 
 def test_static_address_outside_the_range(berth: Berth) -> None:
     network(berth, "ranged", "10.254.19.0/24")
     result = berth("run", "--name", "far", "--network", "ranged", "--ip", "10.254.20.5", IMAGE, "true", check=False)
-    assert result.returncode == 1 and "10.254.20.5" in result.stderr
+    assert result.returncode == 125 and "10.254.20.5" in result.stderr
     service = NetworkService(berth.engine)  # type: ignore[attr-defined]
     assert service.store.allocations(service.require("ranged")["id"]) == {}, "nothing allocated"
 
@@ -281,7 +281,7 @@ def test_network_modes_host_none_and_container(berth: Berth) -> None:
     stopped = berth("create", "--name", "parked", IMAGE, "true")
     assert stopped.returncode == 0
     refused = berth("run", "--rm", "--name", "k", "--network", "container:parked", IMAGE, "true", check=False)
-    assert refused.returncode == 1 and "parked is not running" in refused.stderr
+    assert refused.returncode == 125 and "parked is not running" in refused.stderr
 
 
 def test_addresses_go_back_to_the_pool_on_removal(berth: Berth) -> None:

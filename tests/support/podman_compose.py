@@ -44,11 +44,6 @@ events_logger = "file"
 """
 
 
-def available() -> bool:
-    return all(shutil.which(tool) for tool in ("podman", "skopeo", "runc", "nsenter")) and Path(
-        PODMAN_COMPOSE).exists()
-
-
 class PodmanCompose:
     """One isolated podman (store, network configs, network namespace) and podman-compose on it."""
 

@@ -194,6 +194,18 @@ def handle(request: dict[str, Any], load_error: str | None) -> dict[str, Any]:
                               bool(request.get("diff")))
         json.dumps(reply, default=remote.json_fallback)   # fail here, with a traceback, if it cannot be sent
         return reply
-    except BaseException:
-        return {"failed": {"msg": f"berth's engine failed unexpectedly running the {name} task (a bug in berth: "
-                                  "report it with the exception below)", "exception": traceback.format_exc()}}
+    except BaseException as exc:
+        return {"failed": unexpected_failure(exc, str(name), request.get("params") or {})}
+
+
+def unexpected_failure(exc: BaseException, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A bug's failure: what it broke (the plan step and object, glue.task_failure), the traceback apart."""
+    try:
+        from .glue import task_failure
+
+        failed = task_failure(exc, name, params)
+    except BaseException:   # the engine itself cannot be imported: name the task alone
+        failed = {"msg": f"could not run the {name} task", "exception": traceback.format_exc()}
+    failed["msg"] = f"berth's engine failed unexpectedly: {failed['msg']} (a bug in berth: report it with the " \
+                    "exception below)"
+    return failed

@@ -159,5 +159,7 @@ CONTAINER_OPTIONS: dict[str, dict[str, Any]] = {
     'paused': {'type': 'bool'},
     'env_file': {'type': 'path'},
     'comparisons': {'type': 'dict'},
+    'image_comparison': {'type': 'str', 'choices': ['desired-image', 'current-image'], 'default': 'desired-image'},
+    'command_handling': {'type': 'str', 'choices': ['correct', 'compatibility'], 'default': 'correct'},
 }
 # END GENERATED

@@ -45,15 +45,18 @@ class ContainerTask:
     restart: bool = False
     keep_volumes: bool = True
     healthy_timeout: float = 300
+    image_comparison: str = table.IMAGE_COMPARISONS[0]   # whose image defaults both sides are merged with
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ContainerTask:
         return cls(name=params["name"], state=params.get("state") or "started", image=params.get("image"),
-                   pull=pull_policy(params.get("pull")), options=table.stated(params),
+                   pull=pull_policy(params.get("pull")),
+                   options=table.handle_commands(table.stated(params), params.get("command_handling")),
                    comparisons=params.get("comparisons"), paused=params.get("paused"),
                    recreate=bool(params.get("recreate")), restart=bool(params.get("restart")),
                    keep_volumes=params.get("keep_volumes", True) is not False,
-                   healthy_timeout=params.get("healthy_wait_timeout") or 300)
+                   healthy_timeout=params.get("healthy_wait_timeout") or 300,
+                   image_comparison=params.get("image_comparison") or table.IMAGE_COMPARISONS[0])
 
 
 PULL_POLICIES = ("never", "missing", "always")
@@ -87,15 +90,29 @@ def plan_container(engine: Engine, task: ContainerTask) -> Plan:
     how = table.comparisons(task.comparisons)
     image_id, image_config = _image(engine, task, plan)
     if record is not None:
-        plan.differences = table.differences(record.spec, spec, list(task.options), how, image_config)
-        if image_id is not None and record.image_id != image_id:
+        compared = _compared_image_config(engine, task, record, image_config)
+        plan.differences = table.differences(record.spec, spec, list(task.options), how, compared)
+        if image_id is not None and record.image_id != image_id and how[table.IMAGE] != "ignore":
             plan.differences.append({"option": "image", "before": record.image_id, "after": image_id,
                                      "update": "recreate"})
     recreate = record is None or task.recreate or any(d["update"] == "recreate" for d in plan.differences)
     _plan_spec(service, task, spec, record, recreate, plan)
     _plan_state(task, record, recreate, plan)
-    plan.after = _planned(task, spec, image_id, record, plan)
+    kept_image = record is not None and not recreate   # `comparisons: {image: ignore}` may keep another one
+    plan.after = _planned(task, spec, record.image_id if kept_image else image_id, record, plan)
     return plan
+
+
+def _compared_image_config(engine: Engine, task: ContainerTask, record: ContainerRecord,
+                           desired: dict[str, Any]) -> dict[str, Any]:
+    """The image defaults the comparison merges into both sides: the task's image's (desired-image), or
+    with ``image_comparison: current-image`` the container's own image's, as community.docker does —
+    the task's when that image is gone from the store."""
+    if task.image_comparison != "current-image" or not record.image_id:
+        return desired
+    if ImageStore(engine).find(record.image_id) is None:
+        return desired
+    return _image_config(engine, record.image_id)
 
 
 def apply_container(engine: Engine, task: ContainerTask) -> dict[str, Any]:

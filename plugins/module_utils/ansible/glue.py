@@ -4,17 +4,21 @@ Validates parameters into pydantic
 models (a ValidationError becomes InvalidInput naming the option), runs one
 task's plan (check mode over a read-only view, apply over the writable
 engine) and maps the engine's error taxonomy onto ``fail_json`` — no module
-formats errors itself.
+formats errors itself. An error outside the taxonomy (a raw ``OSError`` from
+the kernel or the disk) fails the task too, its message naming the operation
+and its object, the traceback only in ``exception`` (``-vvv``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..engine import Engine
 from ..errors import BerthError, InvalidInput
+from ..failures import error_text, failed_step, failure_details, operation_on
 from .pydantic_compat import PYDANTIC_IMPORT_ERROR, ValidationError
 
 if TYPE_CHECKING:
@@ -123,15 +127,51 @@ def _input_hint(error: dict[str, Any]) -> str | None:
     return f"got {value!r}"
 
 
-def run_module(module: Any, action: Callable[[], dict[str, Any]]) -> None:
+def run_module(module: Any, action: Callable[[], dict[str, Any]], *, task: str = "module",
+               params: dict[str, Any] | None = None) -> None:
     """Run ``action`` and exit the module with its result, or fail with the
-    engine error's message, kind and field."""
+    engine error's message, kind and field (any other exception: ``task_failure``)."""
     require_deps(module)
     try:
         result = action()
-    except BerthError as err:
-        info = err.as_dict()
-        module.fail_json(msg=str(err), error=info)
+    except Exception as exc:   # every error reaches the user as a failed task
+        module.fail_json(**task_failure(exc, task, params or {}))
     for warning in result.pop("warnings", None) or []:
         module.warn(warning)   # (exit_json's `warnings` is deprecated in ansible-core 2.19)
     module.exit_json(**result)
+
+
+# The option naming a task's object, and what the object is called in a message, per task
+# (tasks without one, such as prune and host_info, are named by the task alone).
+_SUBJECTS: dict[str, tuple[str, str]] = {
+    "cgroup": ("path", "cgroup"), "compose": ("project_name", "compose project"),
+    "container": ("name", "container"), "container_exec": ("container", "container"),
+    "container_info": ("name", "container"), "container_copy_into": ("container", "container"),
+    "image": ("name", "image"), "image_info": ("name", "image"), "login": ("registry", "registry"),
+    "network": ("name", "network"), "network_info": ("name", "network"),
+    "volume": ("name", "volume"), "volume_info": ("name", "volume"),
+}
+
+
+def task_subject(task: str, params: dict[str, Any]) -> str | None:
+    """The object a task works on, as a message names it ("container web"), when its options say."""
+    option, noun = _SUBJECTS.get(task, ("name", task))
+    value = params.get(option)
+    if isinstance(value, list):   # e.g. container_info's names
+        value = ", ".join(str(v) for v in value)
+    return f"{noun} {value}" if value not in (None, "", []) else None
+
+
+def task_failure(exc: BaseException, task: str, params: dict[str, Any]) -> dict[str, Any]:
+    """fail_json's arguments for what a task raised. An engine error is its own message; anything
+    else is "could not <the plan step it broke, or the task> <its object>: <path>: [Errno N] ...",
+    what was done before it, and the traceback as ``exception`` (shown with -vvv), never in ``msg``."""
+    if isinstance(exc, BerthError):
+        return {"msg": str(exc), "error": exc.as_dict()}
+    step, done = failed_step(exc)
+    operation = operation_on(step or f"run the {task} task", task_subject(task, params))
+    msg = f"could not {operation}: {error_text(exc)}"
+    if done:
+        msg += f" (done before it: {'; '.join(done)})"
+    return {"msg": msg, "error": failure_details(exc, operation, done),
+            "exception": "".join(traceback.format_exception(exc))}

@@ -1,8 +1,7 @@
 """What every ``berth`` command shares: the global options, running one
 handler against an engine (engine errors print as ``berth: <kind>:
-<message>`` and exit 1; bad usage exits 2), and the output. Light on
-purpose: ``berth build`` runs from here without the container verbs'
-parsers and imports (``images.main``)."""
+<message>`` and exit 1, 125 for run/create; bad usage exits 2), and the
+output. Light on purpose: every verb's process imports it (main.LANES)."""
 
 from __future__ import annotations
 
@@ -61,6 +60,11 @@ def run(parser: argparse.ArgumentParser, commands: Commands, argv: list[str]) ->
     except BerthError as err:
         sys.stderr.write(f"berth: {err.kind}: {err}\n")
         return ENGINE_ERROR_EXIT.get(key, 1)
+    except Exception as exc:   # a raw OSError (kernel, disk) or a bug: one line, Docker's 125
+        from ..failures import cli_failure_line
+
+        sys.stderr.write(cli_failure_line(exc, f"berth {key}"))
+        return 125
     if "_rc" in result:  # commands that print for themselves (logs, run) and exit with a code
         return int(result["_rc"])
     sys.stdout.write(render(result, args.json))

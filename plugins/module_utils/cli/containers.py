@@ -1,5 +1,6 @@
-"""The container verbs of the ``berth`` CLI: run, create, start, stop, rm, ps,
-logs, inspect — and ``monitor``, which the engine starts by itself."""
+"""The container verbs of the ``berth`` CLI: run, create, start, stop, rm,
+logs, exec, export — and ``monitor``, which the engine starts by itself.
+ps, inspect and Docker's other container verbs are in container_verbs.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
+from ..errors import BerthError
 from .runargs import add_arguments, request, stated_options
 
 if TYPE_CHECKING:
@@ -26,8 +28,7 @@ def _service(engine: Engine) -> ContainerService:
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, text in (("run", "create and start a container"), ("create", "create a container")):
         add_arguments(sub.add_parser(name, parents=[common], help=text), run=name == "run")
-    for name, text in (("start", "start containers"), ("stop", "stop containers"), ("rm", "remove containers"),
-                       ("inspect", "a container's record")):
+    for name, text in (("start", "start containers"), ("stop", "stop containers"), ("rm", "remove containers")):
         parser = sub.add_parser(name, parents=[common], help=text)
         parser.add_argument("containers", nargs="+")
         if name == "stop":
@@ -35,8 +36,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         if name == "rm":
             parser.add_argument("-f", "--force", action="store_true")
             parser.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes too")
-    ps = sub.add_parser("ps", parents=[common], help="list containers")
-    ps.add_argument("-a", "--all", action="store_true")
     logs = sub.add_parser("logs", parents=[common], help="a container's output")
     logs.add_argument("container")
     logs.add_argument("-n", "--tail", type=int)
@@ -56,7 +55,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     export.add_argument("-o", "--output", required=True)
     sub.add_parser("restore", parents=[common],
                    help="after a reboot: start containers whose restart policy is always or unless-stopped")
-    sub.add_parser("monitor", parents=[common], help=argparse.SUPPRESS)
+    sub.add_parser("monitor", parents=[common])   # the engine starts it (a help= of SUPPRESS prints "==SUPPRESS==")
 
 
 def _create(engine: Engine, args: argparse.Namespace, auto_remove: bool | None = None) -> dict[str, Any]:
@@ -76,7 +75,10 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     the monitor, so the output is read first)."""
     service = _service(engine)
     created = _create(engine, args, auto_remove=_auto_remove(args) and args.detach)
-    service.start(created["id"])
+    try:
+        service.start(created["id"])
+    except BerthError as err:
+        return _not_executed(service, created["id"], err, _auto_remove(args))
     if args.detach:
         return created
     import threading
@@ -97,6 +99,18 @@ def _run(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {"_rc": code if code is not None else 0}
 
 
+def _not_executed(service: ContainerService, container_id: str, err: BerthError, remove: bool) -> dict[str, Any]:
+    """Docker's `run` exit codes when the command could not be executed: 127 not found, 126 not
+    executable (the runtime says which); any other failure is the engine's (125, base.run)."""
+    code = getattr(err, "exit_code", None)
+    if code not in (126, 127):
+        raise err
+    sys.stderr.write(f"berth: {err.kind}: {err}\n")
+    if remove:
+        service.remove(container_id, force=True, volumes=True)
+    return {"_rc": code}
+
+
 def _write_entry(entry: dict[str, Any], timestamps: bool = False) -> None:
     stream = sys.stdout if entry["stream"] == "stdout" else sys.stderr
     stream.write((entry["time"] + " " if timestamps else "") + entry["log"])
@@ -108,12 +122,6 @@ def _each(action: Callable[[ContainerService, str, argparse.Namespace], Any]) ->
         service = _service(engine)
         return {ref: action(service, ref, args) for ref in args.containers}
     return handler
-
-
-def _ps(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    rows = [r for r in _service(engine).records() if args.all or r.state.status == "running"]
-    return {r.name: f"{r.id[:12]} {r.image} {r.state.status}"
-            + (f" ({r.state.exit_code})" if r.state.exit_code is not None else "") for r in rows}
 
 
 def _logs(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
@@ -160,8 +168,6 @@ COMMANDS: dict[str, tuple[Callable[[Engine, argparse.Namespace], dict[str, Any]]
     "start": (_each(lambda s, ref, _a: s.start(ref)["state"]["status"]), True),
     "stop": (_each(lambda s, ref, a: s.stop(ref, timeout=a.time)["state"]["status"]), True),
     "rm": (_each(lambda s, ref, a: s.remove(ref, force=a.force, volumes=a.volumes)), True),
-    "inspect": (_each(lambda s, ref, _a: s.refresh(s.store.get(ref))), False),
-    "ps": (_ps, False),
     "logs": (_logs, False),
     "exec": (_exec, False),
     "restore": (_restore, True),

@@ -103,6 +103,8 @@ def via_monitor(argv: list[str]) -> int | None:
     except (OSError, BerthError):   # gone, or a monitor of another version: the full CLI says what it is
         return None
     if isinstance(created, Error):
+        if remove_after and created.exit_code in (126, 127):   # created, its command not executable: --rm
+            _remove_unstarted(roots, wanted.name)
         return _failed(created)
     if attached:
         return _attached(client, created, remove_after)
@@ -181,8 +183,25 @@ def _render(result: dict[str, Any], as_json: bool) -> str:
 
 
 def _failed(error: Any) -> int:
+    """Docker's codes for run/create (base.ENGINE_ERROR_EXIT): 126/127 when the command could not be
+    executed, else 125 for the engine's own failure."""
     sys.stderr.write(f"berth: {error.kind}: {error.exception()}\n")
-    return 1
+    code = getattr(error, "exit_code", None)
+    return code if code in (126, 127) else 125
+
+
+def _remove_unstarted(roots: dict[str, str], name: str) -> None:
+    """`run --rm` of a command that could not be executed: the container the monitor made goes, as Docker
+    removes it (the engine's own imports, on this failure path only)."""
+    from ..containers.service import ContainerService
+    from ..engine import Engine
+    from ..errors import BerthError
+
+    try:
+        ContainerService(Engine.open(roots["--state-root"], roots["--run-root"])).remove(name, force=True,
+                                                                                         volumes=True)
+    except BerthError as err:
+        sys.stderr.write(f"berth: {err.kind}: {err}\n")
 
 
 def _attached(client: MonitorClient, created: Any, remove_after: bool) -> int:

@@ -42,9 +42,17 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     commit.add_argument("-a", "--author", help="the author")
     commit.add_argument("-p", "--pause", default="true", choices=["true", "false"], type=str.lower,
                         help="pause the container while committing (default true)")
-    history = sub.add_parser("history", parents=[common], help="the history of an image")
-    history.add_argument("image")
-    history.add_argument("--no-trunc", action="store_true")
+    add_history_arguments(sub.add_parser("history", parents=[common], help="the history of an image"))
+
+
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """``history``'s flags (also ``image history``'s: cli/image_verbs.py)."""
+    from .output import add_list_flags
+
+    parser.add_argument("image")
+    parser.add_argument("-H", "--human", default="true", choices=["true", "false"], type=str.lower,
+                        help="sizes and dates in human form (default true)")
+    add_list_flags(parser)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -113,41 +121,47 @@ def commit(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def history(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    from ..image.info import history_rows
+    from .output import Column, emit_rows
+
     store = ImageStore(engine)
     record = store.resolve(args.image)
     config = json.loads(engine.blobs.read_bytes(record.id))
-    from ..image.info import history_rows
-
     entries = history_rows(record, config)
-    if args.json:
-        return {"history": entries}
-    width = 0 if args.no_trunc else 45
-    sys.stdout.write(f"{'IMAGE':<14}{'CREATED':<22}{'CREATED BY':<47}{'SIZE':>10}  COMMENT\n")
-    for entry in entries:
-        created_by = entry["created_by"]
-        if width and len(created_by) > width:
-            created_by = created_by[: width - 3] + "..."
-        image = entry["id"][7:19] if entry["id"].startswith("sha256:") else entry["id"]
-        sys.stdout.write(f"{image:<14}{(entry['created'] or '')[:19]:<22}{created_by:<47}"
-                         f"{_size(entry['size']):>10}  {entry['comment']}\n")
-    return {"_rc": 0}
+    if args.json and not args.format:
+        return {"history": entries}   # the shape scripts read (kept)
+    rows = [_history_row(entry, args) for entry in entries]
+    columns = (Column("IMAGE", "ID"), Column("CREATED", "CreatedSince"), Column("CREATED BY", "CreatedBy"),
+               Column("SIZE", "Size"), Column("COMMENT", "Comment"))
+    return emit_rows(rows, columns, args)
 
 
-def _size(size: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.3g}{unit}" if unit != "B" else f"{size}B"
-        size /= 1000   # type: ignore[assignment]
-    return f"{size:.3g}TB"
+def _history_row(entry: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """A row as ``docker history --format '{{json .}}'``: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment."""
+    from .output import human_size, short_id, since, truncated
+
+    human = args.human == "true"
+    created = entry["created"] or ""
+    identifier = entry["id"] if entry["id"] == "<missing>" else short_id(entry["id"], args.no_trunc)
+    stamp = parse_created(created)
+    return {"ID": identifier, "CreatedAt": created,
+            "CreatedSince": (since(stamp) if human and stamp else created) or "N/A",
+            "CreatedBy": truncated(entry["created_by"], 45, args.no_trunc),
+            "Size": human_size(entry["size"]) if human else str(entry["size"]), "Comment": entry["comment"]}
+
+
+def parse_created(created: str | None) -> float | None:
+    """An image's ``created`` (RFC 3339, maybe with nanoseconds) as a Unix time; None when absent or unreadable."""
+    import datetime
+    import re
+
+    if not created:
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", created).replace("Z", "+00:00")   # Python reads microseconds, not nanos
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 COMMANDS = {"build": (build, True), "commit": (commit, True), "history": (history, False)}
-
-
-def main(argv: list[str]) -> int:
-    """``berth build|commit|history`` without the other verbs' parsers and imports (bin/berth's image lane)."""
-    from .base import global_parser, run
-
-    parser, sub, common = global_parser()
-    add_parsers(sub, common)
-    return run(parser, COMMANDS, argv)

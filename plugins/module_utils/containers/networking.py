@@ -438,6 +438,10 @@ class Networking:
         self.parsed = seen
         return [record for _key, record in seen.values()]
 
+    def peer_renamed(self, container_id: str, networks: dict[str, dict[str, Any]]) -> None:
+        """A running container got a new name (``berth rename``): its peers' hosts files name it anew."""
+        self._refresh_peers(container_id, {container_id: networks})
+
     def _refresh_peers(self, changed_id: str, extra: dict[str, dict[str, Any]] | None = None) -> None:
         running = self._running_networks(extra)
         if changed_id not in (extra or {}):

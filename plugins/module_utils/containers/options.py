@@ -84,15 +84,15 @@ class Option:
 
 
 # -- normalisers (stated value -> spec value) ----------------------------------------------
-def split_command(text: str) -> list[str]:
+def split_command(text: str, field: str = "command") -> list[str]:
     """A shell-like command line as argv; unbalanced quotes are an InvalidInput."""
     import shlex
 
     try:
         return shlex.split(text)
     except ValueError as err:  # "No closing quotation", "No escaped character"
-        raise InvalidInput(f"{brief(text)} cannot be split into arguments: {err}", field="command",
-                           hint="close the quote, or give command as a list") from None
+        raise InvalidInput(f"{brief(text)} cannot be split into arguments: {err}", field=field,
+                           hint=f"close the quote, or give {field} as a list") from None
 
 
 def _argv(field: str) -> Callable[[Any], tuple[str, ...]]:
@@ -274,7 +274,42 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     spec.update(STATE_OPTIONS)
     spec["env_file"] = {"type": "path"}
     spec["comparisons"] = {"type": "dict"}
+    spec["image_comparison"] = {"type": "str", "choices": list(IMAGE_COMPARISONS), "default": IMAGE_COMPARISONS[0]}
+    spec["command_handling"] = {"type": "str", "choices": list(COMMAND_HANDLING), "default": COMMAND_HANDLING[0]}
     return spec
+
+
+# community.docker's docker_container options of the same names, the first of each its default:
+# which image's defaults (ENV, LABEL, CMD, ...) the comparison merges into both sides (the one the task
+# names, or the one the container runs), and how command and entrypoint are read (see handle_commands).
+IMAGE_COMPARISONS = ("desired-image", "current-image")
+COMMAND_HANDLING = ("correct", "compatibility")
+COMMAND_OPTIONS = ("command", "entrypoint")
+
+
+def handle_commands(options: dict[str, Any], handling: str | None) -> dict[str, Any]:
+    """The stated options with ``command`` and ``entrypoint`` read as ``command_handling`` says.
+
+    V(correct): as given (a list is the argv, a ``command`` string is split like a shell would, and an
+    empty one is an empty command, which overrides the image's). V(compatibility), community.docker's
+    behaviour before its 3.0: a list is joined with spaces, quoting aside, and the string split like a
+    shell would (``["echo", "a b"]`` runs ``echo a b`` with two arguments), and an empty value is as if
+    the option were not given."""
+    handling = handling or COMMAND_HANDLING[0]
+    if handling not in COMMAND_HANDLING:
+        raise InvalidInput(f"command_handling: {brief(handling)} is not a way to read commands",
+                           field="command_handling", hint="use correct or compatibility")
+    if handling == "correct":
+        return options
+    handled = dict(options)
+    for name in COMMAND_OPTIONS:
+        if name not in handled:
+            continue
+        value = handled.pop(name)
+        text = " ".join(_text(v, name) for v in value) if isinstance(value, (list, tuple)) else _text(value, name)
+        if text.strip():
+            handled[name] = split_command(text, name)
+    return handled
 
 
 def stated(params: dict[str, Any]) -> dict[str, Any]:
@@ -353,9 +388,17 @@ def _check_names_and_logs(spec: ContainerSpec) -> None:
                            hint="drop log_options, or use log_driver json-file or local")
 
 
+IMAGE = "image"   # `comparisons: {image: ignore}` keeps a container whose image is not the task's (community.docker)
+
+
 def comparisons(overrides: dict[str, str] | None) -> dict[str, str]:
+    """Each option's comparison (the table's default, or the task's), and the image's (strict or ignore)."""
     chosen = {option.name: option.comparison for option in OPTIONS}
+    chosen[IMAGE] = "strict"
     for name, how in (overrides or {}).items():
+        if name == IMAGE and how not in ("strict", "ignore"):
+            raise InvalidInput(f"comparisons: {how!r} for image", field="comparisons",
+                               hint="the image is compared strict (a new image ID recreates) or ignore")
         if name not in chosen:
             raise InvalidInput(f"comparisons: unknown option {name!r}", field="comparisons",
                                hint=f"options that can be compared: {', '.join(sorted(chosen))}")

@@ -174,15 +174,21 @@ class Error(Reply, kind="error"):
     message: str
     field: str | None = None
     hint: str | None = None
+    exit_code: int | None = None   # a command that could not be executed: 127 not found, 126 not executable
 
     @classmethod
     def of(cls, err: BerthError) -> Error:
-        return cls(kind=err.kind, message=err.message, field=err.field, hint=err.hint)
+        code = getattr(err, "exit_code", None)
+        return cls(kind=err.kind, message=err.message, field=err.field, hint=err.hint,
+                   exit_code=code if code in (126, 127) else None)
 
     def exception(self) -> BerthError:
         """The error to raise on the client's side (an unknown kind reads as InvalidState)."""
         error_class = _ERROR_CLASSES.get(self.kind, InvalidState)
-        return error_class(self.message, field=self.field, hint=self.hint)
+        err = error_class(self.message, field=self.field, hint=self.hint)
+        if self.exit_code is not None:
+            err.exit_code = self.exit_code  # type: ignore[attr-defined]
+        return err
 
 
 class Pong(Reply, kind="pong"):

@@ -32,6 +32,24 @@ CHUNK = 1 << 20
 
 # Opens the compressed bytes of a layer that is not yet in the blob store.
 BlobOpener = Callable[[LayerRecord], AbstractContextManager[BinaryIO]]
+PROGRESS_STEP = 512 << 10   # bytes between two "downloading" events of one layer
+
+
+@dataclass(frozen=True)
+class LayerProgress:
+    """One event of a pull's or push's progress, as data (the CLI draws it;
+    the modules pass no callback). ``phase`` is one of PHASES."""
+
+    digest: str
+    phase: str
+    done: int = 0
+    total: int = 0
+
+
+PHASES = ("waiting", "downloading", "extracting", "complete", "exists",   # pull
+          "preparing", "pushing", "pushed", "mounted")                    # push
+# Called from the layer worker threads: it must be thread-safe.
+Progress = Callable[[LayerProgress], None]
 
 
 @dataclass
@@ -45,15 +63,20 @@ class LayerStats:
 
 
 def materialize(engine: Engine, layers: list[LayerRecord], open_blob: BlobOpener | None,
-                stats: LayerStats | None = None, *, max_layer_bytes: int | None = DEFAULT_LAYER_BUDGET) -> LayerStats:
+                stats: LayerStats | None = None, *, max_layer_bytes: int | None = DEFAULT_LAYER_BUDGET,
+                progress: Progress | None = None) -> LayerStats:
     """Make ``layers`` present. ``max_layer_bytes`` bounds what each layer may
-    unpack to (``unpack.ENTRY_COST`` per entry plus file sizes); off by default."""
+    unpack to (``unpack.ENTRY_COST`` per entry plus file sizes); off by default.
+    ``progress`` is told each layer's phases and downloaded bytes."""
     stats = stats or LayerStats()
+    report = progress or _silent
+    for layer in layers:
+        report(LayerProgress(layer.digest, "waiting", 0, layer.size))
     engine.blobs.hold()   # keep the sweep (image/collect.py) off what this operation's record will name
     chains = chain_ids([layer.diff_id for layer in layers])
     jobs = [(layer, chains[i], chains[i - 1] if i else None) for i, layer in enumerate(layers)]
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_LAYERS, thread_name_prefix="berth-layer") as pool:
-        futures = [pool.submit(_one_layer, engine, open_blob, stats, *job, max_layer_bytes) for job in jobs]
+        futures = [pool.submit(_one_layer, engine, open_blob, stats, *job, max_layer_bytes, report) for job in jobs]
     actives: list[ActiveSnapshot] = []
     errors: list[BaseException] = []
     for future in futures:
@@ -86,12 +109,18 @@ def _explained(error: BaseException, engine: Engine) -> BaseException:
     return error
 
 
+def _silent(_event: LayerProgress) -> None:
+    pass
+
+
 def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, layer: LayerRecord,
-               chain_id: str, parent: str | None, max_bytes: int | None) -> ActiveSnapshot | None:
+               chain_id: str, parent: str | None, max_bytes: int | None,
+               report: Progress) -> ActiveSnapshot | None:
     need_snapshot = not engine.snapshots.exists(chain_id)
     need_blob = not engine.blobs.exists(layer.digest)
     if not (need_snapshot or need_blob):
         stats.reused += 1
+        report(LayerProgress(layer.digest, "exists", layer.size, layer.size))
         return None
     active = engine.snapshots.begin(chain_id, parent, layer.diff_id) if need_snapshot else None
     try:
@@ -100,15 +129,17 @@ def _one_layer(engine: Engine, open_blob: BlobOpener | None, stats: LayerStats, 
                 raise InvalidInput(f"layer {layer.digest} is missing from the store", field="layers",
                                    hint="pull or load the image again")
             with open_blob(layer) as source, engine.blobs.writer(layer.digest, layer.size) as writer:
-                _consume(_Tee(source, writer), layer, active, max_bytes)
+                _consume(_Tee(source, writer, layer, report), layer, active, max_bytes)
                 stats.bytes_fetched += writer.size
             stats.created_blobs.append(layer.digest)
             stats.fetched += 1
         else:
+            report(LayerProgress(layer.digest, "extracting", 0, layer.size))
             with engine.blobs.open(layer.digest) as stored:
                 _consume(stored, layer, active, max_bytes)
         if active is not None:
             stats.unpacked += 1
+        report(LayerProgress(layer.digest, "complete", layer.size, layer.size))
     except BaseException:
         if active is not None:
             engine.snapshots.abort(active)
@@ -134,14 +165,21 @@ def _drain(stream: BinaryIO) -> None:
 
 
 class _Tee(ReaderBase):
-    """Reads from ``source`` and writes every byte to the blob writer too."""
+    """Reads from ``source`` and writes every byte to the blob writer too,
+    reporting the bytes read every PROGRESS_STEP."""
 
-    def __init__(self, source: BinaryIO, writer: BlobWriter) -> None:
+    def __init__(self, source: BinaryIO, writer: BlobWriter, layer: LayerRecord, report: Progress) -> None:
         self.source = source
         self.writer = writer
+        self.layer, self.report = layer, report
+        self.done = self.reported = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.source.read(size if size is not None and size >= 0 else CHUNK)
         if data:
             self.writer.write(data)
+            self.done += len(data)
+            if self.done - self.reported >= PROGRESS_STEP or self.done == self.layer.size:
+                self.reported = self.done
+                self.report(LayerProgress(self.layer.digest, "downloading", self.done, self.layer.size))
         return data

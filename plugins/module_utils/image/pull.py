@@ -14,7 +14,7 @@ from typing import BinaryIO
 from ..crashpoint import crash_point
 from ..errors import InvalidInput
 from ..registry.limits import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, check_claim, read_bounded
-from .layers import BlobOpener, LayerStats, materialize
+from .layers import BlobOpener, LayerStats, Progress, materialize
 from .manifest import (
     ACCEPT,
     INDEX_TYPES,
@@ -45,8 +45,10 @@ class Resolved:
 
 
 class Puller:
-    def __init__(self, store: ImageStore, client: object, platform: Platform | None = None) -> None:
+    def __init__(self, store: ImageStore, client: object, platform: Platform | None = None, *,
+                 progress: Progress | None = None) -> None:
         self.store = store
+        self.progress = progress   # the CLI's live display; the modules pass none
         self.engine = store.engine
         self.client = client  # a RegistryClient (duck-typed for unit tests)
         self.platform = platform or Platform.host()
@@ -92,7 +94,7 @@ class Puller:
         diff_ids = config["rootfs"]["diff_ids"]
         layers = [LayerRecord(d.digest, d.media_type, d.size, diff_id)
                   for d, diff_id in zip(resolved.layers, diff_ids, strict=True)]
-        materialize(self.engine, layers, self._opener(ref.repository), self.stats)
+        materialize(self.engine, layers, self._opener(ref.repository), self.stats, progress=self.progress)
         crash_point("image.pull.blobs_stored")   # layers stored, no record yet
         self.engine.blobs.put_bytes(resolved.manifest, resolved.manifest_digest)
         record = ImageRecord(

@@ -22,8 +22,15 @@ if TYPE_CHECKING:
     import argparse
 
 DEFAULT_ROOT = "/run/berth-runtime"
-_SUPPRESS, _REMAINDER = "==SUPPRESS==", "..."  # argparse's values, without importing it on the fast path
+_REMAINDER = "..."  # argparse's value, without importing it on the fast path
 VERSION = "0.1.0"
+
+
+def _suppressed() -> str:
+    """argparse.SUPPRESS itself: help hides a flag only for that very object (an equal string shows)."""
+    import argparse
+
+    return argparse.SUPPRESS
 
 
 def main(argv: list[str]) -> int:
@@ -113,9 +120,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--log-format", default="text", choices=("text", "json"))
     parser.add_argument("-v", "--version", action="store_true")
     for flag in ("--debug", "--systemd-cgroup", "--no-new-keyring"):
-        parser.add_argument(flag, action="store_true", help=_SUPPRESS)
+        parser.add_argument(flag, action="store_true", help=_suppressed())
     for flag in ("--criu", "--rootless"):
-        parser.add_argument(flag, help=_SUPPRESS)
+        parser.add_argument(flag, help=_suppressed())
     commands = parser.add_subparsers(dest="command")
     for name, (text, build) in _COMMANDS.items():
         if only in (None, name):
@@ -131,7 +138,7 @@ def _build_run(parser: argparse.ArgumentParser) -> None:
     _create_flags(parser, _run)
     parser.add_argument("-d", "--detach", action="store_true")
     parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-    parser.add_argument("--no-subreaper", action="store_true", help=_SUPPRESS)
+    parser.add_argument("--no-subreaper", action="store_true", help=_suppressed())
 
 
 def _with_id(handler: object) -> object:
@@ -166,7 +173,7 @@ def _build_list(parser: argparse.ArgumentParser) -> None:
 
 def _build_spec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-b", "--bundle", default=".")
-    parser.add_argument("--rootless", action="store_true", help=_SUPPRESS)
+    parser.add_argument("--rootless", action="store_true", help=_suppressed())
     parser.set_defaults(handler=_spec)
 
 
@@ -182,7 +189,7 @@ def _create_flags(parser: argparse.ArgumentParser, handler: object) -> None:
     parser.add_argument("--pid-file")
     parser.add_argument("--preserve-fds", type=int, default=0)
     for flag in ("--no-pivot", "--no-new-keyring"):
-        parser.add_argument(flag, action="store_true", help=_SUPPRESS)
+        parser.add_argument(flag, action="store_true", help=_suppressed())
     parser.set_defaults(handler=handler)
 
 
@@ -200,7 +207,7 @@ def _build_exec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-new-privs", action="store_true")
     parser.add_argument("--preserve-fds", type=int, default=0)
     for flag in ("--process-label", "--apparmor", "--cgroup"):
-        parser.add_argument(flag, help=_SUPPRESS)
+        parser.add_argument(flag, help=_suppressed())
     parser.add_argument("id")
     # not "command": that dest names the subcommand
     parser.add_argument("exec_args", nargs=_REMAINDER, metavar="command")

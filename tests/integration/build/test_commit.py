@@ -24,11 +24,10 @@ from ansible_collections.berth.engine.plugins.module_utils.image.assemble import
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from tests.support.cli import BerthCli
+from tests.support.cli_root import cli_root
 from tests.support.images import OciImage
-from tests.support.leaks import ContainerWatch
-from tests.support.networks import drop_networks
 from tests.support.peers import needs_peer
-from tests.support.runtime import mounts_under, wait_for
+from tests.support.runtime import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/busybox"   # tagged as the fixture layout names it
@@ -42,20 +41,11 @@ class Box(BerthCli):
 @pytest.fixture
 def box(tmp_path: Path, busybox_image: OciImage) -> Iterator[Box]:
     tool = Box(tmp_path)
-    engine = Engine.open(tool.state, tool.run)
-    tool.engine = engine
-    made = ContainerWatch(engine.layout.containers)
-    load_archive(ImageStore(engine), busybox_image.layout, parse_reference(f"{IMAGE}:{busybox_image.tag}"))
-    tool.image = f"{IMAGE}:{busybox_image.tag}"
-    yield tool
-    for name in json.loads(tool("ps", "-a", "--json").stdout or "{}"):
-        tool("rm", "-f", name, check=False)
-    assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"
-    drop_networks(engine)
-    leftovers = made.cgroups_left()
-    made.close()
-    assert not leftovers, leftovers
-    assert not mounts_under(tmp_path)
+    with cli_root(tool, tmp_path) as engine:
+        tool.engine = engine
+        load_archive(ImageStore(engine), busybox_image.layout, parse_reference(f"{IMAGE}:{busybox_image.tag}"))
+        tool.image = f"{IMAGE}:{busybox_image.tag}"
+        yield tool
 
 
 def _store_contents(engine: Engine) -> tuple[Any, ...]:

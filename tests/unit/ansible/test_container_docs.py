@@ -3,7 +3,8 @@
 Each option in the table (plugins/module_utils/containers/options.py) states in
 its description how it is compared by default and whether a change recreates
 the container or is applied in place; this test reads container.py's
-DOCUMENTATION and fails when a sentence drifts from the table's row.
+DOCUMENTATION merged with its doc fragments (the table's options are documented in
+plugins/doc_fragments/container_options.py) and fails when a sentence drifts from the table's row.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from ansible_collections.berth.engine.plugins.module_utils.containers.options im
     stated,
 )
 from ansible_collections.berth.engine.plugins.modules import container
+from tests.unit.test_module_contract import documentation_of
 
-DOCUMENTED: dict[str, Any] = yaml.safe_load(container.DOCUMENTATION)["options"]
+DOCUMENTED: dict[str, Any] = documentation_of(container)["options"]   # the fragments' options merged in
 SENTENCE_START = "Compared C("
 EFFECT = {"recreate": "a change recreates the container", "in_place": "a change is applied in place"}
 
@@ -47,7 +49,8 @@ def test_every_table_option_is_documented() -> None:
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_description_states_the_tables_comparison(name: str) -> None:
     stated = [line for line in description_lines(name) if SENTENCE_START in line]
-    assert stated == [comparison_sentence(BY_NAME[name])], f"option {name}: fix its description in container.py"
+    assert stated == [comparison_sentence(BY_NAME[name])], \
+        f"option {name}: fix its description (plugins/doc_fragments/container_options.py)"
 
 
 @pytest.mark.parametrize("name", sorted(set(DOCUMENTED) - set(BY_NAME)))

@@ -103,7 +103,18 @@ def test_monitor_errors_are_printed_like_the_cli(tmp_path: Path, capsys: pytest.
     FakeMonitor(tmp_path, lambda request: protocol.Error(kind="already_exists", message="web exists", field="name"))
     code = fastlane.via_monitor(["--run-root", str(tmp_path), "--state-root", str(tmp_path), "create", "--name",
                                  "web", "local/box:1"])
-    assert code == 1 and capsys.readouterr().err == "berth: already_exists: name: web exists\n"
+    # Docker's create/run exit 125 on an engine error, as the full CLI's base.ENGINE_ERROR_EXIT
+    assert code == 125 and capsys.readouterr().err == "berth: already_exists: name: web exists\n"
+
+
+def test_a_command_that_cannot_be_executed_exits_127_or_126(tmp_path: Path) -> None:
+    for code in (127, 126):
+        root = tmp_path / str(code)
+        root.mkdir()
+        FakeMonitor(root, lambda request, code=code: protocol.Error(
+            kind="invalid_input", message='exec: "x": nope', field="process.args", exit_code=code))
+        assert fastlane.via_monitor(["--run-root", str(root), "--state-root", str(root), "create",
+                                     "--name", "web", "local/box:1"]) == code
 
 
 def test_bad_usage_and_bad_options_take_the_full_path(tmp_path: Path) -> None:

@@ -1,24 +1,18 @@
 """The container module's DOCUMENTATION states every option's default
-comparison and update mode exactly as the option table has them."""
+comparison and update mode exactly as the option table has them (with its
+doc fragments merged, as ansible-doc reads it)."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import yaml
-
 from ansible_collections.berth.engine.plugins.module_utils.containers import options
-
-MODULE = Path(__file__).resolve().parents[3] / "plugins" / "modules" / "container.py"
+from ansible_collections.berth.engine.plugins.modules import container
+from tests.unit.test_module_contract import documentation_of
 
 
 def _documented_options() -> dict[str, dict]:
-    tree = ast.parse(MODULE.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
-            return yaml.safe_load(node.value.value)["options"]  # type: ignore[attr-defined]
-    raise AssertionError("no DOCUMENTATION")
+    """The module's options with its doc fragments merged in (the table's rows are documented in
+    plugins/doc_fragments/container_options.py), as ansible-doc shows them."""
+    return documentation_of(container)["options"]
 
 
 def test_every_row_documents_its_comparison_and_update_mode() -> None:

@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 from ...errors import BerthError
+from ..glue import task_failure
 from ..pydantic_compat import PYDANTIC_IMPORT_ERROR
 
 # module name -> the family file (tasks/<family>.py) whose TASKS has it
@@ -22,6 +23,7 @@ FAMILIES: dict[str, str] = {
     "cgroup": "cgroup",
     "compose": "compose",
     "container": "container", "container_exec": "container", "container_info": "container",
+    "container_copy_into": "copy_into",
     "host_info": "host",
     "image": "image", "image_info": "image", "login": "image",
     "network": "network", "network_info": "network",
@@ -57,12 +59,13 @@ def model_of(name: str) -> Any:
 
 def execute(name: str, params: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
     """``run`` as a reply (ansible/remote.py's wire shape): ``{"result": ...}``, or ``{"failed": ...}``
-    for the engine's errors (message, kind, field) and a missing pydantic. Any other exception is a bug
-    and propagates (the agent's worker reports it with its traceback)."""
+    for the engine's errors (message, kind, field), an OSError (glue.task_failure: the operation, its object,
+    the traceback as ``exception``) and a missing pydantic. Any other exception is a bug and propagates
+    (the agent's worker reports it the same way, as a bug)."""
     if PYDANTIC_IMPORT_ERROR is not None:
         return {"failed": {"msg": "berth's engine cannot import pydantic>=2 here: re-run the berth.engine.host "
                                   "role (or pip install -r requirements.txt)", "exception": PYDANTIC_IMPORT_ERROR}}
     try:
         return {"result": run(name, params, check_mode, diff)}
-    except BerthError as err:
-        return {"failed": {"msg": str(err), "error": err.as_dict()}}
+    except (BerthError, OSError) as err:   # an OSError: the kernel's or the disk's, named by its operation
+        return {"failed": task_failure(err, name, params)}
