@@ -70,8 +70,8 @@ def test_network_create_ls_inspect_rm(berth: BerthCli) -> None:
     assert berth("network", "ls", "-q", "-f", "name=nothing").stdout == ""
     assert berth("network", "ls", "-f", "colour=red", check=False).returncode == 1
     [document] = json.loads(berth("network", "inspect", "backend").stdout)
-    assert document["Id"] == network_id and document["IPAM"]["Config"] == [{"Subnet": "10.231.7.0/24",
-                                                                             "Gateway": "10.231.7.254"}]
+    assert document["Id"] == network_id
+    assert document["IPAM"]["Config"] == [{"Subnet": "10.231.7.0/24", "Gateway": "10.231.7.254"}]
     assert document["Options"]["com.docker.network.driver.mtu"] == "1400" and document["Labels"] == {"tier": "db"}
     assert berth("network", "inspect", "-f", "{{.Name}} {{.Internal}}", network_id[:12]).stdout == "backend false\n"
     module = network_info({"engine": roots(berth), "name": ["backend"]}, False, False)["networks"][0]

@@ -54,8 +54,8 @@ def _play(env: dict[str, Any], tasks: list[dict[str, Any]], name: str) -> list[d
     return recorded(env["dir"])
 
 
-def _start(env: dict[str, Any], box: dict[str, Any] = BOX) -> None:
-    result = run_playbook(write_playbook(env["dir"], [box], name="up.yml", module_defaults=env["defaults"]))
+def _start(env: dict[str, Any], box: dict[str, Any] | None = None) -> None:
+    result = run_playbook(write_playbook(env["dir"], [box or BOX], name="up.yml", module_defaults=env["defaults"]))
     assert result.failed == 0, result.output[-3000:]
 
 

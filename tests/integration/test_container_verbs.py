@@ -135,6 +135,7 @@ def test_rename_top_port_stats_update(berth: BerthCli) -> None:
     berth("run", "-d", "--name", "peer", "--network", "verbs", IMAGE, "sleep", "300")
     berth("run", "-d", "--name", "old", "--network", "verbs", "-p", f"127.0.0.1:{PORT}:80", IMAGE, "sleep", "300")
     peer_hosts = berth.state / "containers" / berth.inspect("peer")["id"] / "hosts"
+
     def peer_names() -> set[str]:
         return {word for line in peer_hosts.read_text().splitlines() for word in line.split()[1:]}
 

@@ -26,7 +26,13 @@ def cli_root(tool: BerthCli, base: Path) -> Iterator[Engine]:
     """The engine of ``tool``'s roots; on exit, everything the test made is removed and checked gone."""
     engine = Engine.open(tool.state, tool.run)
     made = ContainerWatch(engine.layout.containers)
-    yield engine
+    try:
+        yield engine
+    finally:
+        _clean_up(tool, engine, made, base)
+
+
+def _clean_up(tool: BerthCli, engine: Engine, made: ContainerWatch, base: Path) -> None:
     for record in ContainerStore(engine).list():
         tool("rm", "-f", "-v", record["id"], check=False)
     assert wait_for(lambda: tool.monitor_pid() is None, timeout=10), "the monitor did not exit"

@@ -101,8 +101,8 @@ def upper_size(engine: Engine, record: Listed | ContainerRecord) -> int:
     return total
 
 
-def each_container(engine: Engine, refs: list[str], action: Callable[[ContainerService, str], str | None]
-          ) -> dict[str, Any]:
+def each_container(engine: Engine, refs: list[str],
+                   action: Callable[[ContainerService, str], str | None]) -> dict[str, Any]:
     """Runs ``action`` for every reference and prints what it returns; a failure is reported and the
     others still run; exit 1 when any failed (Docker's multi-container verbs do the same)."""
     service = service_of(engine)

@@ -26,6 +26,12 @@ from ..image.store import ImageStore
 from .base import Commands
 
 
+def docker_config_path() -> Path:
+    """Where credentials live: ``$DOCKER_CONFIG/config.json`` as Docker's CLI, else ``~/.docker/config.json``."""
+    directory = os.environ.get("DOCKER_CONFIG")
+    return Path(directory, "config.json") if directory else Path("~/.docker/config.json").expanduser()
+
+
 @dataclass(frozen=True)
 class CliRegistryAccess:
     """The CLI's registry options (image/service.RegistryAccess): saved credentials, Docker's TLS rules."""
@@ -34,14 +40,8 @@ class CliRegistryAccess:
     ca_cert: Path | None = None
     username: str | None = None
     password: str | None = None
-    config_path: Path = field(default_factory=lambda: docker_config_path())
+    config_path: Path = field(default_factory=docker_config_path)
     insecure_registries: list[str] = field(default_factory=list)
-
-
-def docker_config_path() -> Path:
-    """Where credentials live: ``$DOCKER_CONFIG/config.json`` as Docker's CLI, else ``~/.docker/config.json``."""
-    directory = os.environ.get("DOCKER_CONFIG")
-    return Path(directory, "config.json") if directory else Path("~/.docker/config.json").expanduser()
 
 
 def _add_pull(parser: argparse.ArgumentParser) -> None:
@@ -131,8 +131,9 @@ def push(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 # -- login, logout ----------------------------------------------------------------
 
 def login(engine: Engine | None, args: argparse.Namespace) -> dict[str, Any]:
-    from ..ansible.image_models import LoginRequest
-    from ..ansible.login_plan import plan_login
+    # absolute: ansible-test's pylint reads `..ansible` as Ansible itself (cli/main.py's info does the same)
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.image_models import LoginRequest
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.login_plan import plan_login
 
     username, password = _credentials(args)
     request = LoginRequest(registry=args.server or "docker.io", username=username, password=password,
@@ -169,7 +170,8 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def logout(engine: Engine | None, args: argparse.Namespace) -> dict[str, Any]:
-    from ..ansible.login_plan import normalise_registry
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.login_plan import normalise_registry
+
     from ..registry import credentials as creds
 
     registry = normalise_registry(args.server or "docker.io")

@@ -278,7 +278,7 @@ def _familiar_digest(text: str) -> str:
 # -- prune ------------------------------------------------------------------------
 
 def prune(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    from ..ansible.prune_plan import PruneImage, plan_image_prune
+    from ansible_collections.berth.engine.plugins.module_utils.ansible.prune_plan import PruneImage, plan_image_prune
 
     filters = parse_filters(args.filter, PRUNE_FILTERS)
     warning = ("This will remove all images without at least one container associated to them." if args.all

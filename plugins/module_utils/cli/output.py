@@ -122,8 +122,7 @@ class Template:
         cells: list[list[tuple[str, ...]]] = [[]]
         for part in self.parts:
             if isinstance(part, str):
-                for _ in range(part.count("\t")):
-                    cells.append([])
+                cells.extend([] for _tab in range(part.count("\t")))
             else:
                 cells[-1].append(part)
         return cells

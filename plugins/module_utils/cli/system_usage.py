@@ -190,7 +190,7 @@ def _timestamp(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        whole, _, fraction = text.rstrip("Z").partition(".")
+        whole, _dot, fraction = text.rstrip("Z").partition(".")
         seconds = calendar.timegm(time.strptime(whole[:19], "%Y-%m-%dT%H:%M:%S"))
     except ValueError:
         return None

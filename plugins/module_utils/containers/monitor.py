@@ -44,6 +44,7 @@ from typing import Any
 
 from .. import lifecycle as lc
 from ..errors import BerthError, InvalidInput, InvalidState, NotFound
+from ..failures import error_text
 from ..network.dnsserver import Resolvers
 from . import health, policy, protocol
 from .logs import writer as log_writer
@@ -182,8 +183,11 @@ class Monitor:
         except BerthError as err:
             answer(protocol.Error.of(err))
         except (OSError, KeyError, TypeError, ValueError) as err:
-            # one bad request must not take down the monitor of every container
-            answer(protocol.Error(kind=InvalidState.kind, message=f"monitor: {err!r}"))
+            # one bad request must not take down the monitor of every container; the
+            # reply names the operation and its object, as a failed plan step does
+            target = getattr(request, "id", None) or getattr(request, "name", None)
+            operation = f"{request.OP} container {target}" if target else request.OP or "answer a request"
+            answer(protocol.Error(kind=InvalidState.kind, message=f"monitor: could not {operation}: {error_text(err)}"))
 
     def _ping(self, _request: protocol.Ping, answer: Any) -> None:
         answer(protocol.Pong(pid=os.getpid(), digest=self.digest))

@@ -184,11 +184,12 @@ def _config_bytes(layer: _Layer, config: ImportConfig) -> bytes:
                        ("Volumes", {_volume(v): {} for v in config.volumes} or None)):
         container[key] = value
     host = Platform.host()
+    message = getattr(config, "message", None)
     doc = {"architecture": host.architecture, "os": "linux", "created": created,
            "config": {k: v for k, v in container.items() if v is not None},
            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
            "history": [{"created": created, "created_by": "berth image import",
-                        **({"comment": message} if (message := getattr(config, "message", None)) else {})}]}
+                        **({"comment": message} if message else {})}]}
     if host.variant:
         doc["variant"] = host.variant
     return config_bytes(doc)

@@ -177,10 +177,9 @@ def test_a_bug_in_the_agent_names_the_step_too() -> None:
         def execute(self, context: Any) -> Any:
             return {}["missing"]
 
-    try:
+    with pytest.raises(KeyError) as caught:
         Plan(steps=[Broken()]).execute(None)
-    except KeyError as exc:
-        failed = agent.unexpected_failure(exc, "container", {"name": "web"})
+    failed = agent.unexpected_failure(caught.value, "container", {"name": "web"})
     assert failed["msg"].startswith("berth's engine failed unexpectedly: could not start container web: KeyError: ")
     assert "a bug in berth" in failed["msg"] and "Traceback" in failed["exception"]
 

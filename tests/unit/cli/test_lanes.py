@@ -26,7 +26,7 @@ def test_every_verb_has_a_lane() -> None:
 def test_a_lane_defines_its_verb_as_the_full_cli_does(verb: str) -> None:
     parser, commands = main.parser(verb)
     assert verb in _verbs(parser)
-    mine = {key: handler for key, handler in FULL_COMMANDS.items() if key.split(" ")[0] == verb}
+    mine = {key: handler for key, handler in FULL_COMMANDS.items() if key.split(" ", maxsplit=1)[0] == verb}
     assert mine and all(commands.get(key) == handler for key, handler in mine.items())
 
 

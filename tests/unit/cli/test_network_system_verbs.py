@@ -60,8 +60,8 @@ def test_network_create_flags_become_the_modules_request() -> None:
                   "10.9.0.128/25", "--internal", "--label", "a=b", "-o", "com.docker.network.driver.mtu=1400", "n")
     request = network_verbs.creation_request(args)
     assert request.name == "n" and request.internal and request.labels == {"a": "b"}
-    assert request.ipam_config[0].model_dump(exclude_none=True) == {"subnet": "10.9.0.0/24", "gateway": "10.9.0.9",
-                                                                     "iprange": "10.9.0.128/25"}
+    wanted = {"subnet": "10.9.0.0/24", "gateway": "10.9.0.9", "iprange": "10.9.0.128/25"}
+    assert request.ipam_config[0].model_dump(exclude_none=True) == wanted
     assert request.driver_options == {"com.docker.network.driver.mtu": "1400"}
     assert network_verbs.creation_request(parsed("network", "create", "plain")).ipam_config == []
 
@@ -121,8 +121,8 @@ def test_shared_size_is_what_other_images_also_use_and_unique_the_rest() -> None
 
 
 def test_df_rows_print_dockers_units_and_reclaimable_share() -> None:
-    assert system_usage._row("Images", 3, 1, 2000, 500) == {"Type": "Images", "TotalCount": "3", "Active": "1",
-                                                           "Size": "2kB", "Reclaimable": "500B (25%)"}
+    wanted = {"Type": "Images", "TotalCount": "3", "Active": "1", "Size": "2kB", "Reclaimable": "500B (25%)"}
+    assert system_usage._row("Images", 3, 1, 2000, 500) == wanted
     assert system_usage._row("Build Cache", 0, 0, 0, 0)["Reclaimable"] == "0B"
 
 
@@ -131,5 +131,3 @@ def test_df_rows_print_dockers_units_and_reclaimable_share() -> None:
                                                ("garbage", None), (None, None)])
 def test_record_times_read_with_nanoseconds(text: str | None, seconds: float | None) -> None:
     assert system_usage._timestamp(text) == seconds
-
-

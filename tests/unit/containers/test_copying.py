@@ -199,8 +199,8 @@ def test_a_file_that_changes_size_keeps_the_tar_whole() -> None:
     assert shrunk.read(3) + shrunk.read() == b"01\0\0"
 
 
-def test_many_directories_keep_few_descriptors_and_their_times(roots: Roots, monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
+def test_many_directories_keep_few_descriptors_and_their_times(
+        roots: Roots, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(copyfs, "MAX_OPEN_DIRS", 4)
     wide = roots.container / "wide"
     for index in range(12):

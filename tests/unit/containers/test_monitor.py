@@ -79,6 +79,14 @@ def test_engine_errors_keep_their_kind(rig: Rig) -> None:
     assert "c1" not in rig.monitor.watches, "a failed start leaves no watch behind"
 
 
+def test_an_os_error_names_the_operation_and_the_container(rig: Rig) -> None:
+    rig.host.launch_error = OSError(16, "Device or resource busy", "/sys/fs/cgroup/x/cgroup.freeze")
+    rig.host.add("c1")
+    (reply,) = rig.ask(protocol.Start(id="c1"))
+    assert reply == protocol.Error(kind="invalid_state", message="monitor: could not start container c1: "
+                                   "/sys/fs/cgroup/x/cgroup.freeze: [Errno 16] Device or resource busy")
+
+
 def test_ping(rig: Rig) -> None:
     (reply,) = rig.ask(protocol.Ping())
     assert isinstance(reply, protocol.Pong) and reply.pid > 0
