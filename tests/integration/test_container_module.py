@@ -37,7 +37,7 @@ from tests.support.playbook import (
     run_playbook,
     write_playbook,
 )
-from tests.support.runtime import make_rootfs, mounts_under, wait_for
+from tests.support.runtime import container_cgroup_file, make_rootfs, mounts_under, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/box:1"
@@ -69,14 +69,6 @@ def _play(env: dict[str, Any], tasks: list[dict[str, Any]], name: str = "play.ym
 
 def _out(env: dict[str, Any]) -> list[dict[str, Any]]:
     return recorded(env["dir"])
-
-
-def _cgroup_file(container_id: str, v1: str, v2: str) -> str:
-    for path in (Path("/sys/fs/cgroup") / v1.split("/")[0] / f"berth-{container_id}" / v1.split("/")[1],
-                 Path("/sys/fs/cgroup") / f"berth-{container_id}" / v2):
-        if path.exists():
-            return path.read_text().strip()
-    raise AssertionError(f"no {v1} / {v2} for {container_id}")
 
 
 def _log_words(store: ContainerStore, name: str) -> list[str]:
@@ -147,12 +139,12 @@ def test_limits_pause_stop_absent_and_oom(env: dict[str, Any]) -> None:
     job = {"name": "job", "image": IMAGE, "stop_signal": "SIGKILL"}
     assert_converges(_play(env, [{C: lim}, {C: job}]))
     first = _out(env)[0]["container"]
-    assert _cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(64 << 20)
+    assert container_cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(64 << 20)
 
     assert_converges(_play(env, [{C: {**lim, "paused": True}}, {C: {**job, "state": "stopped"}}], name="pause.yml"))
     paused, stopped = (r["container"] for r in _out(env))
     assert paused["state"]["paused"] is True and stopped["state"]["status"] == "exited"
-    assert _cgroup_file(first["id"], "freezer/freezer.state", "cgroup.freeze") in ("FROZEN", "1")
+    assert container_cgroup_file(first["id"], "freezer/freezer.state", "cgroup.freeze") in ("FROZEN", "1")
     assert_converges(_play(env, [{C: {**lim, "paused": False}}, {C: {"name": "job", "state": "absent"}}],
                            name="unpause.yml"))
     store = ContainerStore(env["engine"])
@@ -168,8 +160,8 @@ def test_limits_pause_stop_absent_and_oom(env: dict[str, Any]) -> None:
     updated, info, _hog, _frozen = _out(env)
     assert updated["actions"] == ["update memory, pids_limit"]
     assert updated["container"]["id"] == first["id"] and updated["container"]["state"]["pid"] == first["state"]["pid"]
-    assert _cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(128 << 20)
-    assert _cgroup_file(first["id"], "pids/pids.max", "pids.max") == "100"
+    assert container_cgroup_file(first["id"], "memory/memory.limit_in_bytes", "memory.max") == str(128 << 20)
+    assert container_cgroup_file(first["id"], "pids/pids.max", "pids.max") == "100"
     assert info["stats"]["memory_limit"] == 128 << 20 and info["stats"]["pids_current"] >= 1
     assert store.get("frozen")["state"]["paused"] is True
     assert wait_for(lambda: store.get("hog")["state"]["status"] == "exited", timeout=30)

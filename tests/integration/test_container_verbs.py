@@ -21,7 +21,7 @@ from ansible_collections.berth.engine.plugins.module_utils.engine import Engine
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 from tests.support.cli import BerthCli
 from tests.support.cli_root import cli_with_rootfs
-from tests.support.runtime import make_rootfs
+from tests.support.runtime import container_cgroup_file, make_rootfs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 IMAGE = "local/box:1"
@@ -156,6 +156,9 @@ def test_rename_top_port_stats_update(berth: BerthCli) -> None:
     assert berth("port", "new", "81", check=False).returncode == 1
 
     assert berth("update", "--memory", "96m", "--pids-limit", "40", "--restart", "always", "new").stdout == "new\n"
+    new_id = berth.inspect("new")["id"]   # the kernel's limits, not only the engine's report of them
+    assert container_cgroup_file(new_id, "memory/memory.limit_in_bytes", "memory.max") == str(96 << 20)
+    assert container_cgroup_file(new_id, "pids/pids.max", "pids.max") == "40"
     stats = json.loads(berth("stats", "--no-stream", "--format", "json", "new").stdout)
     assert stats["Name"] == "new" and stats["MemUsage"].endswith(" / 96MiB") and stats["PIDs"] == "1"
     assert stats["CPUPerc"].endswith("%") and "/" in stats["NetIO"]

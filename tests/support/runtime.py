@@ -41,6 +41,24 @@ echo "== cgroupns"; cat /proc/self/cgroup | grep -E '^0::|:memory:' | sed 's/^[0
 """
 
 
+def container_cgroup_file(container_id: str, v1: str, v2: str) -> str:
+    """A berth container's cgroup file as the kernel shows it: ``v1`` ("memory/memory.limit_in_bytes") under
+    the v1 hierarchy, else ``v2`` ("memory.max") in the unified one."""
+    for path in (Path("/sys/fs/cgroup") / v1.split("/")[0] / f"berth-{container_id}" / v1.split("/")[1],
+                 Path("/sys/fs/cgroup") / f"berth-{container_id}" / v2):
+        if path.exists():
+            return path.read_text().strip()
+    raise AssertionError(f"no {v1} / {v2} for {container_id}")
+
+
+def passwd_only_rootfs(directory: Path) -> Path:
+    """``directory``/rootfs holding only an /etc/passwd that knows root: an image to plan against (never run)."""
+    rootfs = directory / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    return rootfs
+
+
 def make_rootfs(directory: Path, applets: tuple[str, ...] = ()) -> Path:
     """A busybox root under ``directory`` with the common applets linked (and ``applets``)."""
     from tests.support.images import populate_busybox

@@ -25,6 +25,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import i
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.network.service import NetworkService
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+from tests.support.runtime import passwd_only_rootfs
 from tests.unit.inprocess import Roots, run_module
 from tests.unit.network.test_service import FakeKernel
 
@@ -36,9 +37,7 @@ FIRST_SUBNET = "10.253.20.0/24"
 def roots(tmp_path: Path) -> Roots:
     """An engine with an image (its /etc/passwd knows root only) and a network 'berthtestfirst' (its record only)."""
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "etc").mkdir(parents=True)
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    rootfs = passwd_only_rootfs(tmp_path)
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sleep", "300"], volumes=["/cache"]),
                   parse_reference(IMAGE))
     converge_network(NetworkService(engine, kernel=FakeKernel()),

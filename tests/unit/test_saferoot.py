@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.berth.engine.plugins.module_utils import saferoot
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if request.param == "walk":
-        monkeypatch.setattr(saferoot, "have_openat2", False)
-    else:
-        monkeypatch.setattr(saferoot, "have_openat2", None)
-        if not saferoot._openat2_works():
-            pytest.skip("kernel has no openat2")
-    yield request.param
 
 
 @pytest.fixture

@@ -86,14 +86,9 @@ def _save_ref(store: ImageStore, name: str) -> Reference:
 
 
 def _write_archive(store: ImageStore, chosen: list[tuple[ImageRecord, Reference]], path: Path) -> None:
-    from ..image.archive import save_archive
+    from ..image.archive import save_images
 
-    if len(chosen) == 1:
-        save_archive(store, chosen[0][0], path, "docker", chosen[0][1])
-        return
-    from .image_archive_writer import save_several
-
-    save_several(store, chosen, path)
+    save_images(store, chosen, path)
 
 
 @contextlib.contextmanager

@@ -383,15 +383,35 @@ def archive_matches(path: Path, record: ImageRecord, fmt: str, ref: Reference) -
 
 
 def save_archive(store: ImageStore, record: ImageRecord, path: Path, fmt: str, ref: Reference) -> None:
-    path = Path(path)
+    """``record`` (named ``ref``) as a docker-archive or an OCI archive at ``path``, atomically."""
+    if fmt == "docker":
+        save_images(store, [(record, ref)], path, field="archive_path")
+        return
+    with _atomic_tar(Path(path), "archive_path") as tar:
+        _OciWriter(store, tar).write(record, ref)
+
+
+def save_images(store: ImageStore, chosen: list[tuple[ImageRecord, Reference]], path: Path, *,
+                field: str = "--output") -> None:
+    """Several images (each with the name asked for) in one docker-archive whose manifest.json lists each
+    and which holds the layers they share once (``docker save a b``), atomically."""
+    with _atomic_tar(Path(path), field) as tar:
+        writer = _DockerWriter(store, tar, Path(path).parent)
+        for record, ref in chosen:
+            writer.write(record, ref)
+        writer.finish()
+
+
+@contextlib.contextmanager
+def _atomic_tar(path: Path, field: str) -> Iterator[tarfile.TarFile]:
+    """A tar written to a temporary file beside ``path`` and renamed over it once complete (removed on failure)."""
     if not path.parent.is_dir():
-        raise NotFound(f"directory {path.parent} does not exist", field="archive_path",
+        raise NotFound(f"directory {path.parent} does not exist", field=field,
                        hint="create it first, or choose another path")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            writer = _DockerWriter(store, tar, path.parent) if fmt == "docker" else _OciWriter(store, tar)
-            writer.write(record, ref)
+            yield tar
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -441,29 +461,34 @@ class _OciWriter:
 
 
 class _DockerWriter:
-    """docker-archive: uncompressed ``<diffid>.tar`` layers, as docker load expects."""
+    """docker-archive: uncompressed ``<diffid>.tar`` layers, as docker load expects; each config and layer
+    once however many of the images written share it, then one manifest.json and repositories (``finish``)."""
 
     def __init__(self, store: ImageStore, tar: tarfile.TarFile, scratch: Path) -> None:
         self.store, self.tar, self.scratch = store, tar, scratch
+        self.written: set[str] = set()
+        self.manifest: list[dict[str, object]] = []
+        self.repositories: dict[str, dict[str, str]] = {}
 
     def write(self, record: ImageRecord, ref: Reference) -> None:
-        blobs = self.store.engine.blobs
         config_name = f"{digest_hex(record.id)}.json"
-        _add_bytes(self.tar, config_name, blobs.read_bytes(record.id))
-        names: list[str] = []
-        for layer in record.layers:
-            name = f"{digest_hex(layer.diff_id)}.tar"
-            if name not in names:
+        if config_name not in self.written:
+            _add_bytes(self.tar, config_name, self.store.engine.blobs.read_bytes(record.id))
+            self.written.add(config_name)
+        names = [f"{digest_hex(layer.diff_id)}.tar" for layer in record.layers]
+        for layer, name in zip(record.layers, names, strict=True):
+            if name not in self.written:
                 self._add_layer(layer, name)
-            names.append(name)
+                self.written.add(name)
         tags = _repo_tags(record, ref)
-        manifest = [{"Config": config_name, "RepoTags": tags, "Layers": names}]
-        _add_bytes(self.tar, "manifest.json", json.dumps(manifest).encode())
-        repositories: dict[str, dict[str, str]] = {}
+        self.manifest.append({"Config": config_name, "RepoTags": tags, "Layers": names})
         for tag in tags:
             name, _sep, version = tag.rpartition(":")
-            repositories.setdefault(name, {})[version] = digest_hex(record.layers[-1].diff_id) if names else ""
-        _add_bytes(self.tar, "repositories", json.dumps(repositories, sort_keys=True).encode())
+            self.repositories.setdefault(name, {})[version] = digest_hex(record.layers[-1].diff_id) if names else ""
+
+    def finish(self) -> None:
+        _add_bytes(self.tar, "manifest.json", json.dumps(self.manifest).encode())
+        _add_bytes(self.tar, "repositories", json.dumps(self.repositories, sort_keys=True).encode())
 
     def _add_layer(self, layer: LayerRecord, name: str) -> None:
         blobs = self.store.engine.blobs

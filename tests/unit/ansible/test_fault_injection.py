@@ -31,6 +31,7 @@ from ansible_collections.berth.engine.plugins.module_utils.network import servic
 from ansible_collections.berth.engine.plugins.module_utils.network.store import NetworkStore
 from ansible_collections.berth.engine.plugins.module_utils.plan import Plan, Step
 from ansible_collections.berth.engine.plugins.module_utils.volumes.service import VolumeService
+from tests.support.runtime import passwd_only_rootfs
 from tests.unit.inprocess import ModuleRun, Roots, run_module
 
 IMAGE = "local/box:1"
@@ -47,9 +48,7 @@ def raising(exc: OSError) -> Any:
 def roots(tmp_path: Path) -> Roots:
     """An engine whose store holds one image (a rootfs with /etc/passwd only)."""
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "etc").mkdir(parents=True)
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    rootfs = passwd_only_rootfs(tmp_path)
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sleep", "300"]), parse_reference(IMAGE))
     Engine.open(tmp_path / "state", tmp_path / "run")   # its recovery (pending collection) done, as an apply's is
     return Roots(tmp_path / "state", tmp_path / "run")

@@ -20,6 +20,7 @@ from ansible_collections.berth.engine.plugins.module_utils.errors import NotFoun
 from ansible_collections.berth.engine.plugins.module_utils.image.reference import parse_reference
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
+from tests.support.runtime import passwd_only_rootfs
 
 IMAGE = "local/plan:1"
 
@@ -27,9 +28,7 @@ IMAGE = "local/plan:1"
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "etc").mkdir(parents=True)
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    rootfs = passwd_only_rootfs(tmp_path)
     import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=["sleep", "300"], env={"FROM_IMAGE": "1"},
                                                            labels={"from": "image"}), parse_reference(IMAGE))
     return engine

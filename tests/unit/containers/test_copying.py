@@ -18,17 +18,6 @@ from ansible_collections.berth.engine.plugins.module_utils.containers import cop
 from ansible_collections.berth.engine.plugins.module_utils.errors import InvalidInput, NotFound
 
 
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if request.param == "walk":
-        monkeypatch.setattr(saferoot, "have_openat2", False)
-    else:
-        monkeypatch.setattr(saferoot, "have_openat2", None)
-        if not saferoot._openat2_works():
-            pytest.skip("kernel has no openat2")
-    yield request.param
-
-
 class Roots:
     """A "container" root and a "host" root, each as a descriptor."""
 

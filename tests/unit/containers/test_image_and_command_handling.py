@@ -20,6 +20,7 @@ from ansible_collections.berth.engine.plugins.module_utils.image.reference impor
 from ansible_collections.berth.engine.plugins.module_utils.image.rootfs_import import import_rootfs
 from ansible_collections.berth.engine.plugins.module_utils.image.store import ImageStore
 from ansible_collections.berth.engine.plugins.module_utils.plan import Plan
+from tests.support.runtime import passwd_only_rootfs
 
 OLD, NEW = "local/app:1", "local/app:2"
 
@@ -28,9 +29,7 @@ OLD, NEW = "local/app:1", "local/app:2"
 def engine(tmp_path: Path) -> Engine:
     """Two images of one app: the new one changes ENV MODE and CMD."""
     engine = Engine.open(tmp_path / "state", tmp_path / "run")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "etc").mkdir(parents=True)
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    rootfs = passwd_only_rootfs(tmp_path)
     for ref, mode, cmd in ((OLD, "old", ["sleep", "300"]), (NEW, "new", ["sleep", "600"])):
         import_rootfs(ImageStore(engine), rootfs, ImportConfig(cmd=cmd, env={"MODE": mode}), parse_reference(ref))
     return engine
