@@ -7,9 +7,12 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: berth-runtime's delete path imports
+if TYPE_CHECKING:      # this module, and pathlib + typing cost it more than the removal itself
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
 
 
 def fsync_dir(path: Path) -> None:
@@ -54,18 +57,19 @@ def read_json(path: Path) -> Any:
         return json.load(handle)
 
 
-def remove_tree(path: Path) -> None:
+def remove_tree(path: Path | str) -> None:
     """Remove ``path`` and everything under it, tolerating its absence.
 
     The last component is never followed (a symlink there is unlinked, its
     target left alone); see ``remove_at`` for the rest.
     """
+    parent, name = os.path.split(os.path.normpath(os.fspath(path)))
     try:
-        parent_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent_fd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
-        remove_at(parent_fd, path.name)
+        remove_at(parent_fd, name)
     finally:
         os.close(parent_fd)
 

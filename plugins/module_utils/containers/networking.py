@@ -53,7 +53,23 @@ HOSTS_HEADER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback
 Peers = dict[str, tuple["ContainerRecord", dict[str, Any]]]
 
 
+# network name -> (container id, its hosts line) for every running member
+Members = dict[str, list[tuple[str, str]]]
+
+
 # -- the wishes (pure) -----------------------------------------------------------------
+
+
+def network_members(running: Peers) -> Members:
+    """Each network's hosts lines, made once: a peer's file is its networks' lines but its own."""
+    members: Members = {}
+    for other_id, (other, networks) in running.items():
+        for name, peer in networks.items():
+            names = " ".join([other.name, *peer.get("aliases", [])])
+            members.setdefault(name, []).append((other_id, f"{peer['ip']}\t{names}\n"))
+    return members
+
+
 def missing_networks(engine: Engine, config: dict[str, Any]) -> list[str]:
     """User-defined networks the container names that do not exist (check mode reports them)."""
     named = [n["name"] for n in config["networks"] if n["name"] != DEFAULT_NETWORK]
@@ -392,21 +408,18 @@ class Networking:
             _write_in_place(directory / "resolv.conf", text)
 
     def _hosts(self, record: ContainerRecord, attached: dict[str, dict[str, Any]],
-               running: Peers | None = None) -> str:
+               running: Peers | None = None, members: Members | None = None) -> str:
         hostname = record.config.get("hostname") or record.id[:12]
         first = next(iter(attached.values()), None)
         lines = [HOSTS_HEADER, host_lines(record.config.get("etc_hosts"), first["gateway"] if first else None)]
         for item in attached.values():
             lines.append(f"{item['ip']}\t{hostname}\n")
-        running = running if running is not None else self._running_networks()
+        if members is None:
+            members = network_members(running if running is not None else self._running_networks())
         for item_name, item in attached.items():
             if item.get("default"):
                 continue   # Docker's default network resolves no container names
-            for other_id, (other, networks) in running.items():
-                peer = networks.get(item_name)
-                if other_id != record.id and peer is not None:
-                    names = [other.name, *peer.get("aliases", [])]
-                    lines.append(f"{peer['ip']}\t{' '.join(names)}\n")
+            lines.extend(line for other_id, line in members.get(item_name, ()) if other_id != record.id)
         return "".join(lines)
 
     def _running_networks(self, extra: dict[str, dict[str, Any]] | None = None) -> Peers:
@@ -443,11 +456,16 @@ class Networking:
         self._refresh_peers(container_id, {container_id: networks})
 
     def _refresh_peers(self, changed_id: str, extra: dict[str, dict[str, Any]] | None = None) -> None:
+        """Rewrites the running peers' hosts files after ``changed_id`` came, went or
+        was renamed. Each network's lines are made once per change, not once per
+        peer and network (that made a change cost N² peer lookups at N containers);
+        an unchanged file is read and left alone."""
         running = self._running_networks(extra)
         if changed_id not in (extra or {}):
             running.pop(changed_id, None)
+        members = network_members(running)
         for other_id, (other, networks) in running.items():
             path = self.root / other_id / "hosts"
             if other_id != changed_id and path.exists():
                 with contextlib.suppress(OSError):
-                    _write_in_place(path, self._hosts(other, networks, running))
+                    _write_in_place(path, self._hosts(other, networks, members=members))

@@ -383,12 +383,10 @@ def _now() -> str:
 def _remove_tree(path: str, ignore_errors: bool = True) -> None:
     """The engine's one tree remover (iterative, never follows links), imported
     only on delete and failure paths: keeps `create`'s start-up lean."""
-    from pathlib import Path
-
     from ..fsutil import remove_tree
 
     try:
-        remove_tree(Path(path))
+        remove_tree(path)
     except OSError:
         if not ignore_errors:
             raise

@@ -55,7 +55,7 @@ def launchers(spec: dict) -> dict[str, str]:
     cli = (f"#!/bin/sh\n# berth CLI, written by the berth.engine.host role: the engine under {spec['prefix']}\n"
            f"# ({MANIFEST}: python and path).\nBERTH_LIB={shlex.quote(os.pathsep.join(path))}\nexport BERTH_LIB\n"
            f"exec {shlex.quote(python)} {shlex.quote(paths['libexec'])} \"$@\"\n")
-    runtime = (f"#!{python} -I\n"
+    runtime = (f"#!{python} -IS\n"  # -S: no site (its .pth files and sitecustomize cost ~5 ms a start)
                f'"""berth-runtime (runc-compatible OCI runtime), written by the berth.engine.host role: the engine\n'
                f"under {spec['prefix']} ({MANIFEST}: python and path). A Python launcher, not a shell script:\n"
                f'conmon and podman start it once per container, so every millisecond counts."""\n'
