@@ -109,6 +109,9 @@ class Monitor:
         for pid, code in self.host.reaped():
             self._guarded(self.child_exited, pid, code)
         self._guarded(self.timers)
+        after_turn = getattr(self.host, "after_turn", None)   # the unit tests' fake hosts have none
+        if after_turn is not None:
+            self._guarded(after_turn)
         for watch in list(self.watches.values()):
             self._forget(watch)   # those with nothing left to do (a log pipe that reached EOF late)
 

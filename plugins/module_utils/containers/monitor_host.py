@@ -203,7 +203,13 @@ class RuntimeHost:
         """One for the monitor's life (it caches realized networks and parsed records)."""
         if self.network is None:
             self.network = networking.Networking(self.engine)
+            self.network.defer_peers = True
         return self.network
+
+    def after_turn(self) -> None:
+        """Work the monitor's loop does once it answered its requests: the peers' hosts files."""
+        if self.network is not None:
+            self.network.flush_peers()
 
 
 def facts_of(record: ContainerRecord | Mapping[str, Any]) -> Facts:

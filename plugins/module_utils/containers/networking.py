@@ -212,6 +212,10 @@ class Networking:
         # bridge, and container records are re-read only when their file changed (hosts files need them all).
         self.realized: set[str] = set()
         self.parsed: dict[str, tuple[tuple[int, int], ContainerRecord]] = {}
+        # The monitor defers the peers' rewrite until it has answered the start or stop
+        # (`flush_peers`, from its loop): at 200 peers it is most of a start's time.
+        self.defer_peers = False
+        self.peers_dirty = False
 
     def prepare_bundle(self, record: ContainerRecord) -> None:
         """network_mode container:<name>: join that container's namespace as it is now."""
@@ -460,6 +464,9 @@ class Networking:
         was renamed. Each network's lines are made once per change, not once per
         peer and network (that made a change cost N² peer lookups at N containers);
         an unchanged file is read and left alone."""
+        if self.defer_peers:
+            self.peers_dirty = True   # the records will say it all by the time the monitor flushes
+            return
         running = self._running_networks(extra)
         if changed_id not in (extra or {}):
             running.pop(changed_id, None)
@@ -467,5 +474,19 @@ class Networking:
         for other_id, (other, networks) in running.items():
             path = self.root / other_id / "hosts"
             if other_id != changed_id and path.exists():
+                with contextlib.suppress(OSError):
+                    _write_in_place(path, self._hosts(other, networks, members=members))
+
+    def flush_peers(self) -> None:
+        """The deferred rewrite: every running container's hosts file from the
+        records as they are now (its own entry included: unchanged, so not written)."""
+        if not self.peers_dirty:
+            return
+        self.peers_dirty = False
+        running = self._running_networks()
+        members = network_members(running)
+        for other_id, (other, networks) in running.items():
+            path = self.root / other_id / "hosts"
+            if path.exists() and (other.config.get("network_mode") or DEFAULT_NETWORK) != "host":
                 with contextlib.suppress(OSError):
                     _write_in_place(path, self._hosts(other, networks, members=members))
