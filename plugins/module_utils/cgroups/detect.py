@@ -11,8 +11,6 @@ controllers), otherwise by the v2 driver on the unified hierarchy.
 
 from __future__ import annotations
 
-import re
-
 from ..errors import InvalidState
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (berth-runtime's start-up)
@@ -25,7 +23,6 @@ V1_CONTROLLERS = frozenset({"cpu", "cpuacct", "cpuset", "memory", "devices", "fr
 # Mount flags of a v1 hierarchy left out of what a container's own cgroup
 # mount passes back to mount(2) (the rest names the hierarchy: cpu,cpuacct).
 _NOT_HIERARCHY = frozenset({"rw", "ro", "xattr", "clone_children"})
-_OCTAL = re.compile(r"\\([0-7]{3})")
 
 
 class Hierarchy:
@@ -119,4 +116,8 @@ def _mounts_of(v1: dict[str, str]) -> dict[str, str]:
 
 def _unescape(field: str) -> str:
     # mountinfo octal-escapes space, tab, newline and backslash
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
+    if "\\" not in field:
+        return field
+    import re  # only for a mount point with an escape in its path: no regex compiled at each runtime start
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)

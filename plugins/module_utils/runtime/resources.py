@@ -7,11 +7,7 @@ Imported lazily: configs without limits never load the drivers.
 
 from __future__ import annotations
 
-import re
-
 from ..errors import BerthError, InvalidInput
-
-_DEVICE = re.compile(r"^\d+:\d+$", re.ASCII)
 
 
 def to_resources(linux_resources: dict, warnings: list[str]) -> dict:
@@ -66,7 +62,7 @@ def apply(linux_resources: dict, path: str, warnings: list[str]) -> None:
 
 
 def _device(path: str, field: str) -> str:
-    if _DEVICE.fullmatch(path):
+    if _is_major_minor(path):
         return path
     from ..units import device_number
 
@@ -79,3 +75,13 @@ def _positive(value: object) -> int | None:
 
 def _rates(entries: list[dict] | None) -> list[dict]:
     return [{"path": f"{e['major']}:{e['minor']}", "rate": e["rate"]} for e in entries or []]
+
+
+def _is_major_minor(text: str) -> bool:
+    """``MAJOR:MINOR`` in ASCII digits (a string test: no regex compiled at every runtime start)."""
+    major, colon, minor = text.partition(":")
+    return bool(colon) and _digits(major) and _digits(minor)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
