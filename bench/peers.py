@@ -1,5 +1,7 @@
-"""Peers for side-by-side benchmarks: a private dockerd (own data/exec roots,
-no bridge, no iptables — it touches nothing else on the host)."""
+"""Peers for side-by-side benchmarks: a private dockerd (own data/exec roots;
+no bridge and no iptables unless asked — with ``bridge=True`` its docker0 and
+iptables chains must be made in a network namespace of their own, as
+bench/run.py's whole run is)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 
 @contextmanager
-def private_dockerd(workdir: Path) -> Iterator[list[str] | None]:
+def private_dockerd(workdir: Path, bridge: bool = False) -> Iterator[list[str] | None]:
     """Yields the docker CLI prefix for a private daemon, or None without dockerd."""
     if not (shutil.which("dockerd") and shutil.which("docker")):
         yield None
@@ -23,8 +25,8 @@ def private_dockerd(workdir: Path) -> Iterator[list[str] | None]:
     log = (workdir / "dockerd.log").open("wb")
     daemon = subprocess.Popen(
         ["dockerd", "--data-root", str(workdir / "docker-data"), "--exec-root", str(short / "exec"),
-         "--pidfile", str(short / "docker.pid"), "-H", f"unix://{sock}", "--bridge=none", "--iptables=false",
-         "--ip6tables=false", "--ip-masq=false", "--storage-driver=overlay2"],
+         "--pidfile", str(short / "docker.pid"), "-H", f"unix://{sock}", "--storage-driver=overlay2",
+         *([] if bridge else ["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false"])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     cli = ["docker", "-H", f"unix://{sock}"]
     try:

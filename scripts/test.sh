@@ -33,3 +33,7 @@ echo "== ansible-test sanity"
 echo "== docs lint and build"
 # antsibull-docs lint-collection-docs, antsibull-changelog lint, then the site, offline (about a minute)
 "$BERTH_REPO/scripts/docs.sh"
+echo "== benchmark smoke (bench/run.py --smoke: every benchmark once, N=1, beside its peers)"
+# The full report (scripts/bench.sh, ~45 min) is not part of the tests; this checks that each benchmark
+# and each peer still runs, and that the report renders. Its figures are not figures (one run each).
+"$BERTH_REPO/scripts/bench.sh" --smoke --out "$BERTH_BUILD/bench-smoke"

@@ -1,6 +1,9 @@
 """The action plugin of every berth module (meta/runtime.yml routes each one here).
 
-It runs the module as ``ansible.builtin.normal`` does, with two variables in
+A task goes to the host's engine agent through the direct call
+(plugin_utils/direct_call.py: the parameters validated here, one small client
+run on the host) and, where that cannot answer first, through the module,
+run as ``ansible.builtin.normal`` does. Either way with two variables in
 the module's environment: ``BERTH_ENGINE_DIGEST``/``BERTH_ENGINE_VERSION``,
 the engine this controller's collection carries, which the module's thin
 client (module_utils/ansible/remote.py) compares with the host's installed
@@ -21,9 +24,12 @@ import os
 import tempfile
 from typing import Any
 
+from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as NormalAction
+from ansible.utils.vars import merge_hash
 
 from ansible_collections.berth.engine.plugins.module_utils.version import BERTH_VERSION, engine_digest, engine_files
+from ansible_collections.berth.engine.plugins.plugin_utils import direct_call
 
 MODULE_UTILS = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "module_utils"))
 
@@ -63,6 +69,12 @@ class ActionModule(NormalAction):
         ours = {"BERTH_ENGINE_DIGEST": digest, "BERTH_ENGINE_VERSION": BERTH_VERSION}
         self._task.environment = [ours, *own]   # later entries win: the task's own environment
         try:
+            if direct_call.enabled():
+                result = ActionBase.run(self, tmp, task_vars)   # the base checks (check mode support, ...)
+                if not result.get("skipped"):
+                    direct = direct_call.call(self, task_vars or {})
+                    if direct is not None:
+                        return merge_hash(result, direct)
             return super().run(tmp, task_vars)
         finally:
             self._task.environment = saved

@@ -271,11 +271,13 @@ ARGS = argument_spec(
     **REGISTRY_ARGS)
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = dict(mutually_exclusive=[("definition", "files")], required_by={"definition": "project_name"})
+
+
 def main() -> None:
     # project_src or definition, or project_name alone with state absent, stopped or restarted: the task checks
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           mutually_exclusive=[("definition", "files")],
-                           required_by={"definition": "project_name"})
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "compose")
 
 

@@ -299,8 +299,12 @@ from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import
 ARGS = argument_spec(**container_argument_spec())
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = dict(required_if=CONTAINER_REQUIRED_IF)
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, required_if=CONTAINER_REQUIRED_IF, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "container")
 
 

@@ -196,10 +196,12 @@ ARGS = argument_spec(
     ignore_stopped_containers={"type": "bool", "default": False})
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = dict(mutually_exclusive=[("path", "content")], required_one_of=[("path", "content")], required_together=[("owner_id", "group_id")], required_by={"content": ["mode"]})
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           mutually_exclusive=[("path", "content")], required_one_of=[("path", "content")],
-                           required_together=[("owner_id", "group_id")], required_by={"content": ["mode"]})
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "container_copy_into")
 
 

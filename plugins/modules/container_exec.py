@@ -201,10 +201,13 @@ from ansible_collections.berth.engine.plugins.module_utils.ansible.argspecs impo
 from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import run
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+ARGS = argument_spec(**CONTAINER_EXEC_SPEC)
+RULES: dict = dict(required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")])
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(**CONTAINER_EXEC_SPEC),
-                           required_one_of=[("argv", "command")], mutually_exclusive=[("argv", "command")],
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "container_exec")
 
 

@@ -377,10 +377,12 @@ ARGS = argument_spec(
 )
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = dict(required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"]), ("source", "build", ["build"]), ("source", "commit", ["commit"])])
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"]),
-                                        ("source", "build", ["build"]), ("source", "commit", ["commit"])])
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "image")
 
 

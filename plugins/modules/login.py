@@ -138,9 +138,12 @@ ARGS = argument_spec(**{
 })
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = dict(required_if=[("state", "present", ["username", "password"])])
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=[("state", "present", ["username", "password"])])
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "login")
 
 

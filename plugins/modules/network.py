@@ -310,8 +310,12 @@ ARGS = argument_spec(
     encrypted={"type": "bool", "default": False})
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = {}
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "network")
 
 

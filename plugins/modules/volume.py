@@ -163,8 +163,12 @@ ARGS = argument_spec(
     recreate={"type": "str", "default": "never", "choices": ["never", "options-changed", "always"]})
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = {}
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "volume")
 
 

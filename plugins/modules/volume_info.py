@@ -77,8 +77,12 @@ from ansible_collections.berth.engine.plugins.module_utils.ansible.remote import
 ARGS = argument_spec(name={"type": "str"}, size={"type": "bool", "default": True})
 
 
+# What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
+RULES: dict = {}
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True, **RULES)
     run(module, "volume_info")
 
 

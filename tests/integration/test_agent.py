@@ -41,6 +41,7 @@ def test_a_play_runs_through_the_agent(tmp_path: Path) -> None:
 def test_the_container_payload_carries_no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANSIBLE_KEEP_REMOTE_FILES", "1")
     monkeypatch.setenv("ANSIBLE_REMOTE_TMP", str(tmp_path / "remote"))
+    monkeypatch.setenv("BERTH_DIRECT_CALL", "0")   # the module run, as where the direct call leaves a task to it
     task = {"name": "nobody", "state": "absent", **_roots(tmp_path)}
     play = write_playbook(tmp_path, [{"berth.engine.container": task}])
     result = run_playbook(play, check=True)
@@ -51,6 +52,28 @@ def test_the_container_payload_carries_no_engine(tmp_path: Path, monkeypatch: py
     assert "ansible_collections/berth/engine/plugins/module_utils/ansible/remote.py" in ours
     assert not [n for n in ours if ENGINE_FILES.search(n)], ours
     assert not [n for n in names if "pydantic" in n]
+
+
+def test_an_installed_host_gets_the_direct_call_and_no_payload(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the engine installed, a task ships no module: the action plugin's client hands it to the agent
+    (plugin_utils/direct_call.py). Bad parameters still get the module's own words."""
+    monkeypatch.setenv("ANSIBLE_KEEP_REMOTE_FILES", "1")
+    monkeypatch.setenv("ANSIBLE_REMOTE_TMP", str(tmp_path / "remote"))
+    roots = _roots(tmp_path)
+    play = write_playbook(tmp_path, [
+        {"berth.engine.volume": {"name": "direct", **roots}, "register": "made"},
+        {"berth.engine.volume": {"name": "direct", **roots}, "register": "again"},
+        {"berth.engine.volume": {"name": "direct", "bogus": 1, **roots}, "register": "bad", "ignore_errors": True},
+        {"berth.engine.volume": {"name": "direct", "state": "absent", **roots}, "register": "gone"},
+        record_task(["made", "again", "bad", "gone"])])
+    result = run_playbook(play)
+    assert result.failed == 0, result.output[-3000:]
+    made, again, bad, gone = recorded(tmp_path)
+    assert made["changed"] and not again["changed"] and gone["changed"]
+    assert "Unsupported parameters for (berth.engine.volume) module: bogus" in bad["msg"]
+    shipped = list((tmp_path / "remote").glob("*/AnsiballZ_volume.py"))
+    assert len(shipped) == 1, shipped   # only the bad-parameter task ran the module
 
 
 def test_before_the_role_a_task_names_it(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def test_role_installs_the_engine_for_the_system_python(tmp_path: Path) -> None:
     runtime = subprocess.run([str(bin_dir / "berth-runtime"), "--root", str(tmp_path / "rt"), "features"],
                              capture_output=True, text=True, check=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
     assert "ociVersionMax" in json.loads(runtime.stdout)
-    assert (bin_dir / "berth-runtime").read_text().startswith(f"#!{SYSTEM_PYTHON} -I\n")
+    assert (bin_dir / "berth-runtime").read_text().startswith(f"#!{SYSTEM_PYTHON} -IS\n")
 
     # Converged: nothing changes, every step but the probe is skipped.
     again = _run(play, role_vars)
