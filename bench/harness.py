@@ -62,11 +62,12 @@ class Bench:
         curve[index] = None if value is None else round(value, 3)
 
     def fail(self, engine: str, reason: str) -> None:
-        self.failures[engine] = reason[-600:]
+        self.failures[engine] = reason[-1600:]
 
     def median(self, engine: str) -> float | None:
+        """The median of the engine's good runs (a round that failed its precondition added none)."""
         values = self.samples.get(engine)
-        return statistics.median(values) if values and engine not in self.failures else None
+        return statistics.median(values) if values else None
 
     def judge(self, met: bool | None, verdict: str) -> None:
         """Records whether berth meets the goal; None when a figure it needs is missing."""

@@ -32,7 +32,7 @@ def bar_rows(bench: dict[str, Any]) -> list[str]:
     rows = ["| engine | median | min | max | runs |", "|---|---:|---:|---:|---:|"]
     unit = bench["unit"]
     for engine, values in bench["samples"].items():
-        if engine in bench["failures"] or not values:
+        if not values:
             continue
         rows.append(f"| {engine} | {fmt(statistics.median(values), unit)} | {fmt(min(values), unit)} | "
                     f"{fmt(max(values), unit)} | {len(values)} |")
@@ -52,7 +52,8 @@ def section(bench: dict[str, Any], chart: str | None) -> list[str]:
              f"- goal: {bench['goal']} — {verdict(bench)}", f"- unit: {bench['unit']}", ""]
     lines += curve_rows(bench) if bench["chart"] == "lines" else bar_rows(bench)
     for engine, reason in bench["failures"].items():
-        lines.append(f"\n- **{engine}: no figure** — {reason.strip().splitlines()[-1][:300] if reason else ''}")
+        what = "some runs failed" if bench["samples"].get(engine) else "no figure"
+        lines.append(f"\n- **{engine}: {what}** — {' '.join(reason.split())[:600]}")
     extra = {k: v for k, v in bench.get("extra", {}).items() if k != "suite"}
     if extra:
         lines += ["", "<details><summary>more figures</summary>", "", "```json",
@@ -84,7 +85,7 @@ def draw(bench: dict[str, Any], path: Path) -> bool:
 
 
 def _bars(axes: Any, bench: dict[str, Any]) -> bool:
-    engines = [e for e, v in bench["samples"].items() if v and e not in bench["failures"]]
+    engines = [e for e, v in bench["samples"].items() if v]
     if not engines:
         return False
     medians = [statistics.median(bench["samples"][e]) for e in engines]
@@ -118,13 +119,12 @@ def summary_rows(benches: list[dict[str, Any]]) -> list[str]:
             peers = "; ".join(f"{e}: " + " / ".join(fmt(v, bench["unit"]) for v in vs)
                               for e, vs in bench["curves"].items() if not e.startswith("berth"))
         else:
-            figures = {e: statistics.median(v) for e, v in bench["samples"].items()
-                       if v and e not in bench["failures"]}
+            figures = {e: statistics.median(v) for e, v in bench["samples"].items() if v}
             berth_key = next((e for e in figures if e.startswith("berth")), None)
             shown = fmt(figures.get(berth_key), bench["unit"]) if berth_key else "—"
             peers = ", ".join(f"{e} {fmt(v, bench['unit'])}" for e, v in figures.items() if e != berth_key)
         rows.append(f"| [{bench['title']}](#{anchor(bench['title'])}) ({bench['unit']}) | {shown} | {peers} | "
-                    f"{bench['goal']} | {verdict(bench).split(' — ')[0]} |")
+                    f"{bench['goal']} | {verdict(bench).split(' — ', maxsplit=1)[0]} |")
     return rows
 
 

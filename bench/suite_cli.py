@@ -61,7 +61,7 @@ def peer_round(cli: list[str], process: str, runs: int, count: int, bridge: bool
         for name in names:
             command = [*cli, "run", "-d", "--network", "none", *LIMITS, "--name", name, IMAGE, "sleep", "600"]
             figures["detached"].append(timed_ms(command))
-        ids = [i for i in run_checked([*cli, "ps", "-q", "--no-trunc"]).stdout.decode().split()]
+        ids = run_checked([*cli, "ps", "-q", "--no-trunc"]).stdout.decode().split()
         figures["pss"] = [engine_pss(process, ids) / count]
     finally:
         subprocess.run([*cli, "rm", "-f", *names], capture_output=True, check=False, timeout=300)

@@ -116,7 +116,9 @@ def timed_play(play: Path, *, check: bool, env: dict[str, str], agents: bool) ->
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.failed or result.returncode:
-        raise PreconditionFailed(f"{play.parent.name} check={check} failed: {result.output[-500:]}")
+        failed = [line for line in result.output.splitlines() if line.startswith(("fatal:", "failed:"))]
+        raise PreconditionFailed(f"{play.parent.name} check={check} failed: "
+                                 f"{' | '.join(failed)[:1500] or result.output[-500:]}")
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     cpu += (agents_cpu() - agent_before) if agents else 0
     return wall, cpu, result.changed

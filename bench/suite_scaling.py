@@ -244,6 +244,7 @@ def step(fleets: dict[str, Fleet], benches: dict[str, Bench], engine: str,
         fleet = fleets.get(engine)
         if fleet is None or fleet.failed:
             return
+
         def measured() -> None:
             record(benches, fleet, index, grow(fleet, targets[index]))
         if not attempt([benches[key] for key in ("start", "rss", "pss")], engine, measured):

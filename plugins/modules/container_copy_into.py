@@ -197,7 +197,8 @@ ARGS = argument_spec(
 
 
 # What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
-RULES: dict = dict(mutually_exclusive=[("path", "content")], required_one_of=[("path", "content")], required_together=[("owner_id", "group_id")], required_by={"content": ["mode"]})
+RULES: dict = dict(mutually_exclusive=[("path", "content")], required_one_of=[("path", "content")],
+                   required_together=[("owner_id", "group_id")], required_by={"content": ["mode"]})
 
 
 def main() -> None:

@@ -378,7 +378,8 @@ ARGS = argument_spec(
 
 
 # What AnsibleModule checks beyond the spec; plugins/action/berth.py checks the same on the controller
-RULES: dict = dict(required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"]), ("source", "build", ["build"]), ("source", "commit", ["commit"])])
+RULES: dict = dict(required_if=[("source", "load", ["load_path"]), ("source", "import", ["import_path"]),
+                                ("source", "build", ["build"]), ("source", "commit", ["commit"])])
 
 
 def main() -> None:

@@ -93,8 +93,8 @@ def call(action: Any, task_vars: dict[str, Any]) -> dict[str, Any] | None:
     params, no_log_values = validated
     request = {"task": name, "params": params, "check_mode": bool(action._task.check_mode),
                "diff": bool(action._task.diff)}
-    command = " ".join(part for part in (action._compute_environment_string(), shlex.quote(python), "-I", "-S",
-                                          "-c", shlex.quote(CLIENT)) if part)
+    parts = (action._compute_environment_string(), shlex.quote(python), "-I", "-S", "-c", shlex.quote(CLIENT))
+    command = " ".join(part for part in parts if part)
     res = action._low_level_execute_command(command, sudoable=True,
                                             in_data=json.dumps(request, default=str).encode())
     reply = _reply(res)

@@ -54,8 +54,8 @@ def test_the_container_payload_carries_no_engine(tmp_path: Path, monkeypatch: py
     assert not [n for n in names if "pydantic" in n]
 
 
-def test_an_installed_host_gets_the_direct_call_and_no_payload(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_installed_host_gets_the_direct_call_and_no_payload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the engine installed, a task ships no module: the action plugin's client hands it to the agent
     (plugin_utils/direct_call.py). Bad parameters still get the module's own words."""
     monkeypatch.setenv("ANSIBLE_KEEP_REMOTE_FILES", "1")
