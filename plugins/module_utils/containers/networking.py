@@ -470,12 +470,7 @@ class Networking:
         running = self._running_networks(extra)
         if changed_id not in (extra or {}):
             running.pop(changed_id, None)
-        members = network_members(running)
-        for other_id, (other, networks) in running.items():
-            path = self.root / other_id / "hosts"
-            if other_id != changed_id and path.exists():
-                with contextlib.suppress(OSError):
-                    _write_in_place(path, self._hosts(other, networks, members=members))
+        self._rewrite_hosts(running, skip=changed_id)
 
     def flush_peers(self) -> None:
         """The deferred rewrite: every running container's hosts file from the
@@ -483,10 +478,12 @@ class Networking:
         if not self.peers_dirty:
             return
         self.peers_dirty = False
-        running = self._running_networks()
+        self._rewrite_hosts(self._running_networks())
+
+    def _rewrite_hosts(self, running: Peers, skip: str | None = None) -> None:
         members = network_members(running)
         for other_id, (other, networks) in running.items():
             path = self.root / other_id / "hosts"
-            if path.exists() and (other.config.get("network_mode") or DEFAULT_NETWORK) != "host":
+            if other_id != skip and path.exists():
                 with contextlib.suppress(OSError):
                     _write_in_place(path, self._hosts(other, networks, members=members))
